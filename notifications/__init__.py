@@ -1,0 +1,1 @@
+"""Outbox, e-mail, ICS invites and reminders."""

@@ -1,0 +1,91 @@
+"""Calendar invites (RFC 5545 iCalendar, RFC 5546 iTIP) with `icalendar`.
+
+One VEVENT per booking: its UID stays for the booking's whole life and SEQUENCE rises with
+every change (RFC 5546 §2.1.4), so calendar programs update the event instead of adding one.
+The invite carries the join link, which only leads to the waiting room, but never the manage
+link, the citizen's notes or needs: calendars are often shared with colleagues or family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
+
+from scheduler.views import BookingInfo
+
+PRODID = "-//Sprechstunde//Terminbuchung//DE"
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    method: str
+    content: bytes
+
+
+def _berlin_vtimezone(tzid: str) -> Timezone:
+    """The zone in the RRULE form: Outlook ignores the RDATE-list form for Europe/Berlin."""
+    zone = Timezone(tzid=tzid)
+    for part, start, month, before, after, name in (
+        (TimezoneStandard, datetime(1970, 10, 25, 3), 10, 2, 1, "CET"),
+        (TimezoneDaylight, datetime(1970, 3, 29, 2), 3, 1, 2, "CEST"),
+    ):
+        sub = part()
+        sub.add("dtstart", start)
+        sub.add("rrule", {"freq": "yearly", "bymonth": month, "byday": "-1su"})
+        sub.add("tzoffsetfrom", timedelta(hours=before))
+        sub.add("tzoffsetto", timedelta(hours=after))
+        sub.add("tzname", name)
+        zone.add_component(sub)
+    return zone
+
+
+def booking_invite(
+    booking: BookingInfo,
+    *,
+    tz: ZoneInfo,
+    base_url: str,
+    organizer: str,
+    join_url: str | None,
+    now: datetime | None = None,
+) -> Invite:
+    """METHOD:REQUEST for a live booking, METHOD:CANCEL with STATUS:CANCELLED otherwise."""
+    cancelled = booking.status == "cancelled"
+    method = "CANCEL" if cancelled else "REQUEST"
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    calendar.add_component(_berlin_vtimezone(str(tz)))
+    event = Event()
+    event.add("uid", f"booking-{booking.reference}@{urlsplit(base_url).hostname or 'localhost'}")
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", (now or datetime.now(UTC)).astimezone(UTC))
+    event.add("dtstart", booking.start.astimezone(tz))
+    event.add("dtend", booking.end.astimezone(tz))
+    event.add("summary", f"{booking.service_name} ({booking.reference})")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    _, _, address = organizer.rpartition("<")
+    event.add("organizer", f"mailto:{address.rstrip('>').strip()}")
+    if booking.email:
+        event.add(
+            "attendee",
+            f"mailto:{booking.email}",
+            parameters={"CN": booking.name, "ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"},
+        )
+    if join_url:
+        event.add("location", join_url)
+        event.add("url", join_url)
+    elif booking.address:
+        event.add("location", booking.address)
+    if not cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", booking.service_name)
+        alarm.add("trigger", timedelta(minutes=-30))
+        event.add_component(alarm)
+    calendar.add_component(event)
+    return Invite(method=method, content=calendar.to_ical())

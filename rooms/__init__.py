@@ -1,0 +1,1 @@
+"""Video rooms: who may enter when, the waiting room, tickets and ICE settings."""

@@ -1,0 +1,1 @@
+"""The booking engine: services, advisors, availability, bookings, tokens and staff accounts."""

@@ -1,0 +1,140 @@
+"""The staff's view of bookings. Every read and every change is written to the audit log.
+
+Advisors see their own appointments; hotline staff and administrators see all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduler.accounts import StaffIdentity
+from scheduler.db import write_session
+from scheduler.errors import NotFound
+from scheduler.models import AuditEntry, Booking, BookingStatus, Role
+from scheduler.services import BookingRequest, Placed, Scheduler
+from scheduler.views import BookingInfo
+
+STAFF_ROLES = (Role.ADMIN, Role.ADVISOR, Role.HOTLINE)
+
+
+class Desk:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._sessions = scheduler.sessions
+
+    def bookings(
+        self, actor: StaffIdentity, first: date, last: date, advisor_id: int | None = None
+    ) -> list[BookingInfo]:
+        actor.require(*STAFF_ROLES)
+        if actor.role == Role.ADVISOR:
+            advisor_id = actor.id
+        tz = self._scheduler.tz
+        lo = datetime.combine(first, time(), tz).astimezone(UTC)
+        hi = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
+        query = (
+            select(Booking)
+            .where(
+                Booking.start_at >= lo, Booking.start_at < hi, Booking.status != BookingStatus.HELD
+            )
+            .order_by(Booking.start_at, Booking.id)
+        )
+        if advisor_id is not None:
+            query = query.where(Booking.advisor_id == advisor_id)
+        with write_session(self._sessions) as session:
+            bookings = list(session.scalars(query))
+            for booking in bookings:
+                _audit(session, actor, "read", booking, "list")
+            return [BookingInfo.of(b) for b in bookings]
+
+    def booking(self, actor: StaffIdentity, reference: str) -> BookingInfo:
+        actor.require(*STAFF_ROLES)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            _audit(session, actor, "read", booking)
+            return BookingInfo.of(booking)
+
+    def book(self, actor: StaffIdentity, request: BookingRequest) -> Placed:
+        """A booking made by hotline staff or an administrator on a citizen's behalf."""
+        actor.require(Role.ADMIN, Role.HOTLINE)
+        placed = self._scheduler.book(replace(request, created_by_id=actor.id))
+        assert placed.booking is not None
+        self._log(actor, "create", placed.booking.id)
+        return placed
+
+    def cancel(self, actor: StaffIdentity, reference: str) -> BookingInfo:
+        self.booking_check(actor, reference)
+        info = self._scheduler.cancel(reference)
+        self._log(actor, "cancel", info.id)
+        return info
+
+    def reschedule(self, actor: StaffIdentity, reference: str, start: datetime) -> BookingInfo:
+        self.booking_check(actor, reference)
+        info = self._scheduler.reschedule(reference, start)
+        self._log(actor, "reschedule", info.id)
+        return info
+
+    def reissue_link(self, actor: StaffIdentity, reference: str) -> BookingInfo:
+        """A new magic link; every link issued before stops working."""
+        actor.require(*STAFF_ROLES)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            booking.token_version += 1
+            _audit(session, actor, "reissue_link", booking)
+            session.flush()
+            return BookingInfo.of(booking)
+
+    def set_outcome(
+        self, actor: StaffIdentity, reference: str, outcome: BookingStatus
+    ) -> BookingInfo:
+        actor.require(*STAFF_ROLES)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            booking.status = outcome.value
+            _audit(session, actor, f"outcome:{outcome.value}", booking)
+            session.flush()
+            return BookingInfo.of(booking)
+
+    def audit_trail(self, actor: StaffIdentity, reference: str) -> list[AuditEntry]:
+        actor.require(Role.ADMIN)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            return list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.booking_id == booking.id)
+                    .order_by(AuditEntry.id)
+                )
+            )
+
+    def booking_check(self, actor: StaffIdentity, reference: str) -> None:
+        actor.require(*STAFF_ROLES)
+        with write_session(self._sessions) as session:
+            self._visible(session, actor, reference)
+
+    def _visible(self, session: Session, actor: StaffIdentity, reference: str) -> Booking:
+        booking = session.scalar(select(Booking).where(Booking.reference == reference.upper()))
+        if booking is None or (actor.role == Role.ADVISOR and booking.advisor_id != actor.id):
+            # An advisor learns nothing about other advisors' bookings, not even that they exist.
+            raise NotFound("unknown booking", field="reference")
+        return booking
+
+    def _log(self, actor: StaffIdentity, action: str, booking_id: int) -> None:
+        with write_session(self._sessions) as session:
+            session.add(
+                AuditEntry(
+                    actor_id=actor.id,
+                    action=action,
+                    booking_id=booking_id,
+                    at=self._scheduler.clock(),
+                )
+            )
+
+
+def _audit(
+    session: Session, actor: StaffIdentity, action: str, booking: Booking, detail: str = ""
+) -> None:
+    session.add(AuditEntry(actor_id=actor.id, action=action, booking_id=booking.id, detail=detail))

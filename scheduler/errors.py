@@ -1,0 +1,119 @@
+"""What can go wrong in the booking engine.
+
+    SchedulerError
+    ├── NotFound                  unknown service, advisor, booking or hold
+    ├── InvalidRequest            input that can never succeed as given (-> 422)
+    │   ├── OffGrid               a start that is not a slot time of this service
+    │   ├── OutsideBookingWindow  in the past, within the minimum notice or beyond the horizon
+    │   ├── ClosedDay             a public holiday or closure day
+    │   ├── ChannelNotOffered
+    │   └── IdempotencyKeyReused  the same key with another request body
+    ├── Conflict                  the state does not allow it now (-> 409)
+    │   ├── SlotUnavailable       someone else has the slot (or it overlaps)
+    │   ├── BookingCancelled      a cancelled booking cannot be changed
+    │   ├── TooManyOpenBookings   the per-person cap on open appointments
+    │   └── BookingInPast         an appointment that has begun cannot be changed
+    ├── Busy                      contention did not settle within the retries (-> 503)
+    ├── TokenError                (-> 401)
+    │   ├── TokenInvalid          forged, malformed, foreign, or for another purpose
+    │   ├── TokenExpired
+    │   └── TokenRevoked          a link re-issued since, or a logged-out session
+    ├── AuthenticationFailed      wrong e-mail or password (-> 401)
+    ├── LoginThrottled            too many failed logins (-> 429)
+    └── PermissionDenied          a role that may not do this (-> 403)
+
+The messages shown to people live in the web layer's translation catalogue, keyed by `code`.
+"""
+
+from __future__ import annotations
+
+
+class SchedulerError(Exception):
+    code = "error"
+
+    def __init__(self, detail: str = "", *, code: str | None = None, **params: object) -> None:
+        super().__init__(detail or code or self.code)
+        if code is not None:
+            self.code = code  # a more precise code for the message catalogue
+        self.detail = detail
+        self.params = params
+
+
+class NotFound(SchedulerError):
+    code = "not_found"
+
+
+class InvalidRequest(SchedulerError):
+    code = "invalid_request"
+
+
+class OffGrid(InvalidRequest):
+    code = "off_grid"
+
+
+class OutsideBookingWindow(InvalidRequest):
+    code = "outside_booking_window"
+
+
+class ClosedDay(InvalidRequest):
+    code = "closed_day"
+
+
+class ChannelNotOffered(InvalidRequest):
+    code = "channel_not_offered"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency_key_reused"
+
+
+class Conflict(SchedulerError):
+    code = "conflict"
+
+
+class SlotUnavailable(Conflict):
+    code = "slot_unavailable"
+
+
+class BookingCancelled(Conflict):
+    code = "booking_cancelled"
+
+
+class TooManyOpenBookings(Conflict):
+    code = "too_many_open_bookings"
+
+
+class BookingInPast(Conflict):
+    code = "booking_in_past"
+
+
+class Busy(SchedulerError):
+    code = "busy"
+
+
+class TokenError(SchedulerError):
+    code = "token_invalid"
+
+
+class TokenInvalid(TokenError):
+    code = "token_invalid"
+
+
+class TokenExpired(TokenError):
+    code = "token_expired"
+
+
+class TokenRevoked(TokenError):
+    code = "token_revoked"
+
+
+class AuthenticationFailed(SchedulerError):
+    code = "authentication_failed"
+
+
+class LoginThrottled(SchedulerError):
+    code = "login_throttled"
+
+
+class PermissionDenied(SchedulerError):
+    code = "permission_denied"

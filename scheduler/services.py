@@ -1,0 +1,598 @@
+"""Booking use cases: slot search, holds, booking, cancelling and rescheduling.
+
+Every change runs in `write_session`: on SQLite the write lock is taken before the slot is
+checked; on PostgreSQL the exclusion constraint `ex_bookings_no_overlap` refuses the second of
+two overlapping bookings, and we retry with a fresh view (another advisor may still be free).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler import calendar
+from scheduler.availability import (
+    AdvisorCalendar,
+    Slot,
+    SlotRules,
+    WeeklyInterval,
+    find_slots,
+    is_on_grid,
+    last_bookable_day,
+)
+from scheduler.db import read_session, utcnow, write_session
+from scheduler.errors import (
+    BookingCancelled,
+    BookingInPast,
+    Busy,
+    ChannelNotOffered,
+    ClosedDay,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    NotFound,
+    OffGrid,
+    OutsideBookingWindow,
+    SlotUnavailable,
+    TokenRevoked,
+    TooManyOpenBookings,
+)
+from scheduler.models import (
+    OCCUPYING,
+    Absence,
+    Booking,
+    BookingStatus,
+    IdempotencyRecord,
+    Service,
+    Staff,
+    WeeklyHours,
+    staff_services,
+)
+from scheduler.tokens import Audience, TokenService
+from scheduler.views import BookingInfo, HoldInfo
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    timezone: str = "Europe/Berlin"
+    holiday_country: str = "DE"
+    holiday_subdivision: str | None = "ST"
+    hold_minutes: int = 5
+    max_open_per_email: int = 2
+    max_search_days: int = 62
+    max_attempts: int = 8
+    link_lifetime: timedelta = timedelta(days=180)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    service_id: int
+    start: datetime
+    channel: str
+    name: str
+    email: str | None
+    phone: str | None = None
+    language: str = "de"
+    notes: str = ""
+    hold_token: str | None = None
+    advisor_id: int | None = None
+    created_by_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    booking: BookingInfo | None
+    response: dict[str, Any] | None
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class _Day:
+    """The calendars of a service's advisors around one local day, read in one transaction."""
+
+    day: date
+    calendars: list[AdvisorCalendar]
+    load: dict[int, int] = field(default_factory=dict)
+
+
+def new_reference() -> str:
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _conflict_kind(exc: IntegrityError) -> str | None:
+    """'overlap' or 'unique' for the integrity errors a retry can settle, else None."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    message = str(exc.orig)
+    if sqlstate == "23P01" or "booking_overlap" in message:
+        return "overlap"
+    if sqlstate == "23505" or "UNIQUE constraint failed" in message:
+        return "unique"
+    return None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tokens: TokenService,
+        config: SchedulerConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.tokens = tokens
+        self.config = config or SchedulerConfig()
+        self.tz = ZoneInfo(self.config.timezone)
+        self.clock = clock
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def services(self) -> list[Service]:
+        with read_session(self.sessions) as session:
+            return list(session.scalars(select(Service).where(Service.active).order_by(Service.id)))
+
+    def slots(
+        self, service_id: int, first: date, last: date, channel: str | None = None
+    ) -> list[Slot]:
+        if last < first:
+            raise InvalidRequest("end before start", field="end", code="range_reversed")
+        if (last - first).days >= self.config.max_search_days:
+            raise InvalidRequest(
+                "range too long",
+                field="end",
+                code="range_too_long",
+                maximum=self.config.max_search_days,
+            )
+        now = self.clock()
+        with read_session(self.sessions) as session:
+            service = self._service(session, service_id)
+            if channel is not None and channel not in service.channels:
+                raise ChannelNotOffered(channel=channel)
+            first = max(first, now.astimezone(self.tz).date())
+            if last < first:
+                return []
+            calendars = self._calendars(session, service, first, last, now)
+            closed = self._closed(session, first, last)
+        return find_slots(
+            _rules(service), calendars, first, last, now=now, tz=self.tz, closed_days=closed
+        )
+
+    def booking_for_token(self, token: str) -> BookingInfo:
+        claims = self.tokens.decode(token, Audience.MANAGE)
+        with read_session(self.sessions) as session:
+            return BookingInfo.of(self._by_claims(session, claims.subject, claims.version))
+
+    def links(self, booking: BookingInfo) -> tuple[str, str]:
+        """The manage token and the join token of a booking, at its current version."""
+        issued = booking.created_at
+        manage = self.tokens.issue(
+            Audience.MANAGE,
+            booking.reference,
+            booking.token_version,
+            issued,
+            self.config.link_lifetime,
+        )
+        join = self.tokens.issue(
+            Audience.JOIN,
+            booking.reference,
+            booking.token_version,
+            issued,
+            self.config.link_lifetime,
+        )
+        return manage, join
+
+    # -- holds -----------------------------------------------------------------------------
+
+    def hold(self, service_id: int, start: datetime, channel: str) -> HoldInfo:
+        """Keep a slot for `hold_minutes` while a citizen fills in the form."""
+        token = secrets.token_urlsafe(24)
+
+        def place(session: Session) -> HoldInfo:
+            now = self.clock()
+            service = self._service(session, service_id)
+            advisor_id = self._choose_advisor(session, service, start, channel, now, None, None)
+            expires = now + timedelta(minutes=self.config.hold_minutes)
+            booking = _new_booking(service, advisor_id, channel, start, BookingStatus.HELD)
+            _sweep_expired_holds(session, advisor_id, booking.start_at, booking.blocked_until, now)
+            booking.hold_token_hash, booking.hold_expires_at = _hash_token(token), expires
+            session.add(booking)
+            session.flush()
+            return HoldInfo(token, service.id, channel, booking.start_at, booking.end_at, expires)
+
+        return self._with_retries(place)
+
+    def release_hold(self, token: str) -> None:
+        with write_session(self.sessions) as session:
+            session.execute(
+                delete(Booking).where(
+                    Booking.hold_token_hash == _hash_token(token),
+                    Booking.status == BookingStatus.HELD,
+                )
+            )
+
+    # -- booking ---------------------------------------------------------------------------
+
+    def book(
+        self,
+        request: BookingRequest,
+        idempotency: Idempotency | None = None,
+        respond: Callable[[BookingInfo], dict[str, Any]] | None = None,
+    ) -> Placed:
+        """Book the slot at `request.start`, or raise; with `idempotency`, at most once.
+
+        `respond` renders the answer inside the transaction, so that the stored idempotent
+        answer and the booking are committed together or not at all.
+        """
+
+        def place(session: Session) -> Placed:
+            if idempotency is not None:
+                replay = self._replay(session, idempotency)
+                if replay is not None:
+                    return replay
+            booking = self._place(session, request)
+            info = BookingInfo.of(booking)
+            response = respond(info) if respond else None
+            if idempotency is not None and response is not None:
+                session.add(
+                    IdempotencyRecord(
+                        key=idempotency.key,
+                        request_hash=idempotency.fingerprint,
+                        status_code=201,
+                        response=response,
+                        created_at=self.clock(),
+                    )
+                )
+                session.flush()
+            return Placed(info, response)
+
+        def replay_after_race() -> Placed | None:
+            if idempotency is None:
+                return None
+            with read_session(self.sessions) as session:
+                return self._replay(session, idempotency)
+
+        return self._with_retries(place, on_unique=replay_after_race)
+
+    def cancel(self, reference: str, version: int | None = None) -> BookingInfo:
+        """Cancel; cancelling a cancelled booking changes nothing. Frees the slot at once."""
+        with write_session(self.sessions) as session:
+            booking = self._locked(session, reference, version)
+            if booking.status == BookingStatus.CANCELLED:
+                return BookingInfo.of(booking)
+            if booking.start_at <= self.clock():
+                raise BookingInPast()
+            booking.status = BookingStatus.CANCELLED
+            booking.cancelled_at = self.clock()
+            booking.sequence += 1
+            session.flush()
+            return BookingInfo.of(booking)
+
+    def reschedule(
+        self, reference: str, start: datetime, version: int | None = None
+    ) -> BookingInfo:
+        """Move a booking: the new slot is taken and the old one freed in one transaction."""
+
+        def move(session: Session) -> BookingInfo:
+            booking = self._locked(session, reference, version)
+            if booking.status == BookingStatus.CANCELLED:
+                raise BookingCancelled()
+            now = self.clock()
+            if booking.start_at <= now:
+                raise BookingInPast()
+            if booking.start_at == start:
+                return BookingInfo.of(booking)
+            advisor_id = self._choose_advisor(
+                session,
+                booking.service,
+                start,
+                booking.channel,
+                now,
+                None,
+                booking.id,
+                prefer=booking.advisor_id,
+            )
+            new_start = start.astimezone(UTC)
+            new_end = new_start + (booking.end_at - booking.start_at)
+            blocked_until = new_end + timedelta(minutes=booking.service.buffer_minutes)
+            _sweep_expired_holds(session, advisor_id, new_start, blocked_until, now)
+            booking.advisor_id, booking.start_at, booking.end_at = advisor_id, new_start, new_end
+            booking.blocked_until = blocked_until
+            booking.sequence += 1
+            session.flush()
+            session.refresh(booking)
+            return BookingInfo.of(booking)
+
+        return self._with_retries(move)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _with_retries(
+        self, work: Callable[[Session], Any], on_unique: Callable[[], Any] | None = None
+    ) -> Any:
+        for _ in range(self.config.max_attempts):
+            try:
+                with write_session(self.sessions) as session:
+                    return work(session)
+            except IntegrityError as exc:
+                kind = _conflict_kind(exc)
+                if kind is None:
+                    raise
+                if kind == "unique" and on_unique is not None:
+                    replay = on_unique()
+                    if replay is not None:
+                        return replay
+        raise Busy()
+
+    def _replay(self, session: Session, idempotency: Idempotency) -> Placed | None:
+        record = session.get(IdempotencyRecord, idempotency.key)
+        if record is None:
+            return None
+        if record.request_hash != idempotency.fingerprint:
+            raise IdempotencyKeyReused()
+        return Placed(None, record.response, replayed=True)
+
+    def _place(self, session: Session, request: BookingRequest) -> Booking:
+        now = self.clock()
+        service = self._service(session, request.service_id)
+        email_key = request.email.strip().lower() if request.email else None
+        if email_key:
+            self._check_cap(session, service, email_key, now)
+        booking = self._claim_hold(session, request, now) if request.hold_token else None
+        if booking is None:
+            advisor_id = self._choose_advisor(
+                session, service, request.start, request.channel, now, request.advisor_id, None
+            )
+            booking = _new_booking(
+                service, advisor_id, request.channel, request.start, BookingStatus.CONFIRMED
+            )
+            _sweep_expired_holds(session, advisor_id, booking.start_at, booking.blocked_until, now)
+            session.add(booking)
+        booking.status = BookingStatus.CONFIRMED
+        booking.reference = new_reference()
+        booking.hold_token_hash = booking.hold_expires_at = None
+        booking.name, booking.email, booking.email_key = request.name, request.email, email_key
+        booking.phone, booking.language, booking.notes = (
+            request.phone,
+            request.language,
+            request.notes,
+        )
+        booking.created_by_id, booking.created_at = request.created_by_id, now
+        session.flush()
+        session.refresh(booking)
+        return booking
+
+    def _claim_hold(
+        self, session: Session, request: BookingRequest, now: datetime
+    ) -> Booking | None:
+        assert request.hold_token is not None
+        booking = session.scalar(
+            select(Booking).where(
+                Booking.hold_token_hash == _hash_token(request.hold_token),
+                Booking.status == BookingStatus.HELD,
+                Booking.hold_expires_at > now,
+            )
+        )
+        matches = booking is not None and (
+            booking.service_id == request.service_id
+            and booking.start_at == request.start.astimezone(UTC)
+            and booking.channel == request.channel
+        )
+        return booking if matches else None
+
+    def _check_cap(self, session: Session, service: Service, email_key: str, now: datetime) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialises bookings by the same person, so two parallel requests cannot both
+            # pass the count below; the lock ends with the transaction.
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": email_key}
+            )
+        open_count = session.scalar(
+            select(func.count()).where(
+                Booking.email_key == email_key,
+                Booking.service_id == service.id,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.start_at > now,
+            )
+        )
+        if (open_count or 0) >= self.config.max_open_per_email:
+            raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
+
+    def _choose_advisor(
+        self,
+        session: Session,
+        service: Service,
+        start: datetime,
+        channel: str,
+        now: datetime,
+        advisor_id: int | None,
+        exclude_booking: int | None,
+        prefer: int | None = None,
+    ) -> int:
+        """The advisor who gets a booking at `start`: free, least loaded that day, lowest id."""
+        if channel not in service.channels:
+            raise ChannelNotOffered(channel=channel)
+        start = self._validate_start(session, service, start, now)
+        day = start.astimezone(self.tz).date()
+        calendars = self._calendars(session, service, day, day, now, exclude_booking)
+        if advisor_id is not None:
+            calendars = [c for c in calendars if c.advisor_id == advisor_id]
+            if not calendars:
+                raise NotFound("advisor does not offer this service", field="advisor_id")
+        rules = _rules(service)
+        if not is_on_grid(rules, calendars, start, self.tz):
+            raise OffGrid()
+        free = next(
+            (
+                s.advisor_ids
+                for s in find_slots(rules, calendars, day, day, now=now, tz=self.tz)
+                if s.start == start
+            ),
+            (),
+        )
+        if not free:
+            raise SlotUnavailable()
+        if prefer in free:
+            return prefer
+        load = {c.advisor_id: _count_on_day(c, day, self.tz) for c in calendars}
+        return min(free, key=lambda advisor: (load[advisor], advisor))
+
+    def _validate_start(
+        self, session: Session, service: Service, start: datetime, now: datetime
+    ) -> datetime:
+        if start.tzinfo is None:
+            raise InvalidRequest("time without offset", field="start", code="naive_time")
+        start = start.astimezone(UTC)
+        if start.second or start.microsecond:
+            raise OffGrid()
+        if start < now + timedelta(minutes=service.min_notice_minutes):
+            raise OutsideBookingWindow(field="start", reason="too_soon")
+        day = start.astimezone(self.tz).date()
+        if day > last_bookable_day(_rules(service), now, self.tz):
+            raise OutsideBookingWindow(field="start", reason="beyond_horizon")
+        if self._closed(session, day, day):
+            raise ClosedDay(field="start")
+        return start
+
+    def _closed(self, session: Session, first: date, last: date) -> frozenset[date]:
+        return calendar.closed_days(
+            session, self.config.holiday_country, self.config.holiday_subdivision, first, last
+        )
+
+    def _service(self, session: Session, service_id: int) -> Service:
+        service = session.get(Service, service_id)
+        if service is None or not service.active:
+            raise NotFound("unknown service", field="service_id")
+        return service
+
+    def _calendars(
+        self,
+        session: Session,
+        service: Service,
+        first: date,
+        last: date,
+        now: datetime,
+        exclude_booking: int | None = None,
+    ) -> list[AdvisorCalendar]:
+        """The service's advisors with their hours and the absences and taken time around
+        the local days `first`..`last`, read with a handful of lean queries."""
+        ids = list(
+            session.scalars(
+                select(Staff.id)
+                .join(staff_services, staff_services.c.staff_id == Staff.id)
+                .where(staff_services.c.service_id == service.id, Staff.active)
+                .order_by(Staff.id)
+            )
+        )
+        lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
+        hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
+        weekly: dict[int, list[WeeklyInterval]] = {i: [] for i in ids}
+        for staff_id, weekday, start, end in session.execute(
+            select(
+                WeeklyHours.staff_id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end
+            ).where(WeeklyHours.staff_id.in_(ids))
+        ):
+            weekly[staff_id].append(
+                WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
+            )
+        absences: dict[int, list[tuple[datetime, datetime]]] = {i: [] for i in ids}
+        for staff_id, start, end in session.execute(
+            select(Absence.staff_id, Absence.start_at, Absence.end_at).where(
+                Absence.staff_id.in_(ids), Absence.start_at < hi, Absence.end_at > lo
+            )
+        ):
+            absences[staff_id].append((start, end))
+        taken: dict[int, list[tuple[datetime, datetime]]] = {i: [] for i in ids}
+        query = select(Booking.advisor_id, Booking.start_at, Booking.blocked_until).where(
+            Booking.advisor_id.in_(ids),
+            Booking.status.in_(OCCUPYING),
+            Booking.start_at < hi,
+            Booking.blocked_until > lo,
+            or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > now),
+        )
+        if exclude_booking is not None:
+            query = query.where(Booking.id != exclude_booking)
+        for advisor_id, start, end in session.execute(query):
+            taken[advisor_id].append((start, end))
+        return [AdvisorCalendar(i, weekly[i], absences[i], taken[i]) for i in ids]
+
+    def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
+        booking = session.scalar(select(Booking).where(Booking.reference == reference))
+        if booking is None or booking.token_version != version:
+            raise TokenRevoked()
+        return booking
+
+    def _locked(self, session: Session, reference: str, version: int | None) -> Booking:
+        booking = session.scalar(
+            select(Booking).where(Booking.reference == reference).with_for_update(of=Booking)
+        )
+        if booking is None:
+            raise NotFound("unknown booking", field="reference")
+        if version is not None and booking.token_version != version:
+            raise TokenRevoked()
+        return booking
+
+
+def _rules(service: Service) -> SlotRules:
+    return SlotRules(
+        duration=service.duration_minutes,
+        buffer=service.buffer_minutes,
+        step=service.slot_interval_minutes,
+        min_notice=service.min_notice_minutes,
+        horizon_days=service.horizon_days,
+    )
+
+
+def _new_booking(
+    service: Service, advisor_id: int, channel: str, start: datetime, status: BookingStatus
+) -> Booking:
+    start = start.astimezone(UTC)
+    end = start + timedelta(minutes=service.duration_minutes)
+    return Booking(
+        service_id=service.id,
+        advisor_id=advisor_id,
+        channel=channel,
+        status=status,
+        start_at=start,
+        end_at=end,
+        blocked_until=end + timedelta(minutes=service.buffer_minutes),
+    )
+
+
+def _count_on_day(calendar_: AdvisorCalendar, day: date, tz: ZoneInfo) -> int:
+    return sum(1 for start, _ in calendar_.taken if start.astimezone(tz).date() == day)
+
+
+def _sweep_expired_holds(
+    session: Session, advisor_id: int, start: datetime, blocked_until: datetime, now: datetime
+) -> None:
+    """Delete run-out holds in the way of a booking about to be written: the database
+    constraint, which cannot know the time, still counts them as taken."""
+    session.execute(
+        delete(Booking).where(
+            Booking.advisor_id == advisor_id,
+            Booking.status == BookingStatus.HELD,
+            Booking.hold_expires_at <= now,
+            Booking.start_at < blocked_until,
+            Booking.blocked_until > start,
+        )
+    )

@@ -1,0 +1,92 @@
+"""Signed tokens (JWT, RFC 7519) for magic links, room joins and staff sessions.
+
+Every token kind has its own audience, so a join link can never be used to manage a booking
+and a citizen's link never opens a staff API. The algorithm is pinned (HS256), `exp`, `iat`,
+`iss`, `aud`, `sub` and `ver` are required on decode, and the header names the key (`kid`)
+so the secret can be rotated: tokens signed with a previous key stay valid while that key is
+still configured. `ver` ties a token to a version stored with its subject, so raising the
+stored version revokes every token issued before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+
+from scheduler.errors import TokenExpired, TokenInvalid
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "ver"]
+
+
+class Audience(StrEnum):
+    MANAGE = "sprechstunde:booking"
+    JOIN = "sprechstunde:join"
+    STAFF = "sprechstunde:staff"
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    subject: str
+    version: int
+    expires_at: datetime
+
+
+def _derive(secret: str) -> tuple[str, bytes]:
+    key = hmac.new(secret.encode(), b"sprechstunde token signing", hashlib.sha256).digest()
+    return hashlib.sha256(key).hexdigest()[:12], key
+
+
+class TokenService:
+    """Issues and checks tokens; `secrets[0]` signs, all of them verify."""
+
+    def __init__(self, secrets: Sequence[str], issuer: str) -> None:
+        if not secrets:
+            raise ValueError("at least one secret is required")
+        self._keys = dict(_derive(secret) for secret in secrets)
+        self._current_kid = _derive(secrets[0])[0]
+        self._issuer = issuer
+
+    def issue(
+        self, audience: Audience, subject: str, version: int, now: datetime, lifetime: timedelta
+    ) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": audience.value,
+            "sub": subject,
+            "ver": version,
+            "iat": int(now.timestamp()),
+            "exp": int((now + lifetime).timestamp()),
+        }
+        key = self._keys[self._current_kid]
+        return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": self._current_kid})
+
+    def decode(self, token: str, audience: Audience) -> Claims:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise TokenInvalid("unknown key id")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=audience.value,
+                issuer=self._issuer,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(str(exc)) from exc
+        version = claims["ver"]
+        if not isinstance(version, int) or not isinstance(claims["sub"], str):
+            raise TokenInvalid("malformed claims")
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        return Claims(subject=claims["sub"], version=version, expires_at=expires_at)

@@ -1,0 +1,65 @@
+"""Plain, detached read models that the booking engine hands to the transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from scheduler.models import Booking
+
+
+@dataclass(frozen=True, slots=True)
+class BookingInfo:
+    id: int
+    reference: str
+    status: str
+    service_id: int
+    service_name: str
+    advisor_id: int
+    advisor_name: str
+    channel: str
+    start: datetime
+    end: datetime
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+    notes: str
+    token_version: int
+    sequence: int
+    created_at: datetime
+    address: str | None
+
+    @classmethod
+    def of(cls, booking: Booking) -> BookingInfo:
+        return cls(
+            id=booking.id,
+            reference=booking.reference or "",
+            status=booking.status,
+            service_id=booking.service_id,
+            service_name=booking.service.name,
+            advisor_id=booking.advisor_id,
+            advisor_name=booking.advisor.name,
+            channel=booking.channel,
+            start=booking.start_at,
+            end=booking.end_at,
+            name=booking.name,
+            email=booking.email,
+            phone=booking.phone,
+            language=booking.language,
+            notes=booking.notes,
+            token_version=booking.token_version,
+            sequence=booking.sequence,
+            created_at=booking.created_at,
+            address=booking.service.address,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInfo:
+    token: str
+    service_id: int
+    channel: str
+    start: datetime
+    end: datetime
+    expires_at: datetime

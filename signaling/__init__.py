@@ -1,0 +1,1 @@
+"""The WebSocket signaling server, its bus and a Python signaling client."""

@@ -1,0 +1,161 @@
+"""The citizens' API: no login; a booking is reached through its magic-link token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from notifications.ics import booking_invite
+from scheduler.models import Channel
+from scheduler.services import BookingRequest, Idempotency
+from web.deps import Services, Token
+from web.presenters import booking_out, local
+from web.schemas import (
+    BookingIn,
+    BookingOut,
+    HoldIn,
+    HoldOut,
+    RescheduleIn,
+    ServiceOut,
+    SlotOut,
+    SlotsOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["citizens"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+]
+
+
+@router.get("/services", response_model=list[ServiceOut])
+def list_services(services: Services) -> list[ServiceOut]:
+    return [
+        ServiceOut.model_validate(s, from_attributes=True) for s in services.scheduler.services()
+    ]
+
+
+@router.get("/services/{service_id}/slots", response_model=SlotsOut)
+def list_slots(
+    service_id: int,
+    services: Services,
+    start: date,
+    end: Annotated[date | None, Query(description="inclusive; default: start + 13 days")] = None,
+    channel: Channel | None = None,
+) -> SlotsOut:
+    scheduler = services.scheduler
+    found = scheduler.slots(service_id, start, end or start + timedelta(days=13), channel)
+    return SlotsOut(
+        timezone=scheduler.config.timezone,
+        slots=[
+            SlotOut(start=local(s.start, scheduler.tz), end=local(s.end, scheduler.tz))
+            for s in found
+        ],
+    )
+
+
+@router.post("/holds", response_model=HoldOut, status_code=201)
+def hold_slot(body: HoldIn, services: Services) -> HoldOut:
+    scheduler = services.scheduler
+    hold = scheduler.hold(body.service_id, body.start, body.channel.value)
+    return HoldOut(
+        hold_token=hold.token,
+        service_id=hold.service_id,
+        channel=hold.channel,
+        start=local(hold.start, scheduler.tz),
+        end=local(hold.end, scheduler.tz),
+        expires_at=local(hold.expires_at, scheduler.tz),
+    )
+
+
+@router.delete("/holds/{hold_token}", status_code=204)
+def release_hold(hold_token: str, services: Services) -> Response:
+    services.scheduler.release_hold(hold_token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    responses={
+        409: {"description": "the slot is no longer free"},
+        422: {"description": "invalid input"},
+    },
+)
+def create_booking(
+    body: BookingIn, services: Services, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    scheduler, base_url = services.scheduler, services.settings.base_url
+    idempotency = None
+    if idempotency_key is not None:
+        canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+        idempotency = Idempotency(idempotency_key, hashlib.sha256(canonical.encode()).hexdigest())
+    placed = scheduler.book(
+        BookingRequest(
+            service_id=body.service_id,
+            start=body.start,
+            channel=body.channel.value,
+            name=body.name,
+            email=str(body.email),
+            phone=body.phone,
+            language=body.language,
+            notes=body.notes,
+            hold_token=body.hold_token,
+        ),
+        idempotency=idempotency,
+        respond=lambda info: booking_out(scheduler, base_url, info).model_dump(mode="json"),
+    )
+    headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
+    return JSONResponse(placed.response, status_code=201, headers=headers)
+
+
+@router.get("/booking", response_model=BookingOut)
+def get_booking(token: Token, services: Services) -> BookingOut:
+    booking = services.scheduler.booking_for_token(token)
+    return booking_out(services.scheduler, services.settings.base_url, booking)
+
+
+@router.get(
+    "/booking/invite.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def get_invite(token: Token, services: Services) -> Response:
+    scheduler, settings = services.scheduler, services.settings
+    booking = scheduler.booking_for_token(token)
+    _, join = scheduler.links(booking)
+    invite = booking_invite(
+        booking,
+        tz=scheduler.tz,
+        base_url=settings.base_url,
+        organizer=settings.mail_from,
+        join_url=f"{settings.base_url}/j/{join}" if booking.channel == Channel.VIDEO else None,
+    )
+    return Response(
+        invite.content,
+        media_type=f"text/calendar; charset=utf-8; method={invite.method}",
+        headers={"Content-Disposition": f'attachment; filename="{booking.reference}.ics"'},
+    )
+
+
+@router.post("/booking/cancel", response_model=BookingOut)
+def cancel_booking(token: Token, services: Services) -> BookingOut:
+    scheduler = services.scheduler
+    claims = scheduler.booking_for_token(token)
+    booking = scheduler.cancel(claims.reference, claims.token_version)
+    return booking_out(scheduler, services.settings.base_url, booking)
+
+
+@router.post("/booking/reschedule", response_model=BookingOut)
+def reschedule_booking(body: RescheduleIn, token: Token, services: Services) -> BookingOut:
+    scheduler = services.scheduler
+    claims = scheduler.booking_for_token(token)
+    booking = scheduler.reschedule(claims.reference, body.start, claims.token_version)
+    return booking_out(scheduler, services.settings.base_url, booking)

@@ -1,0 +1,197 @@
+"""Demo data for a first look: teams, services, six advisors with realistic hours, bookings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+from sqlalchemy import select
+
+from scheduler.accounts import StaffIdentity
+from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
+from scheduler.db import read_session, write_session
+from scheduler.errors import SchedulerError
+from scheduler.models import Role, Staff
+from scheduler.services import BookingRequest
+from web.container import Container
+
+OFFICE = "Wilhelm-Höpfner-Ring 4, 39116 Magdeburg"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+
+
+LOGINS = [
+    DemoLogin("admin", "admin@sprechstunde.example", "demo-admin-password"),
+    DemoLogin("advisor", "anna.berger@sprechstunde.example", "demo-advisor-password"),
+    DemoLogin("hotline", "hotline@sprechstunde.example", "demo-hotline-password"),
+]
+
+
+def _hours(*days: tuple[range | list[int], list[tuple[str, str]]]) -> list[HoursSpec]:
+    return [
+        HoursSpec(weekday, time.fromisoformat(start), time.fromisoformat(end))
+        for weekdays, intervals in days
+        for weekday in weekdays
+        for start, end in intervals
+    ]
+
+
+FULL_TIME = _hours(
+    (range(4), [("08:00", "12:00"), ("12:30", "16:00")]), ([4], [("08:00", "12:00")])
+)
+LONG_TUESDAY = _hours(
+    ([0, 3], [("08:00", "12:00"), ("12:30", "15:00")]),
+    ([1], [("09:00", "12:00"), ("13:00", "18:00")]),
+    ([4], [("08:00", "12:00")]),
+)
+PART_TIME_MORNINGS = _hours((range(3), [("08:00", "12:30")]))
+PART_TIME_AFTERNOONS = _hours(([1, 3], [("13:00", "17:00")]), ([4], [("09:00", "12:00")]))
+
+ADVISORS = [
+    ("Anna Berger", "anna.berger", 0, FULL_TIME, [0, 1]),
+    ("Mehmet Yılmaz", "mehmet.yilmaz", 0, LONG_TUESDAY, [0, 1]),
+    ("Katrin Schulze", "katrin.schulze", 0, PART_TIME_MORNINGS, [0, 1]),
+    ("Olena Kovalenko", "olena.kovalenko", 1, FULL_TIME, [2, 3]),
+    ("Thomas Richter", "thomas.richter", 1, PART_TIME_AFTERNOONS, [2, 3]),
+    ("Sabine Neumann", "sabine.neumann", 1, LONG_TUESDAY, [2, 3]),
+]
+
+CITIZENS = [
+    ("Maria Schmidt", "de"),
+    ("Jonas Weber", "de"),
+    ("Leyla Demir", "de"),
+    ("Oleksandr Shevchenko", "en"),
+    ("Helga Fischer", "de"),
+    ("Amir Haddad", "en"),
+    ("Petra Wagner", "de"),
+    ("Lukas Hoffmann", "de"),
+]
+
+
+def seed(container: Container) -> list[DemoLogin]:
+    """Create the demo data once; running it again changes nothing."""
+    with read_session(container.sessions) as session:
+        if session.scalar(select(Staff.id).where(Staff.email == LOGINS[0].email)):
+            return LOGINS
+    with write_session(container.sessions) as session:
+        admin = container.accounts.create(
+            session,
+            email=LOGINS[0].email,
+            name="Demo Admin",
+            role=Role.ADMIN,
+            password=LOGINS[0].password,
+        )
+        container.accounts.create(
+            session,
+            email=LOGINS[2].email,
+            name="Hotline Sozialamt",
+            role=Role.HOTLINE,
+            password=LOGINS[2].password,
+        )
+        actor = StaffIdentity.of(admin)
+    catalogue = container.catalogue
+    teams = [
+        catalogue.create_team(actor, "Wohngeld", "wohngeld@sprechstunde.example"),
+        catalogue.create_team(
+            actor, "Grundsicherung und Pflege", "sozialhilfe@sprechstunde.example"
+        ),
+    ]
+    services = [
+        catalogue.create_service(
+            actor,
+            ServiceSpec(
+                "Wohngeld: Erstberatung",
+                30,
+                ["video", "phone", "in_person"],
+                buffer_minutes=10,
+                description="Ob Ihnen Wohngeld zusteht und welche Unterlagen Sie brauchen.",
+                address=OFFICE,
+                team_id=teams[0].id,
+            ),
+        ),
+        catalogue.create_service(
+            actor,
+            ServiceSpec(
+                "Wohngeld: Unterlagen besprechen",
+                15,
+                ["video", "phone"],
+                buffer_minutes=5,
+                slot_interval_minutes=20,
+                description="Nachgereichte oder fehlende Unterlagen gemeinsam durchgehen.",
+                team_id=teams[0].id,
+            ),
+        ),
+        catalogue.create_service(
+            actor,
+            ServiceSpec(
+                "Grundsicherung: Beratung",
+                45,
+                ["video", "in_person"],
+                buffer_minutes=15,
+                description="Beratung zu Grundsicherung im Alter und bei Erwerbsminderung.",
+                address=OFFICE,
+                team_id=teams[1].id,
+            ),
+        ),
+        catalogue.create_service(
+            actor,
+            ServiceSpec(
+                "Hilfe zur Pflege: Beratung",
+                60,
+                ["video", "phone", "in_person"],
+                buffer_minutes=15,
+                description="Leistungen der Hilfe zur Pflege, Antrag und Nachweise.",
+                address=OFFICE,
+                team_id=teams[1].id,
+            ),
+        ),
+    ]
+    for name, local_part, team, hours, service_indexes in ADVISORS:
+        password = LOGINS[1].password if local_part == "anna.berger" else None
+        staff, _ = catalogue.create_advisor(
+            actor,
+            AdvisorSpec(
+                name=name,
+                email=f"{local_part}@sprechstunde.example",
+                service_ids=[services[i].id for i in service_indexes],
+                password=password,
+                team_id=teams[team].id,
+            ),
+        )
+        catalogue.set_weekly_hours(StaffIdentity.of(staff), staff.id, hours)
+    _book_some(container, [s.id for s in services])
+    return LOGINS
+
+
+def _book_some(container: Container, service_ids: list[int]) -> None:
+    scheduler = container.scheduler
+    today = scheduler.clock().astimezone(scheduler.tz).date()
+    for index, (name, language) in enumerate(CITIZENS):
+        service_id = service_ids[index % len(service_ids)]
+        slots = scheduler.slots(service_id, today, today + timedelta(days=13))
+        if not slots:
+            continue
+        slot = slots[(index * 7) % len(slots)]
+        channel = ["video", "phone", "video", "in_person"][index % 4]
+        service = next(s for s in scheduler.services() if s.id == service_id)
+        if channel not in service.channels:
+            channel = "video"
+        email = name.lower().replace(" ", ".").replace("ı", "i") + "@example.org"
+        try:
+            scheduler.book(
+                BookingRequest(
+                    service_id=service_id,
+                    start=slot.start,
+                    channel=channel,
+                    name=name,
+                    email=email,
+                    language=language,
+                )
+            )
+        except SchedulerError:
+            continue  # a demo booking that does not fit is simply left out

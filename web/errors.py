@@ -1,0 +1,141 @@
+"""The one place where domain errors become HTTP answers, with messages from the catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scheduler import errors
+
+STATUS = [
+    (errors.NotFound, 404),
+    (errors.InvalidRequest, 422),
+    (errors.Conflict, 409),
+    (errors.Busy, 503),
+    (errors.TokenError, 401),
+    (errors.AuthenticationFailed, 401),
+    (errors.LoginThrottled, 429),
+    (errors.PermissionDenied, 403),
+]
+
+# English source texts (msgids); the German ones are in locale/de/LC_MESSAGES/messages.po.
+MESSAGES = {
+    "not_found": "Not found.",
+    "invalid_request": "The request is invalid.",
+    "off_grid": "This time is not one of the appointment times of this service.",
+    "outside_booking_window": (
+        "This time cannot be booked: it is in the past, too soon or too far ahead."
+    ),
+    "closed_day": "The office is closed on that day.",
+    "channel_not_offered": "This service is not offered through that channel.",
+    "idempotency_key_reused": ("This Idempotency-Key was already used with a different request."),
+    "conflict": "The request conflicts with the current state.",
+    "slot_unavailable": "This appointment time is no longer available. Please choose another one.",
+    "booking_cancelled": "This appointment has been cancelled and cannot be changed.",
+    "booking_in_past": "This appointment has already begun and can no longer be changed.",
+    "too_many_open_bookings": (
+        "There are already {maximum} open appointments for this service with this e-mail address."
+    ),
+    "busy": "The system is busy. Please try again in a moment.",
+    "token_invalid": (
+        "This link is not valid. Please use the link from your latest e-mail or call the hotline."
+    ),
+    "token_expired": "This link has expired. Please call the hotline.",
+    "token_revoked": "This link is no longer valid. A newer link may have been sent to you.",
+    "authentication_failed": "The e-mail address or the password is wrong.",
+    "authentication_required": "Please log in.",
+    "login_throttled": "Too many failed logins. Please wait a few minutes and try again.",
+    "permission_denied": "You are not allowed to do this.",
+    "range_reversed": "The end lies before the start.",
+    "range_too_long": "The date range is too long: at most {maximum} days.",
+    "naive_time": "Times need a UTC offset, for example 2026-03-02T09:00:00+01:00.",
+    "email_taken": "This e-mail address is already in use.",
+    "name_taken": "This name is already in use.",
+    "closure_exists": "The office is already closed on that day.",
+    "hours_overlap": "Opening hours of one day must not overlap.",
+    "password_too_short": "The password must be at least {minimum} characters long.",
+    "validation_error": "Some fields are missing or invalid.",
+    "malformed_json": "The request body is not valid JSON.",
+    "body_too_large": "The request body is too large.",
+    "unknown_path": "There is nothing at this address.",
+    "method_not_allowed": "This method is not allowed here.",
+    "server_error": "Something went wrong on our side. Nothing was changed.",
+}
+
+
+def message(request: Request, code: str, **params: object) -> str:
+    catalogues = request.app.state.catalogues
+    language = catalogues.negotiate(request.headers.get("accept-language"))
+    text = catalogues.gettext(language, MESSAGES.get(code, MESSAGES["invalid_request"]))
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text
+
+
+def problem(
+    request: Request, status: int, code: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    params = extra.pop("params", {})
+    body = {"code": code, "detail": message(request, code, **params), **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(exc: errors.SchedulerError) -> int:
+    return next(status for kind, status in STATUS if isinstance(exc, kind))
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.SchedulerError)
+    status = status_of(exc) if any(isinstance(exc, k) for k, _ in STATUS) else 400
+    extra: dict[str, Any] = {"params": exc.params}
+    if "field" in exc.params:
+        extra["field"] = exc.params["field"]
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.LoginThrottled):
+        headers["Retry-After"] = str(exc.params.get("retry_after", 900))
+    return problem(request, status, exc.code, headers=headers, **extra)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return problem(request, 400, "malformed_json")
+    fields = [
+        {
+            "field": ".".join(str(part) for part in p.get("loc", ()) if part != "body"),
+            "message": p.get("msg", ""),
+            "type": p.get("type", ""),
+        }
+        for p in problems
+    ]
+    return problem(request, 422, "validation_error", errors=fields)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {
+        404: "unknown_path",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        401: "authentication_required",
+    }.get(exc.status_code, "invalid_request")
+    return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return problem(request, 500, "server_error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.SchedulerError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,65 @@
+"""Translation catalogues (gettext .po files read with Babel) and language negotiation.
+
+A language is added by dropping `locale/<code>/LC_MESSAGES/messages.po` next to this file: no
+code changes. The msgids are the English texts.
+"""
+
+from __future__ import annotations
+
+import gettext
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT_LANGUAGE = "de"
+
+
+def _load(path: Path) -> gettext.GNUTranslations:
+    with path.open("rb") as po:
+        catalog = read_po(po)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+class Catalogues:
+    def __init__(self, directory: Path = LOCALE_DIR) -> None:
+        self._translations = {
+            po.parent.parent.name: _load(po)
+            for po in sorted(directory.glob("*/LC_MESSAGES/messages.po"))
+        }
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self._translations)
+
+    def translations(self, language: str) -> gettext.GNUTranslations:
+        return self._translations.get(language) or self._translations[DEFAULT_LANGUAGE]
+
+    def gettext(self, language: str, message: str, **params: object) -> str:
+        text = self.translations(language).gettext(message)
+        return text.format(**params) if params else text
+
+    def negotiate(self, accept_language: str | None) -> str:
+        """The best of our languages for an Accept-Language header (RFC 9110 §12.5.4)."""
+        if not accept_language:
+            return DEFAULT_LANGUAGE
+        weighted = []
+        for part in accept_language.split(",")[:20]:
+            tag, _, quality = part.strip().partition(";q=")
+            try:
+                weight = float(quality) if quality else 1.0
+            except ValueError:
+                continue
+            weighted.append((weight, tag.strip().replace("-", "_")))
+        preferred = [tag for weight, tag in sorted(weighted, key=lambda w: -w[0]) if weight > 0]
+        try:
+            found = Locale.negotiate(preferred, self.languages, sep="_")
+        except (UnknownLocaleError, ValueError):
+            found = None
+        return str(found.language) if found else DEFAULT_LANGUAGE

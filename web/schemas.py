@@ -1,0 +1,222 @@
+"""Request and response bodies of the JSON API (the public v1 contract and the staff API)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
+
+from scheduler.models import BookingStatus, Channel, Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()/.-]{3,40}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
+Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+def _hh_mm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("expected HH:MM")
+    return value
+
+
+HHMM = Annotated[str, AfterValidator(_hh_mm)]
+
+
+class ServiceOut(BaseModel):
+    id: int
+    name: str
+    duration_minutes: int
+    channels: list[Channel]
+    description: str = ""
+    buffer_minutes: int = 0
+    min_notice_minutes: int = 0
+    horizon_days: int = 0
+    team_id: int | None = None
+
+
+class ServiceIn(BaseModel):
+    name: Name
+    duration_minutes: Annotated[int, Field(ge=5, le=8 * 60)]
+    channels: Annotated[list[Channel], Field(min_length=1)]
+    buffer_minutes: Minutes = 0
+    min_notice_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 30)] = 120
+    horizon_days: Annotated[int, Field(ge=1, le=366)] = 60
+    slot_interval_minutes: Annotated[int, Field(ge=5, le=8 * 60)] | None = None
+    description: Annotated[str, Field(max_length=2000)] = ""
+    address: Annotated[str, Field(max_length=500)] | None = None
+    team_id: Id | None = None
+
+
+class SlotOut(BaseModel):
+    start: str
+    end: str
+
+
+class SlotsOut(BaseModel):
+    timezone: str
+    slots: list[SlotOut]
+
+
+class HoldIn(BaseModel):
+    service_id: Id
+    start: AwareDatetime
+    channel: Channel
+
+
+class HoldOut(BaseModel):
+    hold_token: str
+    service_id: int
+    channel: Channel
+    start: str
+    end: str
+    expires_at: str
+
+
+class BookingIn(BaseModel):
+    service_id: Id
+    start: AwareDatetime
+    channel: Channel
+    name: Name
+    email: Annotated[EmailStr, Field(max_length=320)]
+    phone: Phone | None = None
+    language: Language = "de"
+    notes: Annotated[str, Field(max_length=1000)] = ""
+    hold_token: Annotated[str, Field(max_length=100)] | None = None
+
+
+class StaffBookingIn(BookingIn):
+    """A booking on a citizen's behalf: for a phone callback the e-mail may be left out."""
+
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None  # type: ignore[assignment]
+    advisor_id: Id | None = None
+
+
+class ServiceRef(BaseModel):
+    id: int
+    name: str
+
+
+class BookingOut(BaseModel):
+    reference: str
+    status: BookingStatus
+    start: str
+    end: str
+    channel: Channel
+    manage_url: str
+    join_url: str | None
+    service: ServiceRef
+    timezone: str
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+    notes: str
+    address: str | None = None
+
+
+class StaffBookingOut(BookingOut):
+    advisor_id: int
+    advisor_name: str
+    created_at: str
+
+
+class RescheduleIn(BaseModel):
+    start: AwareDatetime
+
+
+class CredentialsIn(BaseModel):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2.0 token type, not a secret
+    expires_in: int
+
+
+class AdvisorIn(BaseModel):
+    name: Name
+    email: Annotated[EmailStr, Field(max_length=320)]
+    service_ids: Annotated[list[Id], Field(max_length=200)] = []
+    role: Role = Role.ADVISOR
+    password: Annotated[str, Field(min_length=10, max_length=1000)] | None = None
+    team_id: Id | None = None
+
+
+class AdvisorOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    service_ids: list[int]
+    role: Role
+    team_id: int | None
+
+
+class WeeklyHoursIn(BaseModel):
+    weekday: Annotated[int, Field(ge=0, le=6)]
+    start: HHMM
+    end: HHMM
+
+
+class AbsenceIn(BaseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class AbsenceOut(BaseModel):
+    id: int
+    start: str
+    end: str
+    reason: str
+
+
+class TeamIn(BaseModel):
+    name: Name
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    email: str | None
+
+
+class ClosureIn(BaseModel):
+    day: date
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class ClosureOut(BaseModel):
+    id: int
+    day: date
+    name: str
+
+
+def _outcome(status: BookingStatus) -> BookingStatus:
+    if status not in (BookingStatus.COMPLETED, BookingStatus.NO_SHOW):
+        raise ValueError("outcome must be completed or no_show")
+    return status
+
+
+class OutcomeIn(BaseModel):
+    outcome: Annotated[BookingStatus, AfterValidator(_outcome)]
+
+
+class AuditOut(BaseModel):
+    at: str
+    actor_id: int | None
+    action: str
+    detail: str

@@ -1,0 +1,67 @@
+"""Settings from `SPRECHSTUNDE_*` environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused outside development
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPRECHSTUNDE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    # Older keys that still verify tokens after a rotation, comma-separated.
+    previous_secret_keys: CommaList = Field(default_factory=list)
+    database_url: str = f"sqlite:///{Path('data') / 'sprechstunde.db'}"
+    base_url: str = "http://127.0.0.1:8000"
+    redis_url: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "Sprechstunde <termine@example.org>"
+
+    turn_urls: CommaList = Field(default_factory=list)
+    turn_secret: str | None = None
+
+    timezone: str = "Europe/Berlin"
+    holiday_country: str = "DE"
+    holiday_subdivision: str | None = "ST"
+    hold_minutes: int = Field(default=5, ge=1, le=60)
+    max_open_bookings_per_email: int = Field(default=2, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    hotline_phone: str = "+49 391 540-0"
+    # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
+    trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SPRECHSTUNDE_SECRET_KEY must be set to a random value of at least 32 "
+                    "characters in production"
+                )
+            if self.turn_urls and not self.turn_secret:
+                raise ValueError("SPRECHSTUNDE_TURN_SECRET is required with TURN URLs")
+        return self
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.secret_key, *self.previous_secret_keys]
