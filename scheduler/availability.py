@@ -18,7 +18,7 @@ The rules, which `scheduler.services` and the database constraint share:
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -51,12 +51,22 @@ class WeeklyInterval:
 
 @dataclass(slots=True)
 class AdvisorCalendar:
-    """One advisor's week and the time they cannot give: absences and taken ranges (UTC)."""
+    """One advisor's week and the time they cannot give: absences and taken ranges (UTC).
+
+    The search works on the `*_spans` (merged POSIX-second ranges), computed from the
+    datetime ranges given to the constructor, or handed over directly by `from_spans` when
+    the caller already has seconds (the database can compute them far faster than Python
+    can parse datetimes).
+    """
 
     advisor_id: int
     weekly: Sequence[WeeklyInterval]
     absences: Sequence[tuple[datetime, datetime]] = ()
     taken: Sequence[tuple[datetime, datetime]] = ()
+    absence_spans: list[Span] = field(init=False, repr=False)
+    taken_spans: list[Span] = field(init=False, repr=False)
+    # Unmerged starts of the taken ranges, sorted: how many appointments fall in a period.
+    taken_starts: list[int] = field(init=False, repr=False)
     _by_weekday: dict[int, list[tuple[int, int]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +78,28 @@ class AdvisorCalendar:
         for intervals in by_weekday.values():
             intervals.sort()
         self._by_weekday = by_weekday
+        self._set_spans(_seconds(self.absences), _seconds(self.taken))
+
+    @classmethod
+    def from_spans(
+        cls,
+        advisor_id: int,
+        weekly: Sequence[WeeklyInterval],
+        absences: Iterable[Span],
+        taken: Iterable[Span],
+    ) -> AdvisorCalendar:
+        calendar = cls(advisor_id, weekly)
+        calendar._set_spans(list(absences), list(taken))
+        return calendar
+
+    def _set_spans(self, absences: list[Span], taken: list[Span]) -> None:
+        self.absence_spans = _merge(absences)
+        self.taken_spans = _merge(taken)
+        self.taken_starts = sorted(start for start, _ in taken)
+
+    def appointments_between(self, start: datetime, end: datetime) -> int:
+        lo, hi = int(start.timestamp()), int(end.timestamp())
+        return bisect_left(self.taken_starts, hi) - bisect_left(self.taken_starts, lo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +109,15 @@ class Slot:
     advisor_ids: tuple[int, ...]
 
 
-def _spans(ranges: Iterable[tuple[datetime, datetime]]) -> list[Span]:
-    """Sorted, merged, disjoint spans in POSIX seconds, rounded outwards to whole seconds."""
+def _seconds(ranges: Iterable[tuple[datetime, datetime]]) -> list[Span]:
+    """POSIX-second spans, rounded outwards so that no fraction of a range is lost."""
+    return [(math.floor(s.timestamp()), math.ceil(e.timestamp())) for s, e in ranges]
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Sorted, merged, disjoint spans."""
     merged: list[list[int]] = []
-    for start, end in sorted((int(s.timestamp()), math.ceil(e.timestamp())) for s, e in ranges):
+    for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
@@ -118,6 +155,22 @@ class _LocalClock:
         return int(aware.timestamp())
 
 
+def _grid(
+    clock: _LocalClock, day: date, begin: int, finish: int, rules: SlotRules, earliest: int
+) -> list[int]:
+    """The starts of one weekly interval on one day that are bookable from `earliest` on;
+    advisors with the same hours share the list."""
+    finish_at = clock.at(day, finish)
+    if finish_at is None:
+        return []
+    duration = rules.duration * 60
+    starts = (
+        clock.at(day, minute)
+        for minute in range(begin, finish - rules.duration + 1, rules.grid_step)
+    )
+    return [s for s in starts if s is not None and s >= earliest and s + duration <= finish_at]
+
+
 def last_bookable_day(rules: SlotRules, now: datetime, tz: ZoneInfo) -> date:
     return now.astimezone(tz).date() + timedelta(days=rules.horizon_days)
 
@@ -131,15 +184,17 @@ def find_slots(
     now: datetime,
     tz: ZoneInfo,
     closed_days: Container[date] = frozenset(),
+    all_advisors: bool = True,
 ) -> list[Slot]:
     """Every free start between two local days (both inclusive), with the advisors free then.
 
-    One entry per start time, sorted; `advisor_ids` sorted ascending.
+    One entry per start time, sorted; `advisor_ids` sorted ascending. With `all_advisors`
+    false a start is checked only until one advisor is found free for it (`advisor_ids`
+    then names that one): enough for showing slots, and much faster with many advisors.
     """
     last_day = min(last_day, last_bookable_day(rules, now, tz))
     earliest = math.ceil(now.timestamp()) + rules.min_notice * 60
     duration, occupied = rules.duration * 60, (rules.duration + rules.buffer) * 60
-    step = rules.grid_step
     clock = _LocalClock(tz)
     free: dict[int, list[int]] = {}
     days = [
@@ -147,17 +202,17 @@ def find_slots(
         for n in range((last_day - first_day).days + 1)
         if first_day + timedelta(days=n) not in closed_days
     ]
+    grids: dict[tuple[date, int, int], list[int]] = {}
     for calendar in calendars:
-        absences, taken = _spans(calendar.absences), _spans(calendar.taken)
+        absences, taken = calendar.absence_spans, calendar.taken_spans
         absence_starts, taken_starts = [s for s, _ in absences], [s for s, _ in taken]
         for day in days:
             for begin, finish in calendar._by_weekday.get(day.weekday(), ()):
-                finish_at = clock.at(day, finish)
-                if finish_at is None:
-                    continue
-                for minute in range(begin, finish - rules.duration + 1, step):
-                    start = clock.at(day, minute)
-                    if start is None or start < earliest or start + duration > finish_at:
+                key = (day, begin, finish)
+                if key not in grids:
+                    grids[key] = _grid(clock, day, begin, finish, rules, earliest)
+                for start in grids[key]:
+                    if not all_advisors and start in free:
                         continue
                     if _overlaps(taken, taken_starts, start, start + occupied):
                         continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 from sqlalchemy import delete, select
@@ -156,6 +156,9 @@ class Catalogue:
             raise InvalidRequest("time without offset", field="start", code="naive_time")
         if end <= start:
             raise InvalidRequest("end before start", field="end", code="range_reversed")
+        # Whole seconds, rounded outwards: the slot search reads them as POSIX seconds.
+        start = start.replace(microsecond=0)
+        end = end if not end.microsecond else end.replace(microsecond=0) + timedelta(seconds=1)
         with write_session(self._sessions) as session:
             _staff(session, staff_id)
             absence = Absence(staff_id=staff_id, start_at=start, end_at=end, reason=reason)

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -122,3 +124,20 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
 def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session:
         yield session
+
+
+class epoch(FunctionElement[int]):
+    """POSIX seconds of a `UTCDateTime` column, computed by the database."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(epoch)
+def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.accounts import StaffIdentity
 from scheduler.db import write_session
-from scheduler.errors import NotFound
+from scheduler.errors import BookingCancelled, BookingNotStarted, NotFound
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role
 from scheduler.services import BookingRequest, Placed, Scheduler
 from scheduler.views import BookingInfo
@@ -47,14 +47,14 @@ class Desk:
         with write_session(self._sessions) as session:
             bookings = list(session.scalars(query))
             for booking in bookings:
-                _audit(session, actor, "read", booking, "list")
+                self._audit(session, actor, "read", booking.id, "list")
             return [BookingInfo.of(b) for b in bookings]
 
     def booking(self, actor: StaffIdentity, reference: str) -> BookingInfo:
         actor.require(*STAFF_ROLES)
         with write_session(self._sessions) as session:
             booking = self._visible(session, actor, reference)
-            _audit(session, actor, "read", booking)
+            self._audit(session, actor, "read", booking.id)
             return BookingInfo.of(booking)
 
     def book(self, actor: StaffIdentity, request: BookingRequest) -> Placed:
@@ -66,12 +66,14 @@ class Desk:
         return placed
 
     def cancel(self, actor: StaffIdentity, reference: str) -> BookingInfo:
+        reference = reference.upper()  # as `_visible` reads it
         self.booking_check(actor, reference)
         info = self._scheduler.cancel(reference)
         self._log(actor, "cancel", info.id)
         return info
 
     def reschedule(self, actor: StaffIdentity, reference: str, start: datetime) -> BookingInfo:
+        reference = reference.upper()  # as `_visible` reads it
         self.booking_check(actor, reference)
         info = self._scheduler.reschedule(reference, start)
         self._log(actor, "reschedule", info.id)
@@ -83,7 +85,7 @@ class Desk:
         with write_session(self._sessions) as session:
             booking = self._visible(session, actor, reference)
             booking.token_version += 1
-            _audit(session, actor, "reissue_link", booking)
+            self._audit(session, actor, "reissue_link", booking.id)
             session.flush()
             return BookingInfo.of(booking)
 
@@ -93,8 +95,13 @@ class Desk:
         actor.require(*STAFF_ROLES)
         with write_session(self._sessions) as session:
             booking = self._visible(session, actor, reference)
+            if booking.status == BookingStatus.CANCELLED:
+                # Its time may be booked again: reviving it would collide (raw IntegrityError).
+                raise BookingCancelled()
+            if booking.start_at > self._scheduler.clock():
+                raise BookingNotStarted()
             booking.status = outcome.value
-            _audit(session, actor, f"outcome:{outcome.value}", booking)
+            self._audit(session, actor, f"outcome:{outcome.value}", booking.id)
             session.flush()
             return BookingInfo.of(booking)
 
@@ -124,17 +131,22 @@ class Desk:
 
     def _log(self, actor: StaffIdentity, action: str, booking_id: int) -> None:
         with write_session(self._sessions) as session:
-            session.add(
-                AuditEntry(
-                    actor_id=actor.id,
-                    action=action,
-                    booking_id=booking_id,
-                    at=self._scheduler.clock(),
-                )
+            self._audit(session, actor, action, booking_id)
+
+    def _audit(
+        self,
+        session: Session,
+        actor: StaffIdentity,
+        action: str,
+        booking_id: int,
+        detail: str = "",
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=self._scheduler.clock(),
+                actor_id=actor.id,
+                action=action,
+                booking_id=booking_id,
+                detail=detail,
             )
-
-
-def _audit(
-    session: Session, actor: StaffIdentity, action: str, booking: Booking, detail: str = ""
-) -> None:
-    session.add(AuditEntry(actor_id=actor.id, action=action, booking_id=booking.id, detail=detail))
+        )

@@ -12,7 +12,8 @@
     │   ├── SlotUnavailable       someone else has the slot (or it overlaps)
     │   ├── BookingCancelled      a cancelled booking cannot be changed
     │   ├── TooManyOpenBookings   the per-person cap on open appointments
-    │   └── BookingInPast         an appointment that has begun cannot be changed
+    │   ├── BookingInPast         an appointment that has begun cannot be changed
+    │   └── BookingNotStarted     an outcome (held, no-show) before the appointment began
     ├── Busy                      contention did not settle within the retries (-> 503)
     ├── TokenError                (-> 401)
     │   ├── TokenInvalid          forged, malformed, foreign, or for another purpose
@@ -85,6 +86,10 @@ class TooManyOpenBookings(Conflict):
 
 class BookingInPast(Conflict):
     code = "booking_in_past"
+
+
+class BookingNotStarted(Conflict):
+    code = "booking_not_started"
 
 
 class Busy(SchedulerError):

@@ -29,7 +29,7 @@ from scheduler.availability import (
     is_on_grid,
     last_bookable_day,
 )
-from scheduler.db import read_session, utcnow, write_session
+from scheduler.db import epoch, read_session, utcnow, write_session
 from scheduler.errors import (
     BookingCancelled,
     BookingInPast,
@@ -174,7 +174,14 @@ class Scheduler:
             calendars = self._calendars(session, service, first, last, now)
             closed = self._closed(session, first, last)
         return find_slots(
-            _rules(service), calendars, first, last, now=now, tz=self.tz, closed_days=closed
+            _rules(service),
+            calendars,
+            first,
+            last,
+            now=now,
+            tz=self.tz,
+            closed_days=closed,
+            all_advisors=False,
         )
 
     def booking_for_token(self, token: str) -> BookingInfo:
@@ -453,7 +460,9 @@ class Scheduler:
             raise SlotUnavailable()
         if prefer in free:
             return prefer
-        load = {c.advisor_id: _count_on_day(c, day, self.tz) for c in calendars}
+        day_start = datetime.combine(day, time(), self.tz)
+        day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
+        load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
         return min(free, key=lambda advisor: (load[advisor], advisor))
 
     def _validate_start(
@@ -495,35 +504,37 @@ class Scheduler:
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
         the local days `first`..`last`, read with a handful of lean queries."""
-        ids = list(
-            session.scalars(
-                select(Staff.id)
-                .join(staff_services, staff_services.c.staff_id == Staff.id)
-                .where(staff_services.c.service_id == service.id, Staff.active)
-                .order_by(Staff.id)
-            )
+        # Plain Core rows: the ORM's per-row bookkeeping costs more than the query here.
+        connection = session.connection()
+        advisors = (
+            select(Staff.id)
+            .join(staff_services, staff_services.c.staff_id == Staff.id)
+            .where(staff_services.c.service_id == service.id, Staff.active)
         )
+        ids = list(connection.scalars(advisors.order_by(Staff.id)))
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
         weekly: dict[int, list[WeeklyInterval]] = {i: [] for i in ids}
-        for staff_id, weekday, start, end in session.execute(
+        for staff_id, weekday, start, end in connection.execute(
             select(
                 WeeklyHours.staff_id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end
-            ).where(WeeklyHours.staff_id.in_(ids))
+            ).where(WeeklyHours.staff_id.in_(advisors))
         ):
             weekly[staff_id].append(
                 WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
             )
-        absences: dict[int, list[tuple[datetime, datetime]]] = {i: [] for i in ids}
-        for staff_id, start, end in session.execute(
-            select(Absence.staff_id, Absence.start_at, Absence.end_at).where(
-                Absence.staff_id.in_(ids), Absence.start_at < hi, Absence.end_at > lo
+        absences: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
+        for staff_id, start, end in connection.execute(
+            select(Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+                Absence.staff_id.in_(advisors), Absence.start_at < hi, Absence.end_at > lo
             )
         ):
             absences[staff_id].append((start, end))
-        taken: dict[int, list[tuple[datetime, datetime]]] = {i: [] for i in ids}
-        query = select(Booking.advisor_id, Booking.start_at, Booking.blocked_until).where(
-            Booking.advisor_id.in_(ids),
+        taken: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
+        query = select(
+            Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)
+        ).where(
+            Booking.advisor_id.in_(advisors),
             Booking.status.in_(OCCUPYING),
             Booking.start_at < hi,
             Booking.blocked_until > lo,
@@ -531,9 +542,9 @@ class Scheduler:
         )
         if exclude_booking is not None:
             query = query.where(Booking.id != exclude_booking)
-        for advisor_id, start, end in session.execute(query):
+        for advisor_id, start, end in connection.execute(query).all():
             taken[advisor_id].append((start, end))
-        return [AdvisorCalendar(i, weekly[i], absences[i], taken[i]) for i in ids]
+        return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
 
     def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
         booking = session.scalar(select(Booking).where(Booking.reference == reference))
@@ -576,10 +587,6 @@ def _new_booking(
         end_at=end,
         blocked_until=end + timedelta(minutes=service.buffer_minutes),
     )
-
-
-def _count_on_day(calendar_: AdvisorCalendar, day: date, tz: ZoneInfo) -> int:
-    return sum(1 for start, _ in calendar_.taken if start.astimezone(tz).date() == day)
 
 
 def _sweep_expired_holds(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -46,12 +46,18 @@ def _derive(secret: str) -> tuple[str, bytes]:
 class TokenService:
     """Issues and checks tokens; `secrets[0]` signs, all of them verify."""
 
-    def __init__(self, secrets: Sequence[str], issuer: str) -> None:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        issuer: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         if not secrets:
             raise ValueError("at least one secret is required")
         self._keys = dict(_derive(secret) for secret in secrets)
         self._current_kid = _derive(secrets[0])[0]
         self._issuer = issuer
+        self._clock = clock  # the clock tokens are issued with also decides their expiry
 
     def issue(
         self, audience: Audience, subject: str, version: int, now: datetime, lifetime: timedelta
@@ -79,14 +85,19 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=audience.value,
                 issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS},
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise TokenInvalid(str(exc)) from exc
-        version = claims["ver"]
-        if not isinstance(version, int) or not isinstance(claims["sub"], str):
+        version, issued, expires = claims["ver"], claims["iat"], claims["exp"]
+        if not all(type(v) is int for v in (version, issued, expires)) or not isinstance(
+            claims["sub"], str
+        ):
             raise TokenInvalid("malformed claims")
+        now = self._clock().timestamp()
+        if issued > now:
+            raise TokenInvalid("issued in the future")
+        if expires <= now:
+            raise TokenExpired()
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         return Claims(subject=claims["sub"], version=version, expires_at=expires_at)

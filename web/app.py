@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from scheduler.db import utcnow
 from web import errors, logs
-from web.api import health, public, staff
+from web.api import docs, health, public, staff
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
@@ -32,11 +32,14 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         version="1",
         description="Appointment booking and video consultation for public administrations.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.container = container
     app.state.catalogues = Catalogues()
     errors.install(app)
     app.include_router(health.router)
+    docs.install(app)
     app.include_router(public.router)
     app.include_router(staff.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

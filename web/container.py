@@ -34,7 +34,7 @@ class Container:
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
         engine = engine_for(settings.database_url)
         sessions = make_sessionmaker(engine)
-        tokens = TokenService(settings.secrets, issuer=settings.base_url)
+        tokens = TokenService(settings.secrets, issuer=settings.base_url, clock=clock)
         accounts = Accounts(sessions, tokens, clock=clock)
         config = SchedulerConfig(
             timezone=settings.timezone,

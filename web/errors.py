@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler import errors
@@ -40,6 +41,7 @@ MESSAGES = {
     "too_many_open_bookings": (
         "There are already {maximum} open appointments for this service with this e-mail address."
     ),
+    "booking_not_started": "This appointment has not begun yet.",
     "busy": "The system is busy. Please try again in a moment.",
     "token_invalid": (
         "This link is not valid. Please use the link from your latest e-mail or call the hotline."
@@ -130,6 +132,16 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """Values the database or the date arithmetic cannot hold (NUL in text on PostgreSQL, an id
+    beyond its integer column, a time beyond the year 9999) are bad input, not a server error;
+    the transaction was rolled back. Any other database error stays a 500."""
+    cause = exc.orig if isinstance(exc, StatementError) else exc
+    if not isinstance(exc, DataError) and not isinstance(cause, OverflowError):
+        raise exc
+    return problem(request, 422, "invalid_request")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 500, "server_error")
 
@@ -138,4 +150,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.SchedulerError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StatementError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)

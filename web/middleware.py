@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.errors import message
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -14,8 +18,11 @@ SECURITY_HEADERS = [
 ]
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    # An HTTPException, so that FastAPI re-raises it while reading the body instead of turning
+    # it into "400 error parsing the body"; the app's handler answers 413 body_too_large.
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 class BodySizeLimit:
@@ -34,7 +41,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _refuse(send)
+            await _refuse(scope, send)
             return
         seen = 0
         started = False
@@ -57,13 +64,14 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _refuse(send)
+                await _refuse(scope, send)
 
 
-async def _refuse(send: Send) -> None:
-    body = json.dumps(
-        {"code": "body_too_large", "detail": "The request body is too large."}
-    ).encode()
+async def _refuse(scope: Scope, send: Send) -> None:
+    detail = "The request body is too large."
+    if "app" in scope:  # in the app's language, like every other answer
+        detail = message(Request(scope), "body_too_large")
+    body = json.dumps({"code": "body_too_large", "detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -17,7 +17,12 @@ from pydantic import (
 
 from scheduler.models import BookingStatus, Channel, Role
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"
+    ),
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()/.-]{3,40}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
@@ -91,7 +96,7 @@ class BookingIn(BaseModel):
     email: Annotated[EmailStr, Field(max_length=320)]
     phone: Phone | None = None
     language: Language = "de"
-    notes: Annotated[str, Field(max_length=1000)] = ""
+    notes: Annotated[str, Field(max_length=1000, pattern=r"^[^\x00]*$")] = ""
     hold_token: Annotated[str, Field(max_length=100)] | None = None
 
 

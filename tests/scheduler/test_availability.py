@@ -433,6 +433,11 @@ def test_spring_forward_slot_across_the_gap_lasts_its_real_duration():
     assert crossing.end.astimezone(TZ).strftime("%H:%M") == "03:00"
 
 
+def test_spring_forward_interval_starting_in_the_gap_keeps_its_wall_clock_grid():
+    slots = search(SlotRules(20, step=40), [advisor(1, "02:20-04:00", weekdays=6)], SPRING_FORWARD)
+    assert wall(slots) == ["03:00", "03:40"]  # 02:20 does not exist; 03:00 = 02:20 + 40 min
+
+
 def test_fall_back_gives_each_wall_clock_start_once():
     slots = search(SlotRules(30), [advisor(1, "01:00-04:00", weekdays=6)], FALL_BACK)
     assert wall(slots) == ["01:00", "01:30", "02:00", "02:30", "03:00", "03:30"]
@@ -626,10 +631,12 @@ def test_property_every_slot_lies_on_the_grid_of_a_weekly_interval(scenario):
         assert (start.second, start.microsecond) == (0, 0)
         assert slot.end - slot.start == timedelta(minutes=scenario.rules.duration)
         for advisor_id in slot.advisor_ids:
+            # The start is compared in wall-clock minutes (an interval may begin inside the
+            # spring gap), the end as an instant (the appointment lasts its real duration).
             assert any(
                 interval.weekday == day.weekday()
+                and interval.start.hour * 60 + interval.start.minute <= minute
                 and (minute - (interval.start.hour * 60 + interval.start.minute)) % step == 0
-                and datetime.combine(day, interval.start, TZ) <= slot.start
                 and slot.end <= datetime.combine(day, interval.end, TZ)
                 for interval in scenario.calendar(advisor_id).weekly
             )

@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY scheduler scheduler
+COPY notifications notifications
+COPY rooms rooms
+COPY signaling signaling
+COPY web web
+RUN pip install --no-cache-dir . && useradd --system --home /app sprechstunde
+USER sprechstunde
+EXPOSE 8000
+CMD ["sprechstunde", "serve", "--host", "0.0.0.0", "--port", "8000"]

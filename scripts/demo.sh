@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install Sprechstunde into .venv, create the SQLite database under ./data with demo data,
+# print the demo staff logins and serve on http://127.0.0.1:8000 (Ctrl-C stops it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+.venv/bin/sprechstunde migrate
+.venv/bin/sprechstunde seed-demo
+echo "Open http://127.0.0.1:8000/docs for the API."
+exec .venv/bin/sprechstunde serve --host 127.0.0.1 --port 8000

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install Sprechstunde with its test tools into .venv, then lint and run the whole test suite.
+# Arguments are passed to pytest. Set SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and
+# SPRECHSTUNDE_TEST_REDIS_URL to run the same suite against those servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/ruff format --check --quiet .
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,218 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL when
+SPRECHSTUNDE_TEST_DATABASE_URL is set), a settable clock, the app, and data builders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from scheduler import accounts
+from scheduler.accounts import StaffIdentity
+from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
+from scheduler.db import Base, write_session
+from scheduler.models import Role, Service, Staff
+from web.app import create_app
+from web.container import Container
+from web.database import engine_for, migrate
+from web.settings import Settings
+
+POSTGRES_URL = os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
+# A Monday in winter, far enough ahead that "now" never catches up with the test data.
+MONDAY = datetime(2031, 1, 6, 7, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Clock:
+    now: datetime = MONDAY
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per run: a SQLite file to copy, or the PostgreSQL schema to truncate."""
+    if POSTGRES_URL:
+        engine = engine_for(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        migrate(engine)
+        engine.dispose()
+        return POSTGRES_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = engine_for(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database for one test."""
+    if POSTGRES_URL:
+        engine = engine_for(POSTGRES_URL)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        yield POSTGRES_URL
+        return
+    path = tmp_path / "test.db"
+    shutil.copyfile(database_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="test",
+        database_url=database_url,
+        base_url="http://testserver",
+        secret_key="test-secret-key-that-is-long-enough-0123",
+        redis_url=REDIS_URL,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, at a cost that keeps hundreds of logins in the suite fast; the
+    production parameters are tested in tests/scheduler/test_accounts.py."""
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, clock: Clock) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    yield application
+    application.state.container.engine.dispose()
+
+
+@pytest.fixture
+def container(app: FastAPI) -> Container:
+    return app.state.container  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def engine(container: Container) -> Engine:
+    return container.engine
+
+
+WEEKDAYS_9_TO_12_AND_13_TO_16 = [
+    HoursSpec(day, time(h1), time(h2)) for day in range(5) for h1, h2 in ((9, 12), (13, 16))
+]
+
+
+@dataclass
+class World:
+    """Builders for test data, going through the same services the API uses."""
+
+    container: Container
+    admin: StaffIdentity = field(init=False)
+
+    def __post_init__(self) -> None:
+        with write_session(self.container.sessions) as session:
+            staff = self.container.accounts.create(
+                session,
+                email="admin@example.org",
+                name="Admin",
+                role=Role.ADMIN,
+                password=PASSWORD,
+            )
+            self.admin = StaffIdentity.of(staff)
+
+    def service(self, **overrides: object) -> Service:
+        spec: dict[str, object] = {
+            "name": "Beratung",
+            "duration_minutes": 30,
+            "channels": ["video", "phone"],
+            "min_notice_minutes": 60,
+            "horizon_days": 60,
+        }
+        spec.update(overrides)
+        return self.container.catalogue.create_service(self.admin, ServiceSpec(**spec))  # type: ignore[arg-type]
+
+    def advisor(
+        self,
+        services: list[Service],
+        *,
+        hours: list[HoursSpec] | None = None,
+        email: str | None = None,
+        role: Role = Role.ADVISOR,
+        password: str | None = PASSWORD,
+    ) -> Staff:
+        count = len(self.container.catalogue.advisors(self.admin))
+        staff, _ = self.container.catalogue.create_advisor(
+            self.admin,
+            AdvisorSpec(
+                name=f"Advisor {count}",
+                email=email or f"advisor{count}@example.org",
+                service_ids=[s.id for s in services],
+                role=role,
+                password=password,
+            ),
+        )
+        self.container.catalogue.set_weekly_hours(
+            self.admin,
+            staff.id,
+            WEEKDAYS_9_TO_12_AND_13_TO_16 if hours is None else hours,
+        )
+        return staff
+
+    def login(
+        self, client: TestClient, email: str = "admin@example.org", password: str = PASSWORD
+    ) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def world(container: Container) -> World:
+    return World(container)
+
+
+def booking_body(service: Service, start: datetime, **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "service_id": service.id,
+        "start": start.isoformat(),
+        "channel": "video",
+        "name": "Erika Mustermann",
+        "email": "erika@example.org",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_booking_body() -> Callable[..., dict[str, object]]:
+    return booking_body

@@ -1,0 +1,52 @@
+"""End-to-end fixtures: a real `sprechstunde serve` process on a fresh database, driven over
+HTTP on 127.0.0.1.
+
+The database comes from the `database_url` fixture of tests/conftest.py: a new SQLite file
+under tmp_path, or the truncated PostgreSQL schema of SPRECHSTUNDE_TEST_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bench.common import REQUEST_TIMEOUT, Server, StaffApi
+
+_failed = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_failed] = report.failed
+    return report
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A running server; stopped afterwards, also when the test or the start-up fails."""
+    server = Server(database_url, tmp_path / "server")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        if request.node.stash.get(_failed, False):
+            print(f"---- server log ({server.log_path}) ----\n{server.log()[-20_000:]}")
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+        yield client
+
+
+@pytest.fixture
+def staff(server: Server, http: httpx.Client) -> StaffApi:
+    """An administrator created with `sprechstunde create-user`, logged in over HTTP."""
+    return StaffApi.bootstrap(server, http)

@@ -1,0 +1,194 @@
+"""The database itself keeps an advisor's bookings apart (SQLite: triggers, PostgreSQL: an
+exclusion constraint), and `UTCDateTime` stores aware UTC times only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from scheduler.db import write_session
+from scheduler.models import Absence, Booking, BookingStatus, Role, Service, Staff
+
+NINE = datetime(2031, 1, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in Berlin
+HALF_HOUR = timedelta(minutes=30)
+
+
+@pytest.fixture
+def ids(container) -> dict[str, int]:
+    """A service and two advisors, written straight through the ORM."""
+    with write_session(container.sessions) as session:
+        service = Service(name="Beratung", duration_minutes=30, channels=["video"])
+        first = Staff(email="a@example.org", name="A", role=Role.ADVISOR)
+        second = Staff(email="b@example.org", name="B", role=Role.ADVISOR)
+        session.add_all([service, first, second])
+        session.flush()
+        return {"service": service.id, "first": first.id, "second": second.id}
+
+
+def insert(
+    container,
+    ids: dict[str, int],
+    start: datetime,
+    *,
+    minutes: int = 30,
+    buffer: int = 0,
+    advisor: str = "first",
+    status: BookingStatus = BookingStatus.CONFIRMED,
+) -> int:
+    end = start + timedelta(minutes=minutes)
+    with write_session(container.sessions) as session:
+        booking = Booking(
+            service_id=ids["service"],
+            advisor_id=ids[advisor],
+            channel="video",
+            status=status,
+            start_at=start,
+            end_at=end,
+            blocked_until=end + timedelta(minutes=buffer),
+        )
+        session.add(booking)
+        session.flush()
+        return booking.id
+
+
+def is_overlap(exc: IntegrityError) -> bool:
+    """What the booking code looks for to retry after losing a race."""
+    return getattr(exc.orig, "sqlstate", None) == "23P01" or "booking_overlap" in str(exc.orig)
+
+
+def test_overlapping_bookings_of_one_advisor_are_refused(container, ids):
+    insert(container, ids, NINE)
+    with pytest.raises(IntegrityError) as raised:
+        insert(container, ids, NINE + timedelta(minutes=15))
+    assert is_overlap(raised.value)
+
+
+def test_an_identical_booking_is_refused(container, ids):
+    insert(container, ids, NINE)
+    with pytest.raises(IntegrityError):
+        insert(container, ids, NINE)
+
+
+def test_a_booking_enclosing_another_is_refused(container, ids):
+    insert(container, ids, NINE + timedelta(minutes=10), minutes=10)
+    with pytest.raises(IntegrityError):
+        insert(container, ids, NINE, minutes=60)
+
+
+def test_the_buffer_counts_as_taken(container, ids):
+    insert(container, ids, NINE, buffer=15)
+    with pytest.raises(IntegrityError):
+        insert(container, ids, NINE + HALF_HOUR)
+
+
+def test_adjacent_bookings_are_allowed(container, ids):
+    insert(container, ids, NINE, buffer=15)
+    insert(container, ids, NINE + timedelta(minutes=45))
+    insert(container, ids, NINE - HALF_HOUR)
+
+
+def test_other_advisors_may_overlap(container, ids):
+    insert(container, ids, NINE)
+    insert(container, ids, NINE, advisor="second")
+
+
+def test_a_hold_takes_its_range_like_a_booking(container, ids):
+    insert(container, ids, NINE, status=BookingStatus.HELD)
+    with pytest.raises(IntegrityError):
+        insert(container, ids, NINE)
+
+
+def test_a_cancelled_booking_does_not_block(container, ids):
+    insert(container, ids, NINE, status=BookingStatus.CANCELLED)
+    insert(container, ids, NINE)
+
+
+def test_a_cancelled_booking_may_be_written_over_a_taken_range(container, ids):
+    insert(container, ids, NINE)
+    insert(container, ids, NINE, status=BookingStatus.CANCELLED)
+
+
+def update(container, booking_id: int, **changes: object) -> None:
+    with write_session(container.sessions) as session:
+        booking = session.get(Booking, booking_id)
+        assert booking is not None
+        for name, value in changes.items():
+            setattr(booking, name, value)
+        session.flush()
+
+
+def test_moving_a_booking_onto_another_is_refused(container, ids):
+    insert(container, ids, NINE)
+    moving = insert(container, ids, NINE + timedelta(hours=1))
+    later = NINE + HALF_HOUR
+    with pytest.raises(IntegrityError):
+        update(container, moving, start_at=NINE, end_at=later, blocked_until=later)
+
+
+def test_reviving_a_cancelled_booking_onto_a_taken_range_is_refused(container, ids):
+    cancelled = insert(container, ids, NINE, status=BookingStatus.CANCELLED)
+    insert(container, ids, NINE)
+    with pytest.raises(IntegrityError):
+        update(container, cancelled, status=BookingStatus.CONFIRMED)
+
+
+def test_a_booking_may_be_moved_within_its_own_range(container, ids):
+    moving = insert(container, ids, NINE, minutes=60)
+    later = NINE + timedelta(minutes=90)
+    update(container, moving, start_at=NINE + HALF_HOUR, end_at=later, blocked_until=later)
+
+
+def test_a_refused_booking_leaves_no_row(container, ids):
+    insert(container, ids, NINE)
+    with pytest.raises(IntegrityError):
+        insert(container, ids, NINE)
+    with write_session(container.sessions) as session:
+        assert len(session.scalars(select(Booking)).all()) == 1
+
+
+# -- UTCDateTime ---------------------------------------------------------------------------
+
+
+def stored_absence(container, ids, start: datetime, end: datetime) -> Absence:
+    with write_session(container.sessions) as session:
+        absence = Absence(staff_id=ids["first"], start_at=start, end_at=end)
+        session.add(absence)
+        session.flush()
+        absence_id = absence.id
+    with write_session(container.sessions) as session:
+        loaded = session.get(Absence, absence_id)
+        assert loaded is not None
+        return loaded
+
+
+def test_utc_datetime_reads_back_aware_utc(container, ids):
+    berlin = datetime(2031, 7, 1, 9, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Berlin"))
+    absence = stored_absence(container, ids, berlin, berlin + timedelta(hours=1))
+    assert absence.start_at == berlin
+    assert absence.start_at.tzinfo == UTC
+    assert absence.start_at.utcoffset() == timedelta(0)
+    assert (absence.start_at.hour, absence.start_at.microsecond) == (7, 123456)
+
+
+def test_utc_datetime_compares_in_utc_in_queries(container, ids):
+    berlin = ZoneInfo("Europe/Berlin")
+    stored_absence(
+        container, ids, datetime(2031, 1, 7, 9, tzinfo=berlin), NINE + timedelta(hours=2)
+    )
+    with write_session(container.sessions) as session:
+        found = session.scalars(
+            select(Absence).where(Absence.start_at >= NINE, Absence.start_at < NINE + HALF_HOUR)
+        ).all()
+    assert len(found) == 1
+
+
+def test_utc_datetime_refuses_naive_datetimes(container, ids):
+    naive = datetime(2031, 1, 7, 9, 0)
+    with pytest.raises(StatementError) as raised:
+        stored_absence(container, ids, naive, naive + HALF_HOUR)
+    assert isinstance(raised.value.orig, ValueError)
+    assert "naive" in str(raised.value.orig)
