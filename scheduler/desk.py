@@ -62,8 +62,11 @@ class Desk:
         actor.require(Role.ADMIN, Role.HOTLINE)
         placed = self._scheduler.book(replace(request, created_by_id=actor.id))
         assert placed.booking is not None
-        self._log(actor, "create", placed.booking.id)
-        return placed
+        with write_session(self._sessions) as session:
+            booking = session.get(Booking, placed.booking.id)
+            assert booking is not None
+            self._audit(session, actor, "create", booking.id)
+            return replace(placed, booking=BookingInfo.of(booking))
 
     def cancel(self, actor: StaffIdentity, reference: str) -> BookingInfo:
         reference = reference.upper()  # as `_visible` reads it

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import bindparam, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -129,6 +129,47 @@ def _conflict_kind(exc: IntegrityError) -> str | None:
     if sqlstate == "23505" or "UNIQUE constraint failed" in message:
         return "unique"
     return None
+
+
+_ADVISORS = (
+    select(Staff.id)
+    .join(staff_services, staff_services.c.staff_id == Staff.id)
+    .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
+)
+_ADVISOR_IDS = _ADVISORS.order_by(Staff.id)
+_WEEKLY_HOURS = select(
+    WeeklyHours.staff_id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end
+).where(WeeklyHours.staff_id.in_(_ADVISORS))
+_ABSENCES = select(Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+    Absence.staff_id.in_(_ADVISORS),
+    Absence.start_at < bindparam("hi"),
+    Absence.end_at > bindparam("lo"),
+)
+_TAKEN = select(Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)).where(
+    Booking.advisor_id.in_(_ADVISORS),
+    Booking.status.in_(OCCUPYING),
+    Booking.start_at < bindparam("hi"),
+    Booking.blocked_until > bindparam("lo"),
+    or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > bindparam("now")),
+    Booking.id != bindparam("exclude"),
+)
+_OPEN_BOOKINGS = select(func.count()).where(
+    Booking.email_key == bindparam("email_key"),
+    Booking.service_id == bindparam("service_id"),
+    Booking.status == BookingStatus.CONFIRMED,
+    Booking.start_at > bindparam("now"),
+)
+_SWEEP_HOLDS = (
+    delete(Booking)
+    .where(
+        Booking.advisor_id == bindparam("advisor_id"),
+        Booking.status == BookingStatus.HELD,
+        Booking.hold_expires_at <= bindparam("now"),
+        Booking.start_at < bindparam("blocked_until"),
+        Booking.blocked_until > bindparam("start"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 class Scheduler:
@@ -384,8 +425,8 @@ class Scheduler:
             request.notes,
         )
         booking.created_by_id, booking.created_at = request.created_by_id, now
+        booking.service = service
         session.flush()
-        session.refresh(booking)
         return booking
 
     def _claim_hold(
@@ -413,13 +454,8 @@ class Scheduler:
             session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": email_key}
             )
-        open_count = session.scalar(
-            select(func.count()).where(
-                Booking.email_key == email_key,
-                Booking.service_id == service.id,
-                Booking.status == BookingStatus.CONFIRMED,
-                Booking.start_at > now,
-            )
+        open_count = session.connection().scalar(
+            _OPEN_BOOKINGS, {"email_key": email_key, "service_id": service.id, "now": now}
         )
         if (open_count or 0) >= self.config.max_open_per_email:
             raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
@@ -446,8 +482,6 @@ class Scheduler:
             if not calendars:
                 raise NotFound("advisor does not offer this service", field="advisor_id")
         rules = _rules(service)
-        if not is_on_grid(rules, calendars, start, self.tz):
-            raise OffGrid()
         free = next(
             (
                 s.advisor_ids
@@ -457,6 +491,9 @@ class Scheduler:
             (),
         )
         if not free:
+            # Only now tell "not a slot time at all" (422) from "taken" (409).
+            if not is_on_grid(rules, calendars, start, self.tz):
+                raise OffGrid()
             raise SlotUnavailable()
         if prefer in free:
             return prefer
@@ -504,45 +541,29 @@ class Scheduler:
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
         the local days `first`..`last`, read with a handful of lean queries."""
-        # Plain Core rows: the ORM's per-row bookkeeping costs more than the query here.
+        # Plain Core rows and statements built once: building and caching a statement costs
+        # more than running it here, and the ORM's per-row bookkeeping more than the query.
         connection = session.connection()
-        advisors = (
-            select(Staff.id)
-            .join(staff_services, staff_services.c.staff_id == Staff.id)
-            .where(staff_services.c.service_id == service.id, Staff.active)
-        )
-        ids = list(connection.scalars(advisors.order_by(Staff.id)))
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
+        params = {
+            "service_id": service.id,
+            "lo": lo,
+            "hi": hi,
+            "now": now,
+            "exclude": exclude_booking or 0,
+        }
+        ids = list(connection.scalars(_ADVISOR_IDS, params))
         weekly: dict[int, list[WeeklyInterval]] = {i: [] for i in ids}
-        for staff_id, weekday, start, end in connection.execute(
-            select(
-                WeeklyHours.staff_id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end
-            ).where(WeeklyHours.staff_id.in_(advisors))
-        ):
+        for staff_id, weekday, start, end in connection.execute(_WEEKLY_HOURS, params):
             weekly[staff_id].append(
                 WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
             )
         absences: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
-        for staff_id, start, end in connection.execute(
-            select(Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
-                Absence.staff_id.in_(advisors), Absence.start_at < hi, Absence.end_at > lo
-            )
-        ):
+        for staff_id, start, end in connection.execute(_ABSENCES, params):
             absences[staff_id].append((start, end))
         taken: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
-        query = select(
-            Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)
-        ).where(
-            Booking.advisor_id.in_(advisors),
-            Booking.status.in_(OCCUPYING),
-            Booking.start_at < hi,
-            Booking.blocked_until > lo,
-            or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > now),
-        )
-        if exclude_booking is not None:
-            query = query.where(Booking.id != exclude_booking)
-        for advisor_id, start, end in connection.execute(query).all():
+        for advisor_id, start, end in connection.execute(_TAKEN, params).all():
             taken[advisor_id].append((start, end))
         return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
 
@@ -594,12 +615,7 @@ def _sweep_expired_holds(
 ) -> None:
     """Delete run-out holds in the way of a booking about to be written: the database
     constraint, which cannot know the time, still counts them as taken."""
-    session.execute(
-        delete(Booking).where(
-            Booking.advisor_id == advisor_id,
-            Booking.status == BookingStatus.HELD,
-            Booking.hold_expires_at <= now,
-            Booking.start_at < blocked_until,
-            Booking.blocked_until > start,
-        )
+    session.connection().execute(
+        _SWEEP_HOLDS,
+        {"advisor_id": advisor_id, "start": start, "blocked_until": blocked_until, "now": now},
     )

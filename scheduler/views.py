@@ -39,7 +39,9 @@ class BookingInfo:
             service_id=booking.service_id,
             service_name=booking.service.name,
             advisor_id=booking.advisor_id,
-            advisor_name=booking.advisor.name,
+            # Only when already loaded: a citizen's answer does not need it, and loading it
+            # would cost a query on the hottest path (booking).
+            advisor_name=booking.advisor.name if "advisor" in booking.__dict__ else "",
             channel=booking.channel,
             start=booking.start_at,
             end=booking.end_at,

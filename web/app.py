@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from scheduler.db import utcnow
@@ -24,6 +25,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logs.install()
+        # Handlers run in threads that share one interpreter lock and, on SQLite, one writer
+        # lock: more threads than that only add switching (measured in bench/booking_burst).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.worker_threads
         yield
         container.engine.dispose()
 

@@ -15,7 +15,12 @@ _PATTERNS = [
 ]
 
 
+_MARKERS = ("/b/", "/j/", "eyJ", "=")
+
+
 def redact(text: str) -> str:
+    if not any(marker in text for marker in _MARKERS):
+        return text  # the common case, checked without running a regular expression
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=5, ge=1, le=60)
     max_open_bookings_per_email: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Threads for request handlers per process (database work runs there).
+    worker_threads: int = Field(default=12, ge=1, le=200)
     hotline_phone: str = "+49 391 540-0"
     # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
