@@ -8,8 +8,10 @@ link, the citizen's notes or needs: calendars are often shared with colleagues o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -52,35 +54,21 @@ def booking_invite(
     join_url: str | None,
     now: datetime | None = None,
 ) -> Invite:
-    """METHOD:REQUEST for a live booking, METHOD:CANCEL with STATUS:CANCELLED otherwise."""
+    """METHOD:REQUEST for a live booking, METHOD:CANCEL with STATUS:CANCELLED otherwise
+    (RFC 5546 §3.2.2, §3.2.5); SEQUENCE rises with each, the cancellation included."""
     cancelled = booking.status == "cancelled"
     method = "CANCEL" if cancelled else "REQUEST"
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    calendar.add_component(_berlin_vtimezone(str(tz)))
-    event = Event()
-    event.add("uid", f"booking-{booking.reference}@{urlsplit(base_url).hostname or 'localhost'}")
-    event.add("sequence", booking.sequence)
-    event.add("dtstamp", (now or datetime.now(UTC)).astimezone(UTC))
-    event.add("dtstart", booking.start.astimezone(tz))
-    event.add("dtend", booking.end.astimezone(tz))
-    event.add("summary", f"{booking.service_name} ({booking.reference})")
+    calendar = _calendar(tz, method=method)
+    event = _event(booking, tz, base_url, join_url, now)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    _, _, address = organizer.rpartition("<")
-    event.add("organizer", f"mailto:{address.rstrip('>').strip()}")
+    name, address = parseaddr(organizer)
+    event.add("organizer", f"mailto:{address}", parameters={"CN": name} if name else None)
     if booking.email:
         event.add(
             "attendee",
             f"mailto:{booking.email}",
             parameters={"CN": booking.name, "ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"},
         )
-    if join_url:
-        event.add("location", join_url)
-        event.add("url", join_url)
-    elif booking.address:
-        event.add("location", booking.address)
     if not cancelled:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
@@ -89,3 +77,65 @@ def booking_invite(
         event.add_component(alarm)
     calendar.add_component(event)
     return Invite(method=method, content=calendar.to_ical())
+
+
+def advisor_feed(
+    bookings: Sequence[tuple[BookingInfo, str | None]],
+    *,
+    tz: ZoneInfo,
+    base_url: str,
+    name: str,
+    now: datetime | None = None,
+) -> bytes:
+    """An advisor's subscription feed: their appointments with what they need to hold them
+    (reference, service, channel, join link) and nothing of the citizen (no name, e-mail,
+    phone or notes): the feed's secret address may end up in a shared calendar."""
+    calendar = _calendar(tz, method=None)
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-published-ttl", "PT15M")
+    for booking, join_url in bookings:
+        event = _event(booking, tz, base_url, join_url, now)
+        event.add("status", "CONFIRMED")
+        event.add("description", f"{booking.reference} · {booking.channel}")
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def organizer(booking: BookingInfo, fallback: str) -> str:
+    """The team's address as ORGANIZER, else the sender of our mail."""
+    if booking.team_email:
+        return f"{booking.team_name or ''} <{booking.team_email}>".strip()
+    return fallback
+
+
+def _calendar(tz: ZoneInfo, method: str | None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    if method:
+        calendar.add("method", method)
+    calendar.add_component(_berlin_vtimezone(str(tz)))
+    return calendar
+
+
+def _event(
+    booking: BookingInfo,
+    tz: ZoneInfo,
+    base_url: str,
+    join_url: str | None,
+    now: datetime | None,
+) -> Event:
+    event = Event()
+    # The UID stays for the booking's whole life (RFC 5545 §3.8.4.7): updates replace the event.
+    event.add("uid", f"booking-{booking.reference}@{urlsplit(base_url).hostname or 'localhost'}")
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", (now or datetime.now(UTC)).astimezone(UTC))
+    event.add("dtstart", booking.start.astimezone(tz))
+    event.add("dtend", booking.end.astimezone(tz))
+    event.add("summary", f"{booking.service_name} ({booking.reference})")
+    if join_url:
+        event.add("location", join_url)
+        event.add("url", join_url)
+    elif booking.address:
+        event.add("location", booking.address)
+    return event

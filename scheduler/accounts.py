@@ -27,6 +27,8 @@ _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 based) defau
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 MIN_PASSWORD_LENGTH = 10
+# Calendar programs keep a subscription for years; it is revoked by resetting, not by expiry.
+FEED_LIFETIME = timedelta(days=5 * 365)
 
 
 def hash_password(password: str) -> str:
@@ -138,6 +140,26 @@ class Accounts:
         with read_session(self._sessions) as session:
             staff = session.get(Staff, int(claims.subject)) if claims.subject.isdigit() else None
             if staff is None or not staff.active or staff.token_version != claims.version:
+                raise TokenRevoked()
+            return StaffIdentity.of(staff)
+
+    def feed_token(self, staff_id: int, *, reset: bool = False) -> str:
+        """The secret of the staff member's calendar feed; `reset` revokes every earlier one."""
+        with write_session(self._sessions) as session:
+            staff = session.get(Staff, staff_id)
+            if staff is None:
+                raise TokenRevoked()
+            if reset:
+                staff.feed_version += 1
+            return self._tokens.issue(
+                Audience.FEED, str(staff.id), staff.feed_version, self._clock(), FEED_LIFETIME
+            )
+
+    def feed_owner(self, token: str) -> StaffIdentity:
+        claims = self._tokens.decode(token, Audience.FEED)
+        with read_session(self._sessions) as session:
+            staff = session.get(Staff, int(claims.subject)) if claims.subject.isdigit() else None
+            if staff is None or not staff.active or staff.feed_version != claims.version:
                 raise TokenRevoked()
             return StaffIdentity.of(staff)
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.accounts import StaffIdentity
-from scheduler.db import write_session
+from scheduler.db import read_session, write_session
 from scheduler.errors import BookingCancelled, BookingNotStarted, NotFound
+from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role
 from scheduler.services import BookingRequest, Placed, Scheduler
 from scheduler.views import BookingInfo
@@ -50,6 +51,24 @@ class Desk:
                 self._audit(session, actor, "read", booking.id, "list")
             return [BookingInfo.of(b) for b in bookings]
 
+    def upcoming(self, advisor_id: int, days: int = 90) -> list[BookingInfo]:
+        """An advisor's confirmed appointments from yesterday on, for their calendar feed.
+
+        Not audited per booking: the feed carries no personal data of the citizens."""
+        now = self._scheduler.clock()
+        query = (
+            select(Booking)
+            .where(
+                Booking.advisor_id == advisor_id,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.start_at >= now - timedelta(days=1),
+                Booking.start_at < now + timedelta(days=days),
+            )
+            .order_by(Booking.start_at)
+        )
+        with read_session(self._sessions) as session:
+            return [BookingInfo.of(b) for b in session.scalars(query)]
+
     def booking(self, actor: StaffIdentity, reference: str) -> BookingInfo:
         actor.require(*STAFF_ROLES)
         with write_session(self._sessions) as session:
@@ -71,14 +90,14 @@ class Desk:
     def cancel(self, actor: StaffIdentity, reference: str) -> BookingInfo:
         reference = reference.upper()  # as `_visible` reads it
         self.booking_check(actor, reference)
-        info = self._scheduler.cancel(reference)
+        info = self._scheduler.cancel(reference, actor_id=actor.id)
         self._log(actor, "cancel", info.id)
         return info
 
     def reschedule(self, actor: StaffIdentity, reference: str, start: datetime) -> BookingInfo:
         reference = reference.upper()  # as `_visible` reads it
         self.booking_check(actor, reference)
-        info = self._scheduler.reschedule(reference, start)
+        info = self._scheduler.reschedule(reference, start, actor_id=actor.id)
         self._log(actor, "reschedule", info.id)
         return info
 
@@ -89,7 +108,15 @@ class Desk:
             booking = self._visible(session, actor, reference)
             booking.token_version += 1
             self._audit(session, actor, "reissue_link", booking.id)
-            session.flush()
+            self._scheduler.events.emit(
+                session,
+                BookingEvent(
+                    BookingEventKind.LINK_REISSUED,
+                    booking,
+                    self._scheduler.clock(),
+                    actor_id=actor.id,
+                ),
+            )
             return BookingInfo.of(booking)
 
     def set_outcome(

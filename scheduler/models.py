@@ -87,6 +87,7 @@ class Service(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     active: Mapped[bool] = mapped_column(default=True)
 
+    team: Mapped[Team | None] = relationship(lazy="joined")
     advisors: Mapped[list[Staff]] = relationship(
         secondary=staff_services, back_populates="services", order_by="Staff.id"
     )
@@ -108,6 +109,8 @@ class Staff(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     # Raised on password change or forced logout: every access token with an older one dies.
     token_version: Mapped[int] = mapped_column(default=1)
+    # Raised to revoke the secret address of the advisor's calendar feed.
+    feed_version: Mapped[int] = mapped_column(default=1)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -45,11 +45,13 @@ from scheduler.errors import (
     TokenRevoked,
     TooManyOpenBookings,
 )
+from scheduler.events import BookingEvent, BookingEventKind, EventHub
 from scheduler.models import (
     OCCUPYING,
     Absence,
     Booking,
     BookingStatus,
+    Channel,
     IdempotencyRecord,
     Service,
     Staff,
@@ -93,6 +95,12 @@ class BookingRequest:
 class Idempotency:
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookingUrls:
+    manage: str
+    join: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +193,7 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self.tz = ZoneInfo(self.config.timezone)
         self.clock = clock
+        self.events = EventHub()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -229,6 +238,14 @@ class Scheduler:
         claims = self.tokens.decode(token, Audience.MANAGE)
         with read_session(self.sessions) as session:
             return BookingInfo.of(self._by_claims(session, claims.subject, claims.version))
+
+    def urls(self, booking: BookingInfo, base_url: str) -> BookingUrls:
+        """The magic link to manage the booking and, for video, the link to join its room."""
+        manage, join = self.links(booking)
+        return BookingUrls(
+            manage=f"{base_url}/b/{manage}",
+            join=f"{base_url}/j/{join}" if booking.channel == Channel.VIDEO else None,
+        )
 
     def links(self, booking: BookingInfo) -> tuple[str, str]:
         """The manage token and the join token of a booking, at its current version."""
@@ -298,6 +315,12 @@ class Scheduler:
                 if replay is not None:
                     return replay
             booking = self._place(session, request)
+            self.events.emit(
+                session,
+                BookingEvent(
+                    BookingEventKind.CREATED, booking, self.clock(), actor_id=request.created_by_id
+                ),
+            )
             info = BookingInfo.of(booking)
             response = respond(info) if respond else None
             if idempotency is not None and response is not None:
@@ -321,7 +344,9 @@ class Scheduler:
 
         return self._with_retries(place, on_unique=replay_after_race)
 
-    def cancel(self, reference: str, version: int | None = None) -> BookingInfo:
+    def cancel(
+        self, reference: str, version: int | None = None, actor_id: int | None = None
+    ) -> BookingInfo:
         """Cancel; cancelling a cancelled booking changes nothing. Frees the slot at once."""
         with write_session(self.sessions) as session:
             booking = self._locked(session, reference, version)
@@ -332,11 +357,18 @@ class Scheduler:
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = self.clock()
             booking.sequence += 1
-            session.flush()
+            self.events.emit(
+                session,
+                BookingEvent(BookingEventKind.CANCELLED, booking, self.clock(), actor_id=actor_id),
+            )
             return BookingInfo.of(booking)
 
     def reschedule(
-        self, reference: str, start: datetime, version: int | None = None
+        self,
+        reference: str,
+        start: datetime,
+        version: int | None = None,
+        actor_id: int | None = None,
     ) -> BookingInfo:
         """Move a booking: the new slot is taken and the old one freed in one transaction."""
 
@@ -363,11 +395,22 @@ class Scheduler:
             new_end = new_start + (booking.end_at - booking.start_at)
             blocked_until = new_end + timedelta(minutes=booking.service.buffer_minutes)
             _sweep_expired_holds(session, advisor_id, new_start, blocked_until, now)
+            previous_start = booking.start_at
             booking.advisor_id, booking.start_at, booking.end_at = advisor_id, new_start, new_end
             booking.blocked_until = blocked_until
             booking.sequence += 1
             session.flush()
             session.refresh(booking)
+            self.events.emit(
+                session,
+                BookingEvent(
+                    BookingEventKind.RESCHEDULED,
+                    booking,
+                    now,
+                    previous_start=previous_start,
+                    actor_id=actor_id,
+                ),
+            )
             return BookingInfo.of(booking)
 
         return self._with_retries(move)

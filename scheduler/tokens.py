@@ -29,6 +29,7 @@ class Audience(StrEnum):
     MANAGE = "sprechstunde:booking"
     JOIN = "sprechstunde:join"
     STAFF = "sprechstunde:staff"
+    FEED = "sprechstunde:feed"
 
 
 @dataclass(frozen=True, slots=True)

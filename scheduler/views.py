@@ -29,6 +29,8 @@ class BookingInfo:
     sequence: int
     created_at: datetime
     address: str | None
+    team_name: str | None = None
+    team_email: str | None = None
 
     @classmethod
     def of(cls, booking: Booking) -> BookingInfo:
@@ -54,6 +56,8 @@ class BookingInfo:
             sequence=booking.sequence,
             created_at=booking.created_at,
             address=booking.service.address,
+            team_name=booking.service.team.name if booking.service.team else None,
+            team_email=booking.service.team.email if booking.service.team else None,
         )
 
 

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# ical.js, a second and independent iCalendar parser for the invite tests (needs Node.js).
+npm ci --prefix tests/icaljs --no-audit --no-fund --silent
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 exec .venv/bin/pytest "$@"

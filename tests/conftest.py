@@ -87,6 +87,9 @@ def settings(database_url: str) -> Settings:
         base_url="http://testserver",
         secret_key="test-secret-key-that-is-long-enough-0123",
         redis_url=REDIS_URL,
+        # Tests deliver the outbox themselves (`container.outbox.deliver_due()`), or start
+        # the worker where the worker is what they test.
+        embedded_worker=False,
     )
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from scheduler.db import utcnow
 from web import errors, logs
-from web.api import docs, health, public, staff
+from web.api import devmail, docs, feeds, health, public, staff
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
@@ -29,7 +29,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         # lock: more threads than that only add switching (measured in bench/booking_burst).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.worker_threads
+        if settings.embedded_worker:
+            container.worker.start()
         yield
+        container.worker.stop()
         container.engine.dispose()
 
     app = FastAPI(
@@ -47,6 +50,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     docs.install(app)
     app.include_router(public.router)
     app.include_router(staff.router)
+    app.include_router(feeds.router)
+    if settings.env != "production":
+        app.include_router(devmail.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,4 +1,4 @@
-"""The `sprechstunde` command: migrate, seed-demo, serve, create-user."""
+"""The `sprechstunde` command: migrate, seed-demo, serve, worker, create-user."""
 
 from __future__ import annotations
 
@@ -54,6 +54,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Deliver the outbox until SIGINT or SIGTERM (for `embedded_worker=false` set-ups)."""
+    import logging
+    import signal
+
+    from web.container import Container
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    container = Container.build(settings)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: container.worker.stop(timeout=0))
+    print("outbox worker running", flush=True)
+    container.worker.run()
+    container.engine.dispose()
+    return 0
+
+
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     from web.container import Container
 
@@ -90,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(run=_serve)
+    commands.add_parser("worker", help="deliver e-mail from the outbox").set_defaults(run=_worker)
     user = commands.add_parser("create-user", help="create a staff account")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
+from notifications.messages import MailRenderer
+from notifications.outbox import OutboxConfig, OutboxWriter
 from scheduler.accounts import Accounts
 from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
@@ -17,6 +20,18 @@ from scheduler.services import Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
 from web.database import engine_for
 from web.settings import Settings
+
+
+def _transport(settings: Settings) -> Transport | None:
+    if settings.smtp_host is None:
+        return None  # development: messages are kept and shown at /dev/mail
+    return SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        security=settings.smtp_security,
+    )
 
 
 @dataclass
@@ -29,6 +44,8 @@ class Container:
     scheduler: Scheduler
     catalogue: Catalogue
     desk: Desk
+    outbox: Outbox
+    worker: OutboxWorker
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -44,6 +61,21 @@ class Container:
             max_open_per_email=settings.max_open_bookings_per_email,
         )
         scheduler = Scheduler(sessions, tokens, config, clock=clock)
+        scheduler.events.subscribe(
+            OutboxWriter(
+                scheduler,
+                MailRenderer(),
+                OutboxConfig(
+                    base_url=settings.base_url,
+                    mail_from=settings.mail_from,
+                    hotline_phone=settings.hotline_phone,
+                    reminders=[timedelta(hours=h) for h in settings.reminder_hours],
+                ),
+            )
+        )
+        outbox = Outbox(sessions, _transport(settings), settings.mail_from, clock=clock)
+        worker = OutboxWorker(outbox)
+        _wake_after_commit(sessions, worker)
         return cls(
             settings=settings,
             engine=engine,
@@ -53,4 +85,19 @@ class Container:
             scheduler=scheduler,
             catalogue=Catalogue(sessions, accounts),
             desk=Desk(scheduler),
+            outbox=outbox,
+            worker=worker,
         )
+
+
+def _wake_after_commit(sessions: sessionmaker[Session], worker: OutboxWorker) -> None:
+    """Wake the worker as soon as a transaction that wrote messages has committed."""
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.pop("outbox_written", False):
+            worker.wake()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop("outbox_written", None)

@@ -16,15 +16,15 @@ def local(moment: datetime, tz: ZoneInfo) -> str:
 
 
 def booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> BookingOut:
-    manage, join = scheduler.links(booking)
+    urls = scheduler.urls(booking, base_url)
     return BookingOut(
         reference=booking.reference,
         status=booking.status,
         start=local(booking.start, scheduler.tz),
         end=local(booking.end, scheduler.tz),
         channel=booking.channel,
-        manage_url=f"{base_url}/b/{manage}",
-        join_url=f"{base_url}/j/{join}" if booking.channel == Channel.VIDEO else None,
+        manage_url=urls.manage,
+        join_url=urls.join,
         service=ServiceRef(id=booking.service_id, name=booking.service_name),
         timezone=scheduler.config.timezone,
         name=booking.name,

@@ -35,7 +35,14 @@ class Settings(BaseSettings):
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: str | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     mail_from: str = "Sprechstunde <termine@example.org>"
+    # Hours before the appointment at which reminders go out, comma-separated.
+    reminder_hours: Annotated[list[float], NoDecode, BeforeValidator(_comma_separated)] = Field(
+        default_factory=lambda: [24.0, 1.0]
+    )
+    # Deliver the outbox inside `serve`; switch off when `sprechstunde worker` runs apart.
+    embedded_worker: bool = True
 
     turn_urls: CommaList = Field(default_factory=list)
     turn_secret: str | None = None
@@ -60,6 +67,8 @@ class Settings(BaseSettings):
                     "SPRECHSTUNDE_SECRET_KEY must be set to a random value of at least 32 "
                     "characters in production"
                 )
+            if not self.smtp_host:
+                raise ValueError("SPRECHSTUNDE_SMTP_HOST is required in production")
             if self.turn_urls and not self.turn_secret:
                 raise ValueError("SPRECHSTUNDE_TURN_SECRET is required with TURN URLs")
         return self

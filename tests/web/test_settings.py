@@ -104,12 +104,26 @@ def test_production_refuses_a_short_secret(monkeypatch):
 def test_production_accepts_a_long_secret(monkeypatch):
     monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
     monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
+    monkeypatch.setenv("SPRECHSTUNDE_SMTP_HOST", "mail.example.org")
     assert Settings().env == "production"
+
+
+def test_production_needs_an_smtp_server(monkeypatch):
+    monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
+    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SMTP_HOST"):
+        Settings()
+
+
+def test_reminder_hours_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("SPRECHSTUNDE_REMINDER_HOURS", "48, 2.5")
+    assert Settings().reminder_hours == [48.0, 2.5]
 
 
 def test_production_needs_a_turn_secret_with_turn_urls(monkeypatch):
     monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
     monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
+    monkeypatch.setenv("SPRECHSTUNDE_SMTP_HOST", "mail.example.org")
     monkeypatch.setenv("SPRECHSTUNDE_TURN_URLS", "turn:turn.example.org:3478")
     with pytest.raises(ValidationError, match="TURN_SECRET"):
         Settings()

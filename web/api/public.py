@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from notifications.ics import booking_invite
+from notifications.ics import booking_invite, organizer
 from scheduler.models import Channel
 from scheduler.services import BookingRequest, Idempotency
 from web.deps import Services, Token
@@ -130,13 +130,13 @@ def get_booking(token: Token, services: Services) -> BookingOut:
 def get_invite(token: Token, services: Services) -> Response:
     scheduler, settings = services.scheduler, services.settings
     booking = scheduler.booking_for_token(token)
-    _, join = scheduler.links(booking)
     invite = booking_invite(
         booking,
         tz=scheduler.tz,
         base_url=settings.base_url,
-        organizer=settings.mail_from,
-        join_url=f"{settings.base_url}/j/{join}" if booking.channel == Channel.VIDEO else None,
+        organizer=organizer(booking, settings.mail_from),
+        join_url=scheduler.urls(booking, settings.base_url).join,
+        now=scheduler.clock(),
     )
     return Response(
         invite.content,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import scheduler.models  # noqa: F401 - registers the tables on the metadata
+import notifications.models  # noqa: F401 - registers the tables on the metadata
+import scheduler.models  # noqa: F401
 from scheduler.db import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,242 @@
+"""Delivering the outbox over SMTP: claim, send, and mark, with backoff and a dead letter.
+
+Several workers may run at once (in `serve` processes and `sprechstunde worker`): a message is
+claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (on SQLite the write lock serialises the
+claim) and stays claimed for a lease, so no two workers send it. A worker that dies while
+sending leaves the lease to expire and the message is tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.models import OutboxMessage, OutboxStatus
+from scheduler.db import utcnow, write_session
+
+log = logging.getLogger("sprechstunde.outbox")
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTransport:
+    """SMTP with STARTTLS (default), implicit TLS or none, and login when a user is set."""
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    timeout: float = 30.0
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as smtp:
+                if self.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(_describe(exc), permanent=_all_permanent(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(_describe(exc), permanent=exc.smtp_code >= 500) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed(_describe(exc), permanent=False) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+
+def _all_permanent(exc: smtplib.SMTPRecipientsRefused) -> bool:
+    return all(code >= 500 for code, _ in exc.recipients.values())
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        message = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        return f"SMTP {exc.smtp_code}: {message}"[:1000]
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    max_attempts: int = 8
+    first_retry: timedelta = timedelta(seconds=30)
+    longest_retry: timedelta = timedelta(hours=2)
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 20
+
+    def retry_after(self, attempts: int) -> timedelta:
+        """Exponential backoff: 30 s, 1 min, 2 min, … at most two hours."""
+        return min(self.first_retry * 2 ** max(attempts - 1, 0), self.longest_retry)
+
+
+def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailMessage:
+    """multipart/alternative (text, HTML, text/calendar with its METHOD) plus the .ics file:
+    the form in which Outlook, Gmail and Apple Calendar update one event instead of adding a
+    second (RFC 6047 §2.4)."""
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email["Date"] = format_datetime(now)
+    email["Auto-Submitted"] = "auto-generated"
+    email["Content-Language"] = message.language
+    email.set_content(message.text_body)
+    email.add_alternative(message.html_body, subtype="html")
+    if message.ics and message.ics_method:
+        email.add_alternative(
+            message.ics, subtype="calendar", params={"method": message.ics_method}
+        )
+        email.add_attachment(
+            message.ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
+        )
+    return email
+
+
+class Outbox:
+    """Claims due messages and hands them to the transport; `transport=None` keeps them
+    (development without SMTP: they are shown at /dev/mail)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        transport: Transport | None,
+        mail_from: str,
+        policy: DeliveryPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._transport = transport
+        self._mail_from = mail_from
+        self._policy = policy or DeliveryPolicy()
+        self._clock = clock
+
+    def deliver_due(self) -> int:
+        """Send what is due now, one batch; the number of messages handled."""
+        claimed = self._claim()
+        for message in claimed:
+            self._deliver(message)
+        return len(claimed)
+
+    def _claim(self) -> list[OutboxMessage]:
+        now = self._clock()
+        due = or_(
+            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now),
+            and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.locked_until < now),
+        )
+        with write_session(self._sessions) as session:
+            messages = list(
+                session.scalars(
+                    select(OutboxMessage)
+                    .where(due)
+                    .order_by(OutboxMessage.not_before, OutboxMessage.id)
+                    .limit(self._policy.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for message in messages:
+                message.status = OutboxStatus.SENDING
+                message.locked_until = now + self._policy.lease
+                message.attempts += 1
+            return messages
+
+    def _deliver(self, message: OutboxMessage) -> None:
+        now = self._clock()
+        if self._transport is None:
+            self._finish(message, OutboxStatus.KEPT, sent_at=now)
+            return
+        try:
+            self._transport.send(build_email(message, self._mail_from, now))
+        except DeliveryFailed as failure:
+            self._failed(message, failure)
+            return
+        self._finish(message, OutboxStatus.SENT, sent_at=now)
+
+    def _failed(self, message: OutboxMessage, failure: DeliveryFailed) -> None:
+        if failure.permanent or message.attempts >= self._policy.max_attempts:
+            log.warning(
+                "outbox message %s dead after %s attempts: %s",
+                message.id,
+                message.attempts,
+                failure.reason,
+            )
+            self._finish(message, OutboxStatus.DEAD, last_error=failure.reason)
+            return
+        retry_at = self._clock() + self._policy.retry_after(message.attempts)
+        self._finish(message, OutboxStatus.PENDING, last_error=failure.reason, not_before=retry_at)
+
+    def _finish(self, message: OutboxMessage, status: OutboxStatus, **values: object) -> None:
+        with write_session(self._sessions) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.SENDING)
+                .values(status=status, locked_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+
+
+class OutboxWorker:
+    """A thread that delivers the outbox: woken at once after a commit that wrote messages,
+    and every `poll` seconds for reminders and retries."""
+
+    def __init__(self, outbox: Outbox, poll: float = 5.0) -> None:
+        self._outbox = outbox
+        self._poll = poll
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="outbox-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                while self._outbox.deliver_due() and not self._stop.is_set():
+                    pass
+            except Exception:  # the worker must outlive a database hiccup; it retries
+                log.exception("outbox delivery failed; retrying")
+            self._wake.wait(self._poll)

@@ -1,0 +1,231 @@
+"""The e-mails a citizen gets about a booking: plain text and HTML, in every catalogue language.
+
+`templates/<kind>.txt` and `templates/<kind>.html` extend one layout per format; the texts come
+from `locale/<code>/LC_MESSAGES/messages.po` (the msgids are the English texts), read with Babel
+when the renderer is built, so a language is added by dropping in a catalogue, no code change.
+The HTML part is a self-contained document: no images, no remote CSS or fonts, nothing that
+reports back when the mail is opened (DSGVO), and it reads the same as the text part.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+DEFAULT_LANGUAGE = "de"
+
+# Date and time patterns people read easily ("Dienstag, 7. Januar 2031" / "9:00 AM"); any other
+# language gets CLDR's full date and short time, so it needs no entry here.
+_PATTERNS = {"de": ("EEEE, d. MMMM y", "HH:mm"), "en": ("EEEE, d MMMM y", "h:mm a")}
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (keyword `N_`); it is translated when a mail is rendered."""
+    return message
+
+
+class MessageKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    RESCHEDULE = "reschedule"
+    CANCELLATION = "cancellation"
+    REMINDER = "reminder"
+    CALLBACK_SCHEDULED = "callback_scheduled"
+    LINK_REISSUED = "link_reissued"
+
+
+_SUBJECTS = {
+    MessageKind.CONFIRMATION: N_("Appointment confirmed %(reference)s: %(service)s on %(date)s"),
+    MessageKind.RESCHEDULE: N_("Appointment moved %(reference)s: %(service)s now on %(date)s"),
+    MessageKind.CANCELLATION: N_("Appointment cancelled %(reference)s: %(service)s on %(date)s"),
+    MessageKind.REMINDER: N_("Appointment reminder %(reference)s: %(service)s on %(date)s"),
+    MessageKind.CALLBACK_SCHEDULED: N_("Callback arranged %(reference)s: %(service)s on %(date)s"),
+    MessageKind.LINK_REISSUED: N_(
+        "New link for appointment %(reference)s: %(service)s on %(date)s"
+    ),
+}
+# The German catalogue adds "Uhr" after the time here.
+_DATE_AND_TIME = N_("%(date)s, %(time)s")
+_DATE_AND_TIME_RANGE = N_("%(date)s, %(start)s to %(end)s")
+
+
+@dataclass(frozen=True, slots=True)
+class MailContext:
+    reference: str
+    service_name: str
+    channel: str  # "video" | "phone" | "in_person"
+    start: datetime  # aware, in any zone; shown in `timezone`
+    end: datetime
+    timezone: str
+    citizen_name: str
+    manage_url: str
+    join_url: str | None
+    connection_test_url: str
+    phone: str | None
+    address: str | None
+    team_name: str | None
+    hotline_phone: str
+    previous_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def _load(path: Path) -> gettext.GNUTranslations:
+    with path.open("rb") as po:
+        catalog = read_po(po)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def _tel(number: str) -> str:
+    """A `tel:` URI (RFC 3966) for a number written for people, e.g. "0391 540-0"."""
+    return "tel:" + re.sub(r"[^0-9+]", "", number)
+
+
+def _booking_url(manage_url: str) -> str:
+    """The site's start page: manage links are `{base_url}/b/{token}`."""
+    base, separator, _ = manage_url.rpartition("/b/")
+    if separator:
+        return base + "/"
+    parts = urlsplit(manage_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+class MailRenderer:
+    """Renders a `MessageKind` for a booking in one language; unknown languages get German."""
+
+    def __init__(self, locale_dir: Path = LOCALE_DIR, template_dir: Path = TEMPLATE_DIR) -> None:
+        self._translations = {
+            po.parent.parent.name: _load(po)
+            for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po"))
+        }
+        if DEFAULT_LANGUAGE not in self._translations:
+            raise FileNotFoundError(f"no {DEFAULT_LANGUAGE} catalogue in {locale_dir}")
+        # One environment per language: installing translations changes an environment's
+        # globals, so sharing one between threads rendering different languages would race.
+        self._environments = {
+            language: self._environment(template_dir, translations)
+            for language, translations in self._translations.items()
+        }
+
+    @staticmethod
+    def _environment(template_dir: Path, translations: gettext.GNUTranslations) -> Environment:
+        environment = Environment(
+            loader=FileSystemLoader(template_dir),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=StrictUndefined,
+        )
+        environment.policies["ext.i18n.trimmed"] = True
+        environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+        environment.filters["tel"] = _tel
+        return environment
+
+    def languages(self) -> list[str]:
+        return list(self._translations)
+
+    def _language(self, language: str) -> str:
+        if language in self._translations:
+            return language
+        primary = language.replace("-", "_").partition("_")[0].lower()
+        return primary if primary in self._translations else DEFAULT_LANGUAGE
+
+    def render(self, kind: MessageKind, context: MailContext, language: str) -> RenderedMail:
+        kind = MessageKind(kind)
+        language = self._language(language)
+        translations = self._translations[language]
+        values = _values(kind, context, language, translations)
+        subject = translations.gettext(_SUBJECTS[kind]) % {
+            "reference": context.reference,
+            "service": context.service_name,
+            "date": values["start_date"],
+        }
+        # A line break in a header would start a new header: keep the subject on one line.
+        subject = " ".join(subject.split())
+        environment = self._environments[language]
+        text = environment.get_template(f"{kind}.txt").render(values, subject=subject)
+        html = environment.get_template(f"{kind}.html").render(values, subject=subject)
+        return RenderedMail(subject=subject, text=_tidy_text(text), html=html)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dates:
+    """Formats instants for one language in the booking's time zone."""
+
+    translations: gettext.GNUTranslations
+    locale: Locale
+    zone: ZoneInfo
+
+    def date(self, moment: datetime) -> str:
+        pattern = _PATTERNS.get(self.locale.language, ("full", "short"))[0]
+        return format_date(self._local(moment).date(), pattern, locale=self.locale)
+
+    def time(self, moment: datetime) -> str:
+        pattern = _PATTERNS.get(self.locale.language, ("full", "short"))[1]
+        return format_time(self._local(moment), pattern, tzinfo=self.zone, locale=self.locale)
+
+    def date_and_time(self, moment: datetime) -> str:
+        return self.translations.gettext(_DATE_AND_TIME) % {
+            "date": self.date(moment),
+            "time": self.time(moment),
+        }
+
+    def date_and_time_range(self, start: datetime, end: datetime) -> str:
+        return self.translations.gettext(_DATE_AND_TIME_RANGE) % {
+            "date": self.date(start),
+            "start": self.time(start),
+            "end": self.time(end),
+        }
+
+    def _local(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            # A naive time would silently be read in the server's zone.
+            raise ValueError(f"{moment!r} has no time zone")
+        return moment.astimezone(self.zone)
+
+
+def _values(
+    kind: MessageKind, context: MailContext, language: str, translations: gettext.GNUTranslations
+) -> dict[str, Any]:
+    locale = Locale.parse(language)
+    dates = _Dates(translations, locale, ZoneInfo(context.timezone))
+    previous = context.previous_start if kind is MessageKind.RESCHEDULE else None
+    return {
+        "ctx": context,
+        "language": language,
+        "direction": "rtl" if locale.character_order == "right-to-left" else "ltr",
+        "start_date": dates.date(context.start),
+        "start_time": dates.time(context.start),
+        "when": dates.date_and_time_range(context.start, context.end),
+        "previous_when": dates.date_and_time(previous) if previous else None,
+        "booking_url": _booking_url(context.manage_url),
+    }
