@@ -70,6 +70,8 @@ class Server:
     workers: int = 1
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     port: int = 0
+    # More environment for the server and its commands, e.g. SPRECHSTUNDE_SMTP_HOST.
+    extra_env: dict[str, str] = field(default_factory=dict)
     log_path: Path = field(init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -87,7 +89,7 @@ class Server:
 
     @property
     def env(self) -> dict[str, str]:
-        return server_env(self.database_url, self.base_url, self.secret_key)
+        return {**server_env(self.database_url, self.base_url, self.secret_key), **self.extra_env}
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run `sprechstunde <args>` with the server's settings; raise on failure."""

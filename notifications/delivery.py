@@ -60,6 +60,10 @@ class SmtpTransport:
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryFailed(_describe(exc), permanent=_all_permanent(exc)) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            # Our configuration, not the message, is wrong: keep the message for when the
+            # password is fixed instead of dead-lettering every mail in the meantime.
+            raise DeliveryFailed(_describe(exc), permanent=False) from exc
         except smtplib.SMTPResponseException as exc:
             raise DeliveryFailed(_describe(exc), permanent=exc.smtp_code >= 500) from exc
         except (OSError, smtplib.SMTPException) as exc:
@@ -79,13 +83,18 @@ def _all_permanent(exc: smtplib.SMTPRecipientsRefused) -> bool:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        message = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
+        return f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}"[:1000]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refusals = "; ".join(
+            f"SMTP {code}: {_text(reply)} ({recipient})"
+            for recipient, (code, reply) in exc.recipients.items()
         )
-        return f"SMTP {exc.smtp_code}: {message}"[:1000]
+        return refusals[:1000]
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ class DeliveryPolicy:
     first_retry: timedelta = timedelta(seconds=30)
     longest_retry: timedelta = timedelta(hours=2)
     lease: timedelta = timedelta(minutes=5)
+    # The longest one send may take (SMTP timeouts are 30 s a step); a claimed message is only
+    # sent while this much of its lease is left.
+    send_time: timedelta = timedelta(minutes=2)
     batch: int = 20
 
     def retry_after(self, attempts: int) -> timedelta:
@@ -112,7 +124,6 @@ def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailM
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(now)
     email["Auto-Submitted"] = "auto-generated"
-    email["Content-Language"] = message.language
     email.set_content(message.text_body)
     email.add_alternative(message.html_body, subtype="html")
     if message.ics and message.ics_method:
@@ -122,6 +133,9 @@ def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailM
         email.add_attachment(
             message.ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
         )
+    # Last: set_content() drops every Content-* header, and making the message multipart moves
+    # them into the first part.
+    email["Content-Language"] = message.language
     return email
 
 
@@ -174,6 +188,15 @@ class Outbox:
 
     def _deliver(self, message: OutboxMessage) -> None:
         now = self._clock()
+        assert message.locked_until is not None
+        if now + self._policy.send_time >= message.locked_until:
+            # Too little of the lease is left to finish: another worker may claim the message
+            # once the lease has run out, and must be the only one to send it.
+            return
+        if message.expires_at is not None and now >= message.expires_at:
+            # A reminder that could not go out before the appointment began is worthless.
+            self._finish(message, OutboxStatus.SUPERSEDED, last_error="expired before sending")
+            return
         if self._transport is None:
             self._finish(message, OutboxStatus.KEPT, sent_at=now)
             return
@@ -198,10 +221,15 @@ class Outbox:
         self._finish(message, OutboxStatus.PENDING, last_error=failure.reason, not_before=retry_at)
 
     def _finish(self, message: OutboxMessage, status: OutboxStatus, **values: object) -> None:
+        """Record the outcome, but only while our claim (its lease) is still the one held."""
         with write_session(self._sessions) as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.SENDING)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.locked_until == message.locked_until,
+                )
                 .values(status=status, locked_until=None, **values)
                 .execution_options(synchronize_session=False)
             )

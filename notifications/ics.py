@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
+from scheduler.models import Channel
 from scheduler.views import BookingInfo
 
 PRODID = "-//Sprechstunde//Terminbuchung//DE"
@@ -136,6 +137,7 @@ def _event(
     if join_url:
         event.add("location", join_url)
         event.add("url", join_url)
-    elif booking.address:
+    elif booking.address and booking.channel == Channel.IN_PERSON:
+        # The service's office, only where the citizen comes to it: not for a phone call.
         event.add("location", booking.address)
     return event

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from scheduler.i18n import load_translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -90,15 +89,6 @@ class RenderedMail:
     html: str
 
 
-def _load(path: Path) -> gettext.GNUTranslations:
-    with path.open("rb") as po:
-        catalog = read_po(po)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
-
-
 def _tel(number: str) -> str:
     """A `tel:` URI (RFC 3966) for a number written for people, e.g. "0391 540-0"."""
     return "tel:" + re.sub(r"[^0-9+]", "", number)
@@ -123,7 +113,7 @@ class MailRenderer:
 
     def __init__(self, locale_dir: Path = LOCALE_DIR, template_dir: Path = TEMPLATE_DIR) -> None:
         self._translations = {
-            po.parent.parent.name: _load(po)
+            po.parent.parent.name: load_translations(po)
             for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po"))
         }
         if DEFAULT_LANGUAGE not in self._translations:

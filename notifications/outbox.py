@@ -83,7 +83,15 @@ class OutboxWriter:
         for before in self._config.reminders:
             due = booking.start_at - before
             if due > now:  # a reminder whose moment has passed is not sent at all
-                self._write(session, booking, info, MessageKind.REMINDER, now, not_before=due)
+                self._write(
+                    session,
+                    booking,
+                    info,
+                    MessageKind.REMINDER,
+                    now,
+                    not_before=due,
+                    expires_at=booking.start_at,
+                )
 
     def _supersede_reminders(self, session: Session, booking_id: int) -> None:
         session.execute(
@@ -107,6 +115,7 @@ class OutboxWriter:
         *,
         with_invite: bool = False,
         not_before: datetime | None = None,
+        expires_at: datetime | None = None,
         previous_start: datetime | None = None,
     ) -> None:
         assert booking.email is not None
@@ -153,6 +162,7 @@ class OutboxWriter:
                 message_id=f"<{uuid.uuid4().hex}@{self._domain}>",
                 status=OutboxStatus.PENDING,
                 not_before=not_before or now,
+                expires_at=expires_at,
                 created_at=now,
             )
         )

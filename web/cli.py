@@ -59,10 +59,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from notifications.delivery import OutboxWorker
     from web.container import Container
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     container = Container.build(settings)
+    # On its own, no commit in this process wakes the worker: poll more often than embedded.
+    container.worker = OutboxWorker(container.outbox, poll=1.0)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: container.worker.stop(timeout=0))
     print("outbox worker running", flush=True)

@@ -7,30 +7,20 @@ code changes. The msgids are the English texts.
 from __future__ import annotations
 
 import gettext
-from io import BytesIO
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+
+from scheduler.i18n import load_translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LANGUAGE = "de"
 
 
-def _load(path: Path) -> gettext.GNUTranslations:
-    with path.open("rb") as po:
-        catalog = read_po(po)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
-
-
 class Catalogues:
     def __init__(self, directory: Path = LOCALE_DIR) -> None:
         self._translations = {
-            po.parent.parent.name: _load(po)
+            po.parent.parent.name: load_translations(po)
             for po in sorted(directory.glob("*/LC_MESSAGES/messages.po"))
         }
 

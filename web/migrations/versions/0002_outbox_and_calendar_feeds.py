@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("not_before", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("locked_until", UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=1000), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
