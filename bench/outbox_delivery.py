@@ -312,11 +312,7 @@ def write_copies(container: Container, templates: Sequence[OutboxMessage], n: in
                 "kind": t.kind,
                 "recipient": f"citizen{i}@example.org",
                 "language": t.language,
-                "subject": t.subject,
-                "text_body": t.text_body,
-                "html_body": t.html_body,
-                "ics": t.ics,
-                "ics_method": t.ics_method,
+                "params": t.params,
                 "message_id": f"<{uuid.uuid4().hex}@termine.example.org>",
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
@@ -382,7 +378,10 @@ def throughput(url: str, sink: Sink, args: argparse.Namespace) -> list[str]:
         # Two workers, an engine each, started together.
         expected = write_copies(container, templates, args.count)
         engines = [engine_for(url) for _ in range(2)]
-        outboxes = [Outbox(make_sessionmaker(e), transport, MAIL_FROM) for e in engines]
+        outboxes = [
+            Outbox(make_sessionmaker(e), transport, MAIL_FROM, container.outbox.composer)
+            for e in engines
+        ]
         handled_by = [0, 0]
         errors: list[BaseException] = []
         start = threading.Barrier(3)

@@ -23,7 +23,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.models import OutboxMessage, OutboxStatus
-from scheduler.db import utcnow, write_session
+from notifications.outbox import Composed, MessageComposer
+from scheduler.db import read_session, utcnow, write_session
 
 log = logging.getLogger("sprechstunde.outbox")
 
@@ -113,25 +114,27 @@ class DeliveryPolicy:
         return min(self.first_retry * 2 ** max(attempts - 1, 0), self.longest_retry)
 
 
-def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailMessage:
+def build_email(
+    message: OutboxMessage, composed: Composed, mail_from: str, now: datetime
+) -> EmailMessage:
     """multipart/alternative (text, HTML, text/calendar with its METHOD) plus the .ics file:
     the form in which Outlook, Gmail and Apple Calendar update one event instead of adding a
     second (RFC 6047 §2.4)."""
     email = EmailMessage()
     email["From"] = mail_from
     email["To"] = message.recipient
-    email["Subject"] = message.subject
+    email["Subject"] = composed.subject
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(now)
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.text_body)
-    email.add_alternative(message.html_body, subtype="html")
-    if message.ics and message.ics_method:
+    email.set_content(composed.text)
+    email.add_alternative(composed.html, subtype="html")
+    if composed.ics and composed.ics_method:
         email.add_alternative(
-            message.ics, subtype="calendar", params={"method": message.ics_method}
+            composed.ics, subtype="calendar", params={"method": composed.ics_method}
         )
         email.add_attachment(
-            message.ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
+            composed.ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
         )
     # Last: set_content() drops every Content-* header, and making the message multipart moves
     # them into the first part.
@@ -148,12 +151,14 @@ class Outbox:
         sessions: sessionmaker[Session],
         transport: Transport | None,
         mail_from: str,
+        composer: MessageComposer,
         policy: DeliveryPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._transport = transport
         self._mail_from = mail_from
+        self.composer = composer
         self._policy = policy or DeliveryPolicy()
         self._clock = clock
 
@@ -197,15 +202,28 @@ class Outbox:
             # A reminder that could not go out before the appointment began is worthless.
             self._finish(message, OutboxStatus.SUPERSEDED, last_error="expired before sending")
             return
+        with read_session(self._sessions) as session:
+            composed = self.composer.compose(session, message, now)
+        if composed is None:
+            self._finish(message, OutboxStatus.SUPERSEDED, last_error="booking cancelled or gone")
+            return
+        record = {
+            "subject": composed.subject,
+            "text_body": composed.text,
+            "html_body": composed.html,
+            "ics": composed.ics,
+            "ics_method": composed.ics_method,
+            "sent_at": now,
+        }
         if self._transport is None:
-            self._finish(message, OutboxStatus.KEPT, sent_at=now)
+            self._finish(message, OutboxStatus.KEPT, **record)
             return
         try:
-            self._transport.send(build_email(message, self._mail_from, now))
+            self._transport.send(build_email(message, composed, self._mail_from, now))
         except DeliveryFailed as failure:
             self._failed(message, failure)
             return
-        self._finish(message, OutboxStatus.SENT, sent_at=now)
+        self._finish(message, OutboxStatus.SENT, **record)
 
     def _failed(self, message: OutboxMessage, failure: DeliveryFailed) -> None:
         if failure.permanent or message.attempts >= self._policy.max_attempts:

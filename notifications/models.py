@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.db import Base, UTCDateTime, utcnow
@@ -31,9 +31,12 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(8))
-    subject: Mapped[str] = mapped_column(String(500))
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str] = mapped_column(Text)
+    # What the reminder or notice needs beyond the booking (the previous time of a reschedule).
+    params: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
+    # Rendered when sent, from the booking as it is then; kept as the record of what went out.
+    subject: Mapped[str | None] = mapped_column(String(500))
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
     ics: Mapped[str | None] = mapped_column(Text)
     ics_method: Mapped[str | None] = mapped_column(String(16))
     # Stable across retries, so a receiving system can drop a duplicate (RFC 5322 §3.6.4).

@@ -1,9 +1,12 @@
-"""Writing the outbox: the messages each booking change calls for, in its own transaction.
+"""The outbox: which messages a booking change calls for, and what they say when they go out.
 
-Registered as a listener on `Scheduler.events`; everything here runs inside the transaction of
-the change, so a rolled-back change leaves no message and a committed one always has its
-messages. Reminders are outbox rows with a later `not_before`; a reschedule, a cancellation or
-a re-issued link supersedes the pending ones (and writes new ones where the booking lives on).
+`OutboxWriter` is registered on `Scheduler.events` and runs inside the transaction of the
+change: a rolled-back change leaves no message, a committed one always has its messages. It
+only records what to send and when (a row is cheap); `MessageComposer` renders the mail and
+its invite when the worker sends it, from the booking as it is then. So a reminder carries the
+current time and link, a superseded reminder is never rendered, and nothing confirms or
+reminds of a booking that has been cancelled since. A reschedule, a cancellation or a
+re-issued link supersedes the pending reminders and writes new ones where the booking lives on.
 """
 
 from __future__ import annotations
@@ -21,11 +24,19 @@ from notifications.ics import booking_invite, organizer
 from notifications.messages import MailContext, MailRenderer, MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduler.events import BookingEvent, BookingEventKind
-from scheduler.models import Booking, Channel
+from scheduler.models import Booking, BookingStatus, Channel
 from scheduler.services import Scheduler
 from scheduler.views import BookingInfo
 
-REMINDER_KINDS = (MessageKind.REMINDER,)
+# Messages that carry the calendar invite (REQUEST, or CANCEL for the cancellation).
+INVITE_KINDS = frozenset(
+    {
+        MessageKind.CONFIRMATION,
+        MessageKind.CALLBACK_SCHEDULED,
+        MessageKind.RESCHEDULE,
+        MessageKind.CANCELLATION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +48,7 @@ class OutboxConfig:
 
 
 class OutboxWriter:
-    def __init__(self, scheduler: Scheduler, renderer: MailRenderer, config: OutboxConfig) -> None:
-        self._scheduler = scheduler
-        self._renderer = renderer
+    def __init__(self, config: OutboxConfig) -> None:
         self._config = config
         self._domain = urlsplit(config.base_url).hostname or "localhost"
 
@@ -47,46 +56,36 @@ class OutboxWriter:
         booking = event.booking
         if not booking.email:
             return  # a phone callback booked without an address: nothing to send
-        info = BookingInfo.of(booking)
         if event.kind == BookingEventKind.CREATED:
             callback = booking.channel == Channel.PHONE and event.actor_id is not None
             kind = MessageKind.CALLBACK_SCHEDULED if callback else MessageKind.CONFIRMATION
-            self._write(session, booking, info, kind, event.at, with_invite=True)
-            self._write_reminders(session, booking, info, event.at)
+            self._write(session, booking, kind, event.at)
+            self._write_reminders(session, booking, event.at)
         elif event.kind == BookingEventKind.RESCHEDULED:
             self._supersede_reminders(session, booking.id)
+            previous = event.previous_start.isoformat() if event.previous_start else None
             self._write(
                 session,
                 booking,
-                info,
                 MessageKind.RESCHEDULE,
                 event.at,
-                with_invite=True,
-                previous_start=event.previous_start,
+                params={"previous_start": previous},
             )
-            self._write_reminders(session, booking, info, event.at)
+            self._write_reminders(session, booking, event.at)
         elif event.kind == BookingEventKind.CANCELLED:
             self._supersede_reminders(session, booking.id)
-            self._write(
-                session, booking, info, MessageKind.CANCELLATION, event.at, with_invite=True
-            )
+            self._write(session, booking, MessageKind.CANCELLATION, event.at)
         elif event.kind == BookingEventKind.LINK_REISSUED:
-            # Pending reminders carry the old, now dead link: write them anew.
-            self._supersede_reminders(session, booking.id)
-            self._write(session, booking, info, MessageKind.LINK_REISSUED, event.at)
-            self._write_reminders(session, booking, info, event.at)
+            self._write(session, booking, MessageKind.LINK_REISSUED, event.at)
         session.info["outbox_written"] = True
 
-    def _write_reminders(
-        self, session: Session, booking: Booking, info: BookingInfo, now: datetime
-    ) -> None:
+    def _write_reminders(self, session: Session, booking: Booking, now: datetime) -> None:
         for before in self._config.reminders:
             due = booking.start_at - before
             if due > now:  # a reminder whose moment has passed is not sent at all
                 self._write(
                     session,
                     booking,
-                    info,
                     MessageKind.REMINDER,
                     now,
                     not_before=due,
@@ -98,7 +97,7 @@ class OutboxWriter:
             update(OutboxMessage)
             .where(
                 OutboxMessage.booking_id == booking_id,
-                OutboxMessage.kind.in_([k.value for k in REMINDER_KINDS]),
+                OutboxMessage.kind == MessageKind.REMINDER.value,
                 OutboxMessage.status == OutboxStatus.PENDING,
             )
             .values(status=OutboxStatus.SUPERSEDED)
@@ -109,17 +108,59 @@ class OutboxWriter:
         self,
         session: Session,
         booking: Booking,
-        info: BookingInfo,
         kind: MessageKind,
         now: datetime,
         *,
-        with_invite: bool = False,
         not_before: datetime | None = None,
         expires_at: datetime | None = None,
-        previous_start: datetime | None = None,
+        params: dict[str, str | None] | None = None,
     ) -> None:
         assert booking.email is not None
+        session.add(
+            OutboxMessage(
+                booking_id=booking.id,
+                kind=kind.value,
+                recipient=booking.email,
+                language=booking.language,
+                params=params or {},
+                message_id=f"<{uuid.uuid4().hex}@{self._domain}>",
+                status=OutboxStatus.PENDING,
+                not_before=not_before or now,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    subject: str
+    text: str
+    html: str
+    ics: str | None = None
+    ics_method: str | None = None
+
+
+class MessageComposer:
+    """Renders an outbox message from its booking as it is at sending time."""
+
+    def __init__(self, scheduler: Scheduler, renderer: MailRenderer, config: OutboxConfig) -> None:
+        self._scheduler = scheduler
+        self._renderer = renderer
+        self._config = config
+
+    def compose(self, session: Session, message: OutboxMessage, now: datetime) -> Composed | None:
+        """The mail, or None when there is nothing left to say (booking gone or cancelled)."""
+        booking = session.get(Booking, message.booking_id) if message.booking_id else None
+        if booking is None:
+            return None
+        kind = MessageKind(message.kind)
+        cancelled = booking.status == BookingStatus.CANCELLED
+        if cancelled != (kind == MessageKind.CANCELLATION):
+            return None  # no confirmation or reminder of a cancelled booking
+        info = BookingInfo.of(booking)
         urls = self._scheduler.urls(info, self._config.base_url)
+        previous = message.params.get("previous_start") if message.params else None
         context = MailContext(
             reference=info.reference,
             service_name=info.service_name,
@@ -135,34 +176,17 @@ class OutboxWriter:
             address=info.address if info.channel == Channel.IN_PERSON else None,
             team_name=info.team_name,
             hotline_phone=self._config.hotline_phone,
-            previous_start=previous_start,
+            previous_start=datetime.fromisoformat(previous) if previous else None,
         )
-        mail = self._renderer.render(kind, context, info.language)
-        invite = None
-        if with_invite:
-            invite = booking_invite(
-                info,
-                tz=self._scheduler.tz,
-                base_url=self._config.base_url,
-                organizer=organizer(info, self._config.mail_from),
-                join_url=urls.join,
-                now=now,
-            )
-        session.add(
-            OutboxMessage(
-                booking_id=booking.id,
-                kind=kind.value,
-                recipient=booking.email,
-                language=info.language,
-                subject=mail.subject,
-                text_body=mail.text,
-                html_body=mail.html,
-                ics=invite.content.decode() if invite else None,
-                ics_method=invite.method if invite else None,
-                message_id=f"<{uuid.uuid4().hex}@{self._domain}>",
-                status=OutboxStatus.PENDING,
-                not_before=not_before or now,
-                expires_at=expires_at,
-                created_at=now,
-            )
+        mail = self._renderer.render(kind, context, message.language)
+        if kind not in INVITE_KINDS:
+            return Composed(mail.subject, mail.text, mail.html)
+        invite = booking_invite(
+            info,
+            tz=self._scheduler.tz,
+            base_url=self._config.base_url,
+            organizer=organizer(info, self._config.mail_from),
+            join_url=urls.join,
+            now=now,
         )
+        return Composed(mail.subject, mail.text, mail.html, invite.content.decode(), invite.method)

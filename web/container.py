@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
-from notifications.outbox import OutboxConfig, OutboxWriter
+from notifications.outbox import MessageComposer, OutboxConfig, OutboxWriter
 from scheduler.accounts import Accounts
 from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
@@ -61,19 +61,20 @@ class Container:
             max_open_per_email=settings.max_open_bookings_per_email,
         )
         scheduler = Scheduler(sessions, tokens, config, clock=clock)
-        scheduler.events.subscribe(
-            OutboxWriter(
-                scheduler,
-                MailRenderer(),
-                OutboxConfig(
-                    base_url=settings.base_url,
-                    mail_from=settings.mail_from,
-                    hotline_phone=settings.hotline_phone,
-                    reminders=[timedelta(hours=h) for h in settings.reminder_hours],
-                ),
-            )
+        outbox_config = OutboxConfig(
+            base_url=settings.base_url,
+            mail_from=settings.mail_from,
+            hotline_phone=settings.hotline_phone,
+            reminders=[timedelta(hours=h) for h in settings.reminder_hours],
         )
-        outbox = Outbox(sessions, _transport(settings), settings.mail_from, clock=clock)
+        scheduler.events.subscribe(OutboxWriter(outbox_config))
+        outbox = Outbox(
+            sessions,
+            _transport(settings),
+            settings.mail_from,
+            MessageComposer(scheduler, MailRenderer(), outbox_config),
+            clock=clock,
+        )
         worker = OutboxWorker(outbox)
         _wake_after_commit(sessions, worker)
         return cls(

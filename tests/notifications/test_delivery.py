@@ -57,6 +57,7 @@ def _plain_outbox(container: Container, smtp: SmtpServer, clock: Clock, **policy
         container.sessions,
         SmtpTransport("127.0.0.1", smtp.port, security="none", timeout=10),
         container.settings.mail_from,
+        container.outbox.composer,
         policy=DeliveryPolicy(**policy),  # type: ignore[arg-type]
         clock=clock,
     )
@@ -402,6 +403,7 @@ def test_two_workers_at_once_send_each_message_exactly_once(
                 make_sessionmaker(engine),
                 SmtpTransport("127.0.0.1", smtp.port, security="none", timeout=10),
                 settings.mail_from,
+                container.outbox.composer,
                 policy=DeliveryPolicy(batch=5),
                 clock=clock,
             )

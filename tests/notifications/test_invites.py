@@ -123,9 +123,12 @@ def _confirmation_ics(container: Container, service: Service, smtp: SmtpServer) 
 
 
 def _life(container: Container, service: Service, smtp: SmtpServer) -> list[str]:
-    """The invites of a booking that is made, moved to Thursday and cancelled."""
+    """The invites of a booking that is made, moved to Thursday and cancelled, each change
+    delivered before the next (messages are composed when sent)."""
     booking = book(container, service, TUESDAY, phone=PHONE, notes=NOTES)
+    deliver_all(container)
     container.scheduler.reschedule(booking.reference, THURSDAY)
+    deliver_all(container)
     container.scheduler.cancel(booking.reference)
     delivered = _delivered(container, smtp)
     assert [r.message["Subject"].split()[0] for r in delivered] == [
@@ -343,7 +346,9 @@ def test_invites_never_carry_the_manage_link_notes_or_phone(
     download = client.get(
         "/api/v1/booking/invite.ics", headers={"Authorization": f"Bearer {manage_token}"}
     ).text
+    deliver_all(container)
     container.scheduler.reschedule(booking.reference, THURSDAY)
+    deliver_all(container)
     container.scheduler.cancel(booking.reference)
     invites = [ics_of(r.message) for r in _delivered(container, smtp)]
     assert len(invites) == 3

@@ -18,7 +18,7 @@ from scheduler.events import BookingEvent
 from scheduler.models import Booking, Service
 from scheduler.services import BookingRequest
 from tests.conftest import World, booking_body
-from tests.notifications.conftest import CITIZEN, TUESDAY, book, outbox
+from tests.notifications.conftest import CITIZEN, TUESDAY, book, deliver_all, outbox
 from web.container import Container
 
 PHONE = "0176 1234567"
@@ -71,7 +71,6 @@ def test_booking_and_its_messages_are_committed_together(
         )
     assert [m.kind for m in messages] == ["confirmation", "reminder", "reminder"]
     assert {m.created_at for m in messages} == {booking.created_at}
-    assert all(reference in m.subject for m in messages)
     assert {m.recipient for m in messages} == {CITIZEN}
 
 
@@ -124,8 +123,11 @@ def test_phone_callback_booked_by_the_hotline_gets_the_callback_message(
     )
 
     assert placed.booking is not None
+    deliver_all(container)
     [callback, *reminders] = outbox(container)
     assert callback.kind == MessageKind.CALLBACK_SCHEDULED
+    assert callback.subject is not None
+    assert callback.text_body is not None
     assert callback.subject.startswith(f"Rückruf vereinbart {placed.booking.reference}")
     assert f"Wir rufen Sie zur Terminzeit unter {PHONE} an." in callback.text_body
     assert callback.ics_method == "REQUEST"
@@ -231,3 +233,19 @@ def test_cancellation_rolled_back_after_its_message_was_written_leaves_none(
     assert [(m.id, m.kind, m.status) for m in outbox(container)] == before
     with read_session(container.sessions) as session:
         assert session.get(Booking, booking.id).status == "confirmed"  # type: ignore[union-attr]
+
+
+def test_a_booking_cancelled_before_its_confirmation_went_out_gets_only_the_cancellation(
+    container: Container, service: Service
+) -> None:
+    """Messages are composed when sent: nothing confirms or reminds of a cancelled booking."""
+    booking = book(container, service, TUESDAY)
+    container.scheduler.cancel(booking.reference)
+
+    deliver_all(container)
+
+    by_kind = {m.kind: m for m in outbox(container)}
+    assert by_kind[MessageKind.CONFIRMATION].status == OutboxStatus.SUPERSEDED
+    assert by_kind[MessageKind.CONFIRMATION].last_error == "booking cancelled or gone"
+    assert by_kind[MessageKind.CANCELLATION].status == OutboxStatus.SENT
+    assert by_kind[MessageKind.CANCELLATION].ics_method == "CANCEL"

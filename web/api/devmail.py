@@ -18,6 +18,8 @@ from scheduler.errors import NotFound
 from web.deps import Services
 
 router = APIRouter(prefix="/dev/mail", include_in_schema=False)
+# Messages are composed when they go out; until then there is only their kind and time.
+UNSENT = "(composed when sent / wird beim Versand erstellt)"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -33,7 +35,7 @@ def mailbox(services: Services) -> HTMLResponse:
         ).all()
         rows = "".join(
             f"<tr><td>{m.id}</td><td>{escape(m.status)}</td><td>{escape(m.recipient)}</td>"
-            f'<td><a href="/dev/mail/{m.id}">{escape(m.subject)}</a></td>'
+            f'<td><a href="/dev/mail/{m.id}">{escape(m.subject or UNSENT)}</a></td>'
             f"<td>{m.not_before.isoformat(timespec='minutes')}</td></tr>"
             for m in messages
         )
@@ -58,13 +60,16 @@ def message(message_id: int, services: Services) -> HTMLResponse:
             if mail.ics
             else ""
         )
+        text, html = escape(mail.text_body or UNSENT), escape(mail.html_body or UNSENT)
         body = (
             f"<p>To / An: {escape(mail.recipient)} · {escape(mail.status)} · "
-            f"{escape(mail.message_id)}</p>{invite}<h2>Text</h2><pre>{escape(mail.text_body)}</pre>"
-            f'<h2>HTML</h2><iframe title="HTML" sandbox srcdoc="{escape(mail.html_body)}" '
+            f"{escape(mail.message_id)}</p>{invite}<h2>Text</h2><pre>{text}</pre>"
+            f'<h2>HTML</h2><iframe title="HTML" sandbox srcdoc="{html}" '
             'style="width:100%;height:40rem"></iframe>'
         )
-        return HTMLResponse(PAGE.format(title=escape(mail.subject), body=body))
+        return HTMLResponse(
+            PAGE.format(title=escape(mail.subject or f"{mail.kind} #{mail.id}"), body=body)
+        )
 
 
 @router.get("/{message_id}/invite.ics")
