@@ -12,7 +12,8 @@ import logging
 import smtplib
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -36,13 +37,21 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
+Send = Callable[[EmailMessage], None]
+
+
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def connection(self) -> AbstractContextManager[Send]:
+        """A way to send several messages, over one connection where the transport has one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class SmtpTransport:
-    """SMTP with STARTTLS (default), implicit TLS or none, and login when a user is set."""
+    """SMTP with STARTTLS (default), implicit TLS or none, and login when a user is set.
+
+    One connection serves a whole batch; a connection that breaks is opened again for the
+    next message."""
 
     host: str
     port: int = 587
@@ -52,30 +61,62 @@ class SmtpTransport:
     timeout: float = 30.0
 
     def send(self, message: EmailMessage) -> None:
-        try:
-            with self._connect() as smtp:
-                if self.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(_describe(exc), permanent=_all_permanent(exc)) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            # Our configuration, not the message, is wrong: keep the message for when the
-            # password is fixed instead of dead-lettering every mail in the meantime.
-            raise DeliveryFailed(_describe(exc), permanent=False) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(_describe(exc), permanent=exc.smtp_code >= 500) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryFailed(_describe(exc), permanent=False) from exc
+        with self.connection() as send:
+            send(message)
 
-    def _connect(self) -> smtplib.SMTP:
+    @contextmanager
+    def connection(self) -> Iterator[Send]:
+        smtp: smtplib.SMTP | None = None
+
+        def send(message: EmailMessage) -> None:
+            nonlocal smtp
+            try:
+                if smtp is None:
+                    smtp = self._open()
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise DeliveryFailed(_describe(exc), permanent=_all_permanent(exc)) from exc
+            except smtplib.SMTPAuthenticationError as exc:
+                # Our configuration, not the message, is wrong: keep the message for when the
+                # password is fixed instead of dead-lettering every mail in the meantime.
+                raise DeliveryFailed(_describe(exc), permanent=False) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise DeliveryFailed(_describe(exc), permanent=exc.smtp_code >= 500) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                _close(smtp)
+                smtp = None  # broken: the next message opens a new connection
+                raise DeliveryFailed(_describe(exc), permanent=False) from exc
+
+        try:
+            yield send
+        finally:
+            _close(smtp, polite=True)
+
+    def _open(self) -> smtplib.SMTP:
         if self.security == "tls":
-            return smtplib.SMTP_SSL(
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
             )
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            _close(smtp)
+            raise
+        return smtp
+
+
+def _close(smtp: smtplib.SMTP | None, polite: bool = False) -> None:
+    if smtp is None:
+        return
+    with suppress(OSError, smtplib.SMTPException):
+        if polite:
+            smtp.quit()
+    smtp.close()
 
 
 def _all_permanent(exc: smtplib.SMTPRecipientsRefused) -> bool:
@@ -165,8 +206,11 @@ class Outbox:
     def deliver_due(self) -> int:
         """Send what is due now, one batch; the number of messages handled."""
         claimed = self._claim()
-        for message in claimed:
-            self._deliver(message)
+        if not claimed:
+            return 0
+        with self._transport.connection() if self._transport else nullcontext() as send:
+            for message in claimed:
+                self._deliver(message, send)
         return len(claimed)
 
     def _claim(self) -> list[OutboxMessage]:
@@ -191,7 +235,7 @@ class Outbox:
                 message.attempts += 1
             return messages
 
-    def _deliver(self, message: OutboxMessage) -> None:
+    def _deliver(self, message: OutboxMessage, send: Send | None) -> None:
         now = self._clock()
         assert message.locked_until is not None
         if now + self._policy.send_time >= message.locked_until:
@@ -215,11 +259,11 @@ class Outbox:
             "ics_method": composed.ics_method,
             "sent_at": now,
         }
-        if self._transport is None:
+        if send is None:
             self._finish(message, OutboxStatus.KEPT, **record)
             return
         try:
-            self._transport.send(build_email(message, composed, self._mail_from, now))
+            send(build_email(message, composed, self._mail_from, now))
         except DeliveryFailed as failure:
             self._failed(message, failure)
             return

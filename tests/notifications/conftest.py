@@ -53,6 +53,7 @@ class Received:
     reply: str
     tls: bool  # after STARTTLS
     authenticated: bool
+    peer: tuple[str, int] = ("", 0)  # the client's address: one per SMTP connection
 
     @property
     def message_id(self) -> str:
@@ -93,6 +94,7 @@ class Mailbox:
                     reply=reply,
                     tls=session.ssl is not None,
                     authenticated=bool(session.authenticated),
+                    peer=tuple(session.peer[:2]),
                 )
             )
             self._arrived.notify_all()

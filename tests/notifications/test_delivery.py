@@ -370,12 +370,25 @@ def test_a_claim_whose_lease_is_nearly_over_is_not_sent_but_left_to_the_next_cla
     book(container, service, TUESDAY)
     [claimed] = container.outbox._claim()
     clock.advance(minutes=4)  # only one minute of the five-minute lease is left
-    container.outbox._deliver(claimed)
+    transport = SmtpTransport("127.0.0.1", smtp.port, security="none", timeout=10)
+    with transport.connection() as send:
+        container.outbox._deliver(claimed, send)
     assert smtp.per_message_id() == {}
 
     clock.advance(minutes=1, seconds=1)
     assert container.outbox.deliver_due() == 1
     assert smtp.per_message_id() == {claimed.message_id: 1}
+
+
+def test_a_batch_goes_out_over_one_smtp_connection(
+    container: Container, service: Service, smtp: SmtpServer
+) -> None:
+    _book_three(container, service)
+
+    assert container.outbox.deliver_due() == 3
+
+    assert len(smtp.received) == 3
+    assert len({received.peer for received in smtp.received}) == 1
 
 
 def test_two_workers_at_once_send_each_message_exactly_once(
