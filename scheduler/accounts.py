@@ -108,6 +108,8 @@ class Accounts:
         email_key, now = email.strip().lower(), self._clock()
         since = now - self._policy.window
         with write_session(self._sessions) as session:
+            # Failures older than the window count for nothing: they go on the next login.
+            session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
             by_account = session.scalar(
                 select(func.count()).where(
                     LoginFailure.email_key == email_key, LoginFailure.at > since
@@ -162,8 +164,3 @@ class Accounts:
             if staff is None or not staff.active or staff.feed_version != claims.version:
                 raise TokenRevoked()
             return StaffIdentity.of(staff)
-
-    def purge_failures(self, session: Session) -> int:
-        cutoff = self._clock() - self._policy.window
-        result = session.execute(delete(LoginFailure).where(LoginFailure.at < cutoff))
-        return result.rowcount or 0  # type: ignore[attr-defined]

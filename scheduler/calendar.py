@@ -17,11 +17,6 @@ def public_holidays(country: str, subdivision: str | None, year: int) -> frozens
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def holiday_name(country: str, subdivision: str | None, day: date) -> str | None:
-    names = holidays.country_holidays(country, subdiv=subdivision, years=day.year)
-    return names.get(day)
-
-
 def closed_days(
     session: Session, country: str, subdivision: str | None, first: date, last: date
 ) -> frozenset[date]:

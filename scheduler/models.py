@@ -92,10 +92,6 @@ class Service(Base):
         secondary=staff_services, back_populates="services", order_by="Staff.id"
     )
 
-    @property
-    def step_minutes(self) -> int:
-        return self.slot_interval_minutes or self.duration_minutes + self.buffer_minutes
-
 
 class Staff(Base):
     """A staff account. Advisors are the staff linked to services; admins and hotline may be too."""

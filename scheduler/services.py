@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,15 +108,6 @@ class Placed:
     booking: BookingInfo | None
     response: dict[str, Any] | None
     replayed: bool = False
-
-
-@dataclass(slots=True)
-class _Day:
-    """The calendars of a service's advisors around one local day, read in one transaction."""
-
-    day: date
-    calendars: list[AdvisorCalendar]
-    load: dict[int, int] = field(default_factory=dict)
 
 
 def new_reference() -> str:
