@@ -118,6 +118,11 @@ def _fill(container: Container, service_id: int) -> None:
                 )
     with write_session(container.sessions) as session:
         session.execute(insert(Booking), rows)
+    # A bulk load leaves the planner without statistics; a live database has them (PostgreSQL's
+    # autovacuum analyses a table after a tenth of it changed).
+    with container.engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
     print(f"  {len(rows)} bookings of {ADVISORS} advisors over {DAYS} days")
 
 
