@@ -180,16 +180,20 @@ def _tls_container(
     )
 
 
+@pytest.fixture
+def trusted_certificate(certificate: Certificate, monkeypatch: pytest.MonkeyPatch) -> Certificate:
+    """The transport verifies the server with the default trust store: trust our own CA."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    return certificate
+
+
 def test_starttls_with_login_delivers(
     container: Container,
     service: Service,
     tls_smtp: SmtpServer,
-    certificate: Certificate,
     make_container: Callable[..., Container],
-    monkeypatch: pytest.MonkeyPatch,
+    trusted_certificate: Certificate,
 ) -> None:
-    # The transport verifies the server with the default trust store: trust our own CA here.
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
     mailer = _tls_container(make_container, tls_smtp, PASSWORD)
     book(container, service, TUESDAY)
 
@@ -206,11 +210,9 @@ def test_wrong_smtp_password_sends_nothing_and_keeps_the_message_for_a_retry(
     container: Container,
     service: Service,
     tls_smtp: SmtpServer,
-    certificate: Certificate,
     make_container: Callable[..., Container],
-    monkeypatch: pytest.MonkeyPatch,
+    trusted_certificate: Certificate,
 ) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
     mailer = _tls_container(make_container, tls_smtp, "wrong password")
     book(container, service, TUESDAY)
 

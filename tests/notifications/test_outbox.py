@@ -16,7 +16,7 @@ from scheduler.db import read_session
 from scheduler.errors import SlotUnavailable
 from scheduler.events import BookingEvent
 from scheduler.models import Booking, Service
-from scheduler.services import BookingRequest
+from scheduler.services import BookingRequest, Placed
 from tests.conftest import World, booking_body
 from tests.notifications.conftest import CITIZEN, TUESDAY, book, deliver_all, outbox
 from web.container import Container
@@ -107,20 +107,26 @@ def test_idempotent_replay_writes_no_second_confirmation(
     assert _kinds(container) == ["confirmation", "reminder", "reminder"]
 
 
-def test_phone_callback_booked_by_the_hotline_gets_the_callback_message(
-    container: Container, world: World, service: Service
-) -> None:
-    placed = container.desk.book(
+def _hotline_phone_booking(
+    container: Container, world: World, service: Service, email: str | None
+) -> Placed:
+    return container.desk.book(
         world.admin,
         BookingRequest(
             service_id=service.id,
             start=TUESDAY,
             channel="phone",
             name="Erika Mustermann",
-            email=CITIZEN,
+            email=email,
             phone=PHONE,
         ),
     )
+
+
+def test_phone_callback_booked_by_the_hotline_gets_the_callback_message(
+    container: Container, world: World, service: Service
+) -> None:
+    placed = _hotline_phone_booking(container, world, service, CITIZEN)
 
     assert placed.booking is not None
     deliver_all(container)
@@ -145,17 +151,7 @@ def test_phone_booking_by_the_citizen_gets_a_confirmation(
 def test_phone_booking_without_email_writes_nothing(
     container: Container, world: World, service: Service
 ) -> None:
-    placed = container.desk.book(
-        world.admin,
-        BookingRequest(
-            service_id=service.id,
-            start=TUESDAY,
-            channel="phone",
-            name="Erika Mustermann",
-            email=None,
-            phone=PHONE,
-        ),
-    )
+    placed = _hotline_phone_booking(container, world, service, None)
     assert placed.booking is not None
     reference = placed.booking.reference
     container.desk.reschedule(world.admin, reference, TUESDAY + timedelta(days=1))
