@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -23,6 +23,7 @@ from scheduler.errors import TokenExpired, TokenInvalid
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "ver"]
+REGISTERED = frozenset(REQUIRED_CLAIMS)
 
 
 class Audience(StrEnum):
@@ -30,6 +31,8 @@ class Audience(StrEnum):
     JOIN = "sprechstunde:join"
     STAFF = "sprechstunde:staff"
     FEED = "sprechstunde:feed"
+    ROOM = "sprechstunde:room"
+    INVITE = "sprechstunde:room-invite"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Claims:
     subject: str
     version: int
     expires_at: datetime
+    # Claims beyond the registered ones, as the issuer gave them (e.g. a room ticket's role).
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 def _derive(secret: str) -> tuple[str, bytes]:
@@ -61,9 +66,16 @@ class TokenService:
         self._clock = clock  # the clock tokens are issued with also decides their expiry
 
     def issue(
-        self, audience: Audience, subject: str, version: int, now: datetime, lifetime: timedelta
+        self,
+        audience: Audience,
+        subject: str,
+        version: int,
+        now: datetime,
+        lifetime: timedelta,
+        extra: Mapping[str, object] | None = None,
     ) -> str:
-        claims = {
+        claims: dict[str, object] = {**(extra or {})}
+        claims |= {
             "iss": self._issuer,
             "aud": audience.value,
             "sub": subject,
@@ -101,4 +113,5 @@ class TokenService:
         if expires <= now:
             raise TokenExpired()
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        return Claims(subject=claims["sub"], version=version, expires_at=expires_at)
+        extra = {k: v for k, v in claims.items() if k not in REGISTERED}
+        return Claims(subject=claims["sub"], version=version, expires_at=expires_at, extra=extra)

@@ -219,3 +219,11 @@ def booking_body(service: Service, start: datetime, **overrides: object) -> dict
 @pytest.fixture
 def make_booking_body() -> Callable[..., dict[str, object]]:
     return booking_body
+
+
+@pytest.fixture
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiortc peers of this test gather only 127.0.0.1 as their host candidate."""
+    from tests.rtc import loopback_host_addresses
+
+    loopback_host_addresses(monkeypatch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -9,9 +10,13 @@ from datetime import datetime
 import anyio.to_thread
 from fastapi import FastAPI
 
+from rooms.echo import EchoTests
 from scheduler.db import utcnow
+from signaling.bus import Bus, InMemoryBus
+from signaling.gate import Gate
+from signaling.hub import Hub
 from web import errors, logs
-from web.api import devmail, docs, feeds, health, public, staff
+from web.api import connection_test, devmail, docs, feeds, health, public, rooms, signaling, staff
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
@@ -21,6 +26,8 @@ from web.settings import Settings
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or Settings()
     container = Container.build(settings, clock=clock)
+    echo = EchoTests(settings.connection_test_sessions, settings.connection_test_seconds)
+    hub = Hub(_bus(settings), Gate(container.rooms, container.ice, clock))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -31,7 +38,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         limiter.total_tokens = settings.worker_threads
         if settings.embedded_worker:
             container.worker.start()
+        await hub.start()
         yield
+        await hub.stop()
+        await echo.close_all()
         container.worker.stop()
         container.engine.dispose()
 
@@ -45,14 +55,28 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     app.state.container = container
     app.state.catalogues = Catalogues()
+    app.state.echo = echo
+    app.state.hub = hub
     errors.install(app)
     app.include_router(health.router)
     docs.install(app)
     app.include_router(public.router)
     app.include_router(staff.router)
     app.include_router(feeds.router)
+    app.include_router(connection_test.router)
+    app.include_router(rooms.router)
+    app.include_router(signaling.router)
     if settings.env != "production":
         app.include_router(devmail.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _bus(settings: Settings) -> Bus:
+    """Redis when configured, so that several processes share their rooms."""
+    if settings.redis_url:
+        from signaling.redis_bus import RedisBus
+
+        return RedisBus(settings.redis_url)
+    return InMemoryBus(time.time)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
 from notifications.outbox import MessageComposer, OutboxConfig, OutboxWriter
+from rooms.access import RoomAccess, RoomConfig
+from rooms.ice import IceConfig, IceServers
 from scheduler.accounts import Accounts
 from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
@@ -46,6 +48,8 @@ class Container:
     desk: Desk
     outbox: Outbox
     worker: OutboxWorker
+    rooms: RoomAccess
+    ice: IceServers
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -77,6 +81,16 @@ class Container:
         )
         worker = OutboxWorker(outbox)
         _wake_after_commit(sessions, worker)
+        rooms = RoomAccess(sessions, tokens, _room_config(settings), clock=clock)
+        ice = IceServers(
+            IceConfig(
+                stun_urls=tuple(settings.stun_urls),
+                turn_urls=tuple(settings.turn_urls),
+                turn_secret=settings.turn_secret,
+                turn_ttl=timedelta(seconds=settings.turn_ttl_seconds),
+            ),
+            clock=clock,
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -88,7 +102,19 @@ class Container:
             desk=Desk(scheduler),
             outbox=outbox,
             worker=worker,
+            rooms=rooms,
+            ice=ice,
         )
+
+
+def _room_config(settings: Settings) -> RoomConfig:
+    return RoomConfig(
+        opens_before=timedelta(minutes=settings.room_opens_minutes),
+        closes_after=timedelta(minutes=settings.room_closes_minutes),
+        adhoc_lifetime=timedelta(minutes=settings.adhoc_room_minutes),
+        ticket_lifetime=timedelta(minutes=settings.room_ticket_minutes),
+        max_participants=settings.max_room_participants,
+    )
 
 
 def _wake_after_commit(sessions: sessionmaker[Session], worker: OutboxWorker) -> None:

@@ -43,6 +43,11 @@ MESSAGES = {
     ),
     "booking_not_started": "This appointment has not begun yet.",
     "busy": "The system is busy. Please try again in a moment.",
+    "invalid_offer": (
+        "The connection offer is not valid: it must be a WebRTC offer (SDP) with at least one "
+        "audio or video track."
+    ),
+    "connection_tests_busy": "All connection tests are in use. Please try again in a minute.",
     "token_invalid": (
         "This link is not valid. Please use the link from your latest e-mail or call the hotline."
     ),
@@ -102,6 +107,8 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, errors.LoginThrottled):
         headers["Retry-After"] = str(exc.params.get("retry_after", 900))
+    elif "retry_after" in exc.params:
+        headers["Retry-After"] = str(exc.params["retry_after"])
     return problem(request, status, exc.code, headers=headers, **extra)
 
 

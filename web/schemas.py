@@ -225,3 +225,59 @@ class AuditOut(BaseModel):
     actor_id: int | None
     action: str
     detail: str
+
+
+class RoomOut(BaseModel):
+    id: str
+    title: str
+    booking_reference: str | None
+    opens_at: str
+    closes_at: str
+    ended: bool
+
+
+class AdhocRoomIn(BaseModel):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+
+
+class InviteIn(BaseModel):
+    label: ShortText = ""
+
+
+class InviteOut(BaseModel):
+    id: int
+    room_id: str
+    role: str
+    label: str
+    url: str = Field(description="The join link to send; it carries the invitation")
+    revoked: bool
+
+
+class AdhocRoomOut(BaseModel):
+    room: RoomOut
+    guest: InviteOut
+
+
+class TicketIn(BaseModel):
+    name: ShortText = Field(
+        default="", description="The name the host sees; the booking's name by default"
+    )
+
+
+class ParticipantOut(BaseModel):
+    id: str
+    role: str
+    name: str
+
+
+class TicketOut(BaseModel):
+    ticket: str = Field(description="Send it in the first message on the signaling WebSocket")
+    expires_at: str
+    signaling_url: str
+    room: RoomOut
+    participant: ParticipantOut

@@ -44,8 +44,20 @@ class Settings(BaseSettings):
     # Deliver the outbox inside `serve`; switch off when `sprechstunde worker` runs apart.
     embedded_worker: bool = True
 
+    stun_urls: CommaList = Field(default_factory=list)
     turn_urls: CommaList = Field(default_factory=list)
     turn_secret: str | None = None
+    turn_ttl_seconds: int = Field(default=7200, ge=60, le=86400)
+    # A booking's video room opens this long before the start and closes this long after the end.
+    room_opens_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    room_closes_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    adhoc_room_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    room_ticket_minutes: int = Field(default=10, ge=1, le=120)
+    # Peer-to-peer mesh: every participant sends to every other, so rooms stay small.
+    max_room_participants: int = Field(default=4, ge=2, le=6)
+    # The connection test's echo peers: at most this many at once, each for at most this long.
+    connection_test_sessions: int = Field(default=4, ge=1, le=100)
+    connection_test_seconds: int = Field(default=120, ge=1, le=3600)
 
     timezone: str = "Europe/Berlin"
     holiday_country: str = "DE"

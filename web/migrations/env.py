@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import notifications.models  # noqa: F401 - registers the tables on the metadata
+import rooms.models  # noqa: F401
 import scheduler.models  # noqa: F401
 from scheduler.db import Base
 

@@ -1,0 +1,152 @@
+"""The signaling protocol, version 1: JSON text frames, one message per frame.
+
+Client messages are validated here (pydantic, strict types, size caps); server messages are
+plain dicts built by the hub. `docs/signaling.md` describes both, with a sequence diagram.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+VERSION = 1
+MAX_SDP = 60_000
+PeerId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes: 1000 after `leave`, else the application range (4000-4999).
+    The close reason is the lower-case name, for the page to look up its message."""
+
+    NORMAL = 1000
+    PROTOCOL_ERROR = 4000
+    TICKET_INVALID = 4001
+    TICKET_EXPIRED = 4002
+    TICKET_REVOKED = 4003
+    ROOM_NOT_OPEN = 4004
+    ROOM_CLOSED = 4005
+    REPLACED = 4006
+    DENIED = 4007
+    HEARTBEAT_TIMEOUT = 4008
+    MESSAGE_TOO_BIG = 4009
+    ROOM_FULL = 4010
+    RATE_LIMITED = 4011
+    TOO_SLOW = 4012
+    REMOVED = 4013
+    ENDED = 4014
+    SHUTTING_DOWN = 4015
+
+    @property
+    def reason(self) -> str:
+        return self.name.lower()
+
+
+class _Message(BaseModel):
+    # Strict: "1" is not 1 and "true" is not true. Unknown fields are ignored, so a newer
+    # client stays understood by an older server.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Auth(_Message):
+    type: Literal["auth"]
+    v: Literal[1] = 1
+    ticket: str = Field(min_length=1, max_length=4096)
+    # Peers that cannot roll back a local offer (aiortc) are never the polite one.
+    can_rollback: bool = True
+
+
+class Offer(_Message):
+    type: Literal["offer"]
+    to: PeerId
+    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+
+
+class Answer(_Message):
+    type: Literal["answer"]
+    to: PeerId
+    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+
+
+class IceCandidate(_Message):
+    candidate: str = Field(max_length=1000)
+    sdpMid: str | None = Field(default=None, max_length=64)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
+    usernameFragment: str | None = Field(default=None, max_length=256)
+
+
+class Candidate(_Message):
+    type: Literal["candidate"]
+    to: PeerId
+    # None: the end of this peer's candidates.
+    candidate: IceCandidate | None
+
+
+class Media(_Message):
+    type: Literal["media"]
+    audio: bool
+    video: bool
+    screen: bool = False
+
+
+class Chat(_Message):
+    type: Literal["chat"]
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+class Leave(_Message):
+    type: Literal["leave"]
+
+
+class Admit(_Message):
+    type: Literal["admit"]
+    id: PeerId
+
+
+class Deny(_Message):
+    type: Literal["deny"]
+    id: PeerId
+
+
+class Remove(_Message):
+    type: Literal["remove"]
+    id: PeerId
+
+
+class End(_Message):
+    type: Literal["end"]
+
+
+ClientMessage = Annotated[
+    Auth | Offer | Answer | Candidate | Media | Chat | Ping | Leave | Admit | Deny | Remove | End,
+    Field(discriminator="type"),
+]
+_client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+RELAYED = (Offer, Answer, Candidate)
+HOST_ONLY = (Admit, Deny, Remove, End)
+
+
+class InvalidMessage(ValueError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def parse(text: str | bytes) -> ClientMessage:
+    """One client message, or `InvalidMessage` saying what is wrong with it."""
+    try:
+        return _client_message.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "message"
+        raise InvalidMessage(f"{where}: {first['msg']}"[:200]) from None
+
+
+def error(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"type": "error", "code": code, "message": message, **extra}

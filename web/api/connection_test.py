@@ -1,0 +1,66 @@
+"""The citizens' connection test: the browser sends a WebRTC offer and gets its own camera and
+microphone echoed back by a server-side peer (`rooms.echo`).
+
+The offer must be complete (ICE gathering finished, candidates inside the SDP): there is no
+trickle endpoint. A test ends by `DELETE`, when its connection closes, or after
+`expires_in_seconds`, whichever comes first. `DELETE` is idempotent: an unknown or already ended
+session answers 204 as well, so a page may call it on unload without caring what happened before.
+Handlers are `async` because the peers live on the event loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
+
+from rooms.echo import EchoTests
+
+router = APIRouter(prefix="/api/v1/connection-test", tags=["connection test"])
+
+
+class OfferIn(BaseModel):
+    type: Literal["offer"]
+    # Browser offers with audio, video and all their candidates stay well under 10 000.
+    sdp: str = Field(min_length=1, max_length=20_000)
+
+
+class AnswerOut(BaseModel):
+    session_id: str
+    type: Literal["answer"] = "answer"
+    sdp: str
+    expires_in_seconds: int
+
+
+def echo_tests(request: Request) -> EchoTests:
+    return request.app.state.echo  # type: ignore[no-any-return]
+
+
+Echo = Annotated[EchoTests, Depends(echo_tests)]
+SessionId = Annotated[str, Path(max_length=64)]
+
+
+@router.post(
+    "",
+    response_model=AnswerOut,
+    status_code=201,
+    responses={
+        422: {"description": "not a usable WebRTC offer"},
+        503: {"description": "all connection tests are taken; see Retry-After"},
+    },
+)
+async def start_connection_test(body: OfferIn, echo: Echo) -> AnswerOut:
+    session = await echo.answer(body.sdp)
+    return AnswerOut(
+        session_id=session.id,
+        sdp=session.answer_sdp,
+        expires_in_seconds=math.floor(session.seconds),
+    )
+
+
+@router.delete("/{session_id}", status_code=204)
+async def end_connection_test(session_id: SessionId, echo: Echo) -> Response:
+    await echo.close(session_id)
+    return Response(status_code=204)
