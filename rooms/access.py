@@ -29,7 +29,6 @@ from scheduler.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
-    TokenError,
     TokenInvalid,
     TokenRevoked,
 )
@@ -174,6 +173,11 @@ class RoomAccess:
             if room is None:
                 raise TokenInvalid("unknown room")
             info = self._info(room, self._room_booking(session, room))
+            if str(participant).startswith("invite-"):
+                # The hub revokes only the ticket in use; one fetched before stays signed.
+                invite = session.get(RoomInvite, int(str(participant).removeprefix("invite-")))
+                if invite is None or invite.revoked_at is not None:
+                    raise TokenRevoked("invitation revoked")
         return Pass(
             room_id=claims.subject,
             participant_id=str(participant),
@@ -189,7 +193,7 @@ class RoomAccess:
     def booking_room(self, actor: StaffIdentity, reference: str) -> RoomInfo:
         """The room of a video booking, made on first use, for its advisor or their team."""
         with write_session(self._sessions) as session:
-            booking = session.scalar(select(Booking).where(Booking.reference == reference))
+            booking = session.scalar(select(Booking).where(Booking.reference == reference.upper()))
             if booking is None:
                 raise NotFound("unknown booking")
             if booking.channel != Channel.VIDEO:
@@ -220,7 +224,7 @@ class RoomAccess:
         """A revocable link for an extra guest, such as an interpreter."""
         with write_session(self._sessions) as session:
             room = self._visible_room(session, actor, room_id)
-            self._window(room, self._room_booking(session, room))  # refuses a closed room
+            self._refuse_closed(self._window(room, self._room_booking(session, room)))
             invite = self._add_invite(session, actor, room, RoomRole.EXTRA_GUEST, label.strip())
             return self._link(invite, room)
 
@@ -283,7 +287,7 @@ class RoomAccess:
             # The manage page's Join button holds the manage link, not the join link.
             try:
                 return self._tokens.decode(link_token, Audience.MANAGE)
-            except TokenError:
+            except TokenInvalid:
                 raise TokenInvalid("not a link of a booking") from None
 
     def _booking(self, session: Session, reference: str, version: int) -> Booking:
@@ -336,12 +340,14 @@ class RoomAccess:
 
     def _info(self, room: Room, booking: Booking | None) -> RoomInfo:
         """The room's window, refusing a room that is not open now."""
-        info = self._window(room, booking)
-        now = self._clock()
-        if info.ended or now >= info.closes_at:
-            raise RoomClosed(closes_at=info.closes_at)
-        if now < info.opens_at:
+        info = self._refuse_closed(self._window(room, booking))
+        if self._clock() < info.opens_at:
             raise RoomNotOpen(opens_at=info.opens_at)
+        return info
+
+    def _refuse_closed(self, info: RoomInfo) -> RoomInfo:
+        if info.ended or self._clock() >= info.closes_at:
+            raise RoomClosed(closes_at=info.closes_at)
         return info
 
     def _visible_room(self, session: Session, actor: StaffIdentity, room_id: str) -> Room:

@@ -127,7 +127,7 @@ class EchoTests:
 
     def _retry_after(self) -> int:
         now = asyncio.get_running_loop().time()
-        soonest = min(running.ends_at for running in self._running.values())
+        soonest = min((running.ends_at for running in self._running.values()), default=now)
         return max(1, math.ceil(soonest - now))
 
 

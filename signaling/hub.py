@@ -194,6 +194,8 @@ class Hub:
         self._rooms: dict[str, dict[str, Peer]] = {}
         self._conns: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._subscribed: set[str] = set()
+        self._subscription_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -479,13 +481,9 @@ class Hub:
     # -- delivery of bus events to the local connections -----------------------------------
 
     async def _register(self, peer: Peer) -> None:
-        local = self._rooms.get(peer.room)
-        if local is None:
-            local = self._rooms[peer.room] = {}
-            room = peer.room
-            await self.bus.subscribe(room, lambda event: self._deliver(room, event))
-        local[peer.id] = peer
+        self._rooms.setdefault(peer.room, {})[peer.id] = peer
         self._conns[peer.conn] = peer
+        await self._sync_subscription(peer.room)
 
     def _unregister(self, peer: Peer) -> None:
         self._conns.pop(peer.conn, None)
@@ -494,11 +492,20 @@ class Hub:
             del local[peer.id]
             if not local:
                 del self._rooms[peer.room]
-                self._spawn(self._unsubscribe_if_empty(peer.room))
+                self._spawn(self._sync_subscription(peer.room))
 
-    async def _unsubscribe_if_empty(self, room: str) -> None:
-        if room not in self._rooms:
-            await self.bus.unsubscribe(room)
+    async def _sync_subscription(self, room: str) -> None:
+        """Subscribed to a room's events exactly while it has local connections. One lock,
+        so a late unsubscribe can never overtake the subscribe of a new connection, and no
+        connection goes on before the subscription is in place."""
+        async with self._subscription_lock:
+            wanted = room in self._rooms
+            if wanted and room not in self._subscribed:
+                await self.bus.subscribe(room, lambda event: self._deliver(room, event))
+                self._subscribed.add(room)
+            elif not wanted and room in self._subscribed:
+                self._subscribed.discard(room)
+                await self.bus.unsubscribe(room)
 
     def _deliver(self, room: str, event: Event) -> None:
         local = self._rooms.get(room)
@@ -537,7 +544,9 @@ class Hub:
                 target.close(CloseCode(event["code"]))
         elif command == "admitted":
             target = local.get(event["to"])
-            if target is not None and target.closing is None:
+            # Only a waiting peer: admitting one inside again (a second host, a double click,
+            # a host admitting itself) would announce it anew and restart every call with it.
+            if target is not None and target.state is Presence.WAITING and target.closing is None:
                 target.state = Presence.INSIDE
                 self._spawn(self._welcome_in(target))
         elif command == "end":

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 import anyio.to_thread
+from aiortc import RTCIceServer
 from fastapi import FastAPI
 
 from rooms.echo import EchoTests
@@ -26,7 +27,14 @@ from web.settings import Settings
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or Settings()
     container = Container.build(settings, clock=clock)
-    echo = EchoTests(settings.connection_test_sessions, settings.connection_test_seconds)
+    echo = EchoTests(
+        settings.connection_test_sessions,
+        settings.connection_test_seconds,
+        ice_servers=lambda: [
+            RTCIceServer(**server.as_dict())  # type: ignore[arg-type]
+            for server in container.ice.for_participant("connection-test")
+        ],
+    )
     hub = Hub(_bus(settings), Gate(container.rooms, container.ice, clock))
 
     @asynccontextmanager

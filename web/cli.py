@@ -1,10 +1,12 @@
-"""The `sprechstunde` command: migrate, seed-demo, serve, worker, create-user."""
+"""The `sprechstunde` command: migrate, seed-demo, serve, worker, create-user, probe."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from scheduler.db import write_session
 from scheduler.errors import SchedulerError
@@ -50,6 +52,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         workers=args.workers,
         server_header=False,
+        # The signaling hub refuses messages over 64 KiB itself, with a reason; larger
+        # frames are cut off by the protocol layer before they are buffered.
+        ws_max_size=256 * 1024,
     )
     return 0
 
@@ -96,6 +101,79 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    """Print the probe's JSON; exit 0 only if media flowed both ways, 1 if not, 2 if it
+    could not even start."""
+    from signaling.probe import ProbeOptions, ProbeResult, run
+
+    email = args.email or os.environ.get("SPRECHSTUNDE_PROBE_EMAIL")
+    password = args.password or os.environ.get("SPRECHSTUNDE_PROBE_PASSWORD")
+    if not email or not password:
+        result = ProbeResult(relay_only=args.relay_only)
+        result.error = (
+            "staff login needed: --email and --password, or SPRECHSTUNDE_PROBE_EMAIL "
+            "and SPRECHSTUNDE_PROBE_PASSWORD"
+        )
+        print(json.dumps(result.as_dict()))
+        return 2
+    options = ProbeOptions(
+        base_url=args.base_url,
+        email=email,
+        password=password,
+        relay_only=args.relay_only,
+        loopback=args.loopback,
+        timeout=args.timeout,
+        frames=args.frames,
+    )
+    result = run(options)
+    print(json.dumps(result.as_dict()), flush=True)
+    return 0 if result.connected and result.media_flowed(args.frames) else 1
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text}")
+        return value
+
+    return parse
+
+
+def _add_probe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    probe = commands.add_parser(
+        "probe",
+        help="test a deployment's video path end to end with two aiortc peers",
+        description="Log in as staff, open an ad-hoc room, let two aiortc peers (host and "
+        "guest) meet in it through the signaling server and exchange video, then end the "
+        "room. Prints one JSON object; exits 0 only if media flowed both ways.",
+    )
+    probe.add_argument("--base-url", required=True, help="e.g. https://termine.example.org")
+    probe.add_argument(
+        "--relay-only",
+        action="store_true",
+        help="allow only relay candidates, through the TURN server the deployment hands out",
+    )
+    probe.add_argument("--email", help="staff login (or SPRECHSTUNDE_PROBE_EMAIL)")
+    probe.add_argument("--password", help="staff password (or SPRECHSTUNDE_PROBE_PASSWORD)")
+    probe.add_argument(
+        "--timeout", type=_positive(float), default=20.0, help="seconds for everything (20)"
+    )
+    probe.add_argument(
+        "--frames",
+        type=_positive(int),
+        default=10,
+        help="decoded frames each peer must receive for success (10)",
+    )
+    probe.add_argument(
+        "--loopback",
+        action="store_true",
+        help="for checking a server on this very machine: restricts the peers' host "
+        "candidates to 127.0.0.1",
+    )
+    probe.set_defaults(run=_probe, needs_settings=False)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sprechstunde", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -117,11 +195,15 @@ def parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=[r.value for r in Role])
     user.add_argument("--name")
     user.set_defaults(run=_create_user)
+    _add_probe(commands)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not getattr(args, "needs_settings", True):
+        # The probe talks to a server elsewhere: this machine's settings are none of its business.
+        return int(args.run(args))
     return int(args.run(Settings(), args))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,6 +49,11 @@ MESSAGES = {
         "audio or video track."
     ),
     "connection_tests_busy": "All connection tests are in use. Please try again in a minute.",
+    "room_not_open": "The video room opens on {opens_at_date} at {opens_at_time}.",
+    "room_closed": "The video room is closed.",
+    "room_full": "The video room is full.",
+    "no_video_room": "This appointment has no video room.",
+    "label_too_long": "The label of the invitation is too long.",
     "token_invalid": (
         "This link is not valid. Please use the link from your latest e-mail or call the hotline."
     ),
@@ -96,10 +102,27 @@ def status_of(exc: errors.SchedulerError) -> int:
     return next(status for kind, status in STATUS if isinstance(exc, kind))
 
 
+def local_times(
+    request: Request, params: dict[str, object]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Times of an error in the office's zone: `<name>_date` and `<name>_time` for the message,
+    and `<name>` in ISO 8601 with its offset for the body (a page shows or counts down to it)."""
+    tz = request.app.state.container.scheduler.tz
+    texts = dict(params)
+    body: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, datetime):
+            moment = value.astimezone(tz)
+            texts |= {f"{name}_date": f"{moment:%d.%m.%Y}", f"{name}_time": f"{moment:%H:%M}"}
+            body[name] = moment.isoformat()
+    return texts, body
+
+
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.SchedulerError)
     status = status_of(exc) if any(isinstance(exc, k) for k, _ in STATUS) else 400
-    extra: dict[str, Any] = {"params": exc.params}
+    params, times = local_times(request, exc.params)
+    extra: dict[str, Any] = {"params": params, **times}
     if "field" in exc.params:
         extra["field"] = exc.params["field"]
     headers = {}

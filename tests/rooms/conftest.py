@@ -44,6 +44,16 @@ class Coturn:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def logged(self, text: str, timeout: float = 2.0) -> bool:
+        """Whether `text` appears in the log within `timeout`: coturn may write a line just
+        after the client already has the answer it describes."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
 
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[Coturn]:
@@ -95,7 +105,7 @@ def _command(server: Coturn, workdir: Path) -> list[str]:
         "--no-dtls",
         "--no-rfc5780",  # would open a second, alternate listening port
         "--relay-threads=1",
-        "--verbose",
+        "--verbose",  # the per-session Allocate lines the tests look for
         f"--log-file={server.log}",
         "--simple-log",  # exactly this file name, no date suffix or rollover
         "--no-stdout-log",

@@ -2,8 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
 import pytest
+from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
+
+from tests.conftest import REDIS_URL
+
+WAIT = 3.0  # seconds: every wait for the server is bounded
+# A Redis bus delivers events asynchronously: silence is only silence after a moment.
+SETTLE = 0.1 if REDIS_URL else 0.0
+
+
+def receive(socket: WebSocketTestSession, timeout: float = WAIT) -> dict[str, Any]:
+    """The next message within `timeout` (TimeoutError otherwise); WebSocketDisconnect with
+    the close code once the server has closed the connection."""
+
+    async def next_message() -> Any:
+        with anyio.fail_after(timeout):
+            # The session's own receive() waits forever; this is the same stream, bounded.
+            return await socket._send_rx.receive()
+
+    message = socket.portal.call(next_message)
+    socket._raise_on_close(message)
+    return json.loads(message["text"])
+
+
+def close_code(socket: WebSocketTestSession, timeout: float = WAIT) -> int:
+    """The code the server closes with; then the client's side of the closing handshake,
+    as a browser does it (only then does the server's reader see the connection go)."""
+    with pytest.raises(WebSocketDisconnect) as closed:
+        receive(socket, timeout)
+    socket.close()
+    return closed.value.code
+
+
+def drain(socket: WebSocketTestSession) -> list[dict[str, Any]]:
+    """Everything sent to `socket` before the answer to a ping now, and, with a Redis bus
+    (whose events arrive asynchronously), until nothing more comes for a moment."""
+    socket.send_json({"type": "ping"})
+    messages = []
+    for _ in range(50):
+        message = receive(socket)
+        if message["type"] == "pong":
+            break
+        messages.append(message)
+    else:
+        raise AssertionError(f"no pong after {messages}")
+    if SETTLE:
+        with contextlib.suppress(TimeoutError):
+            while len(messages) < 50:
+                messages.append(receive(socket, SETTLE))
+    return messages
 
 
 def test_host_is_welcomed_inside_with_nobody_waiting(room_world, connect):
@@ -65,3 +120,477 @@ def test_denied_guest_is_closed_and_cannot_knock_again_with_the_ticket(room_worl
     with pytest.raises(WebSocketDisconnect) as refused:
         connect(ticket)
     assert refused.value.code == 4003
+
+
+# -- three participants ----------------------------------------------------------------------
+
+
+def test_interpreter_is_admitted_and_everyone_meets_everyone_once(room_world, connect):
+    host_id, interpreter_id = f"staff-{room_world.advisor.id}", None
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket(), can_rollback=False)  # aiortc-like
+    assert receive(host)["participant"]["id"] == "guest"
+    interpreter_id, ticket = invite(room_world, "Dolmetscherin")
+    interpreter, welcome = connect(ticket)
+    assert welcome["state"] == "waiting"
+    assert welcome["role"] == "extra_guest"
+    knock = receive(host)
+    assert knock["participant"] == {
+        "id": interpreter_id,
+        "name": "Dolmetscherin",
+        "role": "extra_guest",
+        "media": {},
+    }
+
+    guest_admitted, host_sees_guest = admit(host, guest, "guest")
+    interpreter_admitted, host_sees_interpreter = admit(host, interpreter, interpreter_id)
+    guest_sees_interpreter = receive(guest)
+
+    assert guest_sees_interpreter["type"] == "peer-joined"
+    assert guest_sees_interpreter["peer"]["id"] == interpreter_id
+    assert {p["id"] for p in interpreter_admitted["participants"]} == {host_id, "guest"}
+    views = {
+        host_id: {
+            "guest": host_sees_guest["polite"],
+            interpreter_id: host_sees_interpreter["polite"],
+        },
+        "guest": {
+            **{p["id"]: p["polite"] for p in guest_admitted["participants"]},
+            interpreter_id: guest_sees_interpreter["polite"],
+        },
+        interpreter_id: {p["id"]: p["polite"] for p in interpreter_admitted["participants"]},
+    }
+    assert_one_polite_per_pair(views)
+    assert views["guest"] == {host_id: False, interpreter_id: False}  # cannot roll back
+    assert views[host_id] == {"guest": True, interpreter_id: True}  # browsers: first is polite
+    for socket in (host, guest, interpreter):
+        assert drain(socket) == []  # nobody heard of anybody twice
+
+
+def test_waiting_interpreter_hears_nothing_of_the_room(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+    _, ticket = invite(room_world)
+    interpreter, _ = connect(ticket)
+    receive(host)  # knock
+    guest.send_json({"type": "media", "audio": True, "video": False})
+    guest.send_json({"type": "chat", "text": "Hallo"})
+    assert [m["type"] for m in drain(host)] == ["media", "chat"]
+    assert drain(interpreter) == []
+
+
+# -- reconnecting ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("same_ticket", [False, True], ids=["new-ticket", "same-ticket"])
+def test_host_reconnecting_is_inside_at_once_with_the_guest(room_world, connect, same_ticket):
+    host_id = f"staff-{room_world.advisor.id}"
+    ticket = room_world.host_ticket()
+    host, _ = connect(ticket)
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+
+    host.close()
+    assert receive(guest) == {"type": "peer-left", "id": host_id}
+    _again, welcome = connect(ticket if same_ticket else room_world.host_ticket())
+
+    assert welcome["state"] == "inside"
+    assert [p["id"] for p in welcome["participants"]] == ["guest"]
+    assert welcome["waiting"] == []
+    joined = receive(guest)
+    assert joined["type"] == "peer-joined"
+    assert joined["peer"]["id"] == host_id
+    assert joined["polite"] is not welcome["participants"][0]["polite"]
+
+
+@pytest.mark.parametrize("same_ticket", [False, True], ids=["new-ticket", "same-ticket"])
+def test_second_connection_replaces_the_first_without_a_peer_left(room_world, connect, same_ticket):
+    host_id = f"staff-{room_world.advisor.id}"
+    ticket = room_world.host_ticket()
+    old, _ = connect(ticket)
+    guest, _ = connect(room_world.guest_ticket())
+    receive(old)
+    admit(old, guest, "guest")
+
+    new, welcome = connect(ticket if same_ticket else room_world.host_ticket())
+
+    assert welcome["state"] == "inside"
+    assert [p["id"] for p in welcome["participants"]] == ["guest"]
+    assert close_code(old) == 4006
+    joined = receive(guest)
+    assert joined["type"] == "peer-joined"
+    assert joined["peer"]["id"] == host_id
+    assert drain(guest) == []  # the old connection's end is no peer-left
+    guest.send_json({"type": "offer", "to": host_id, "sdp": "v=0"})
+    assert receive(new) == {"type": "offer", "sdp": "v=0", "from": "guest"}
+
+
+def test_admitted_guest_reconnecting_is_inside_at_once(room_world, connect):
+    host_id = f"staff-{room_world.advisor.id}"
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+
+    guest.close()
+    assert receive(host) == {"type": "peer-left", "id": "guest"}
+    _again, welcome = connect(room_world.guest_ticket())
+
+    assert welcome["state"] == "inside"
+    assert [p["id"] for p in welcome["participants"]] == [host_id]
+    joined = receive(host)
+    assert joined["type"] == "peer-joined"  # no knock: the admission is remembered
+    assert joined["peer"]["id"] == "guest"
+
+
+def test_admitted_guest_replacing_its_connection_is_inside_at_once(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    ticket = room_world.guest_ticket()
+    old, _ = connect(ticket)
+    receive(host)
+    admit(host, old, "guest")
+
+    _new, welcome = connect(ticket)
+
+    assert welcome["state"] == "inside"
+    assert close_code(old) == 4006
+    assert [m["type"] for m in drain(host)] == ["peer-joined"]
+
+
+# -- removing and ending ---------------------------------------------------------------------
+
+
+def test_removed_guest_is_closed_and_the_others_see_it_leave(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+    interpreter_id, ticket = invite(room_world)
+    interpreter, _ = connect(ticket)
+    receive(host)
+    admit(host, interpreter, interpreter_id)
+    receive(guest)  # peer-joined: the interpreter
+
+    host.send_json({"type": "remove", "id": "guest"})
+
+    assert close_code(guest) == 4013
+    assert receive(host) == {"type": "peer-left", "id": "guest"}
+    assert receive(interpreter) == {"type": "peer-left", "id": "guest"}
+
+
+def test_removed_guest_cannot_return_with_its_ticket_and_waits_with_a_new_one(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    ticket = room_world.guest_ticket()
+    guest, _ = connect(ticket)
+    receive(host)
+    admit(host, guest, "guest")
+    host.send_json({"type": "remove", "id": "guest"})
+    assert close_code(guest) == 4013
+    assert receive(host) == {"type": "peer-left", "id": "guest"}
+
+    with pytest.raises(WebSocketDisconnect) as refused:
+        connect(ticket)
+    assert refused.value.code == 4003
+    _again, welcome = connect(room_world.guest_ticket())
+    assert welcome["state"] == "waiting"
+    assert receive(host)["type"] == "knock"
+
+
+def test_host_ending_the_room_ends_it_for_everyone(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest_ticket = room_world.guest_ticket()
+    guest, _ = connect(guest_ticket)
+    receive(host)
+    admit(host, guest, "guest")
+    _, ticket = invite(room_world)
+    interpreter, _ = connect(ticket)  # still waiting
+    receive(host)
+
+    host.send_json({"type": "end"})
+
+    for socket in (host, guest, interpreter):
+        assert receive(socket) == {"type": "ended", "reason": "ended_by_host"}
+        assert close_code(socket) == 4014
+    response = room_world.client.post(
+        "/api/v1/room-tickets", headers={"Authorization": f"Bearer {room_world.join_token}"}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "room_closed"
+    with pytest.raises(WebSocketDisconnect) as refused:
+        connect(guest_ticket)  # issued before the end
+    assert refused.value.code == 4005
+
+
+# -- the room's window -----------------------------------------------------------------------
+
+
+def test_no_tickets_once_the_room_has_closed(room_world, connect):
+    room_world.clock.now = room_closes(room_world)
+
+    guest = room_world.client.post(
+        "/api/v1/room-tickets", headers={"Authorization": f"Bearer {room_world.join_token}"}
+    )
+    host = room_world.client.post(
+        f"/api/v1/rooms/{room_world.room_id()}/tickets",
+        headers=room_world.staff_headers(room_world.advisor),
+    )
+
+    assert (guest.status_code, guest.json()["code"]) == (409, "room_closed")
+    assert (host.status_code, host.json()["code"]) == (409, "room_closed")
+
+
+def test_connections_are_closed_when_the_room_closes(room_world, connect):
+    room_world.clock.now = room_closes(room_world) - timedelta(seconds=0.5)
+    host, _ = connect(room_world.host_ticket())
+    guest, welcome = connect(room_world.guest_ticket())
+
+    assert welcome["state"] == "waiting"
+    assert receive(host)["type"] == "knock"
+    for socket in (host, guest):
+        assert receive(socket) == {"type": "ended", "reason": "room_closed"}
+        assert close_code(socket) == 4005
+
+
+# -- rooms apart -----------------------------------------------------------------------------
+
+
+def test_a_ticket_leads_into_its_own_room_only(room_world, connect):
+    room_b, host_b_ticket, guest_b_ticket = adhoc_room(room_world)
+    host_a, welcome_a = connect(room_world.host_ticket())
+    host_b, welcome_b = connect(host_b_ticket)
+    _guest_b, guest_welcome = connect(guest_b_ticket)
+
+    assert welcome_a["room"]["id"] == room_world.room_id() != room_b
+    assert welcome_b["room"]["id"] == room_b
+    assert guest_welcome["room"]["id"] == room_b
+    assert receive(host_b)["type"] == "knock"
+    assert drain(host_a) == []  # the same advisor, but in room A
+
+
+def test_rooms_never_hear_each_other(room_world, connect):
+    host_id = f"staff-{room_world.advisor.id}"  # the same advisor hosts both rooms
+    _room_b, host_b_ticket, guest_b_ticket = adhoc_room(room_world)
+    host_a, _ = connect(room_world.host_ticket())
+    guest_a, _ = connect(room_world.guest_ticket())
+    receive(host_a)
+    admit(host_a, guest_a, "guest")
+    host_b, _ = connect(host_b_ticket)
+    guest_b, welcome = connect(guest_b_ticket)
+    assert receive(host_b)["type"] == "knock"
+    admit(host_b, guest_b, welcome["id"])
+
+    for message in (
+        {"type": "offer", "to": host_id, "sdp": "v=0"},
+        {"type": "candidate", "to": host_id, "candidate": None},
+        {"type": "media", "audio": False, "video": True},
+        {"type": "chat", "text": "only for room B"},
+    ):
+        guest_b.send_json(message)
+    assert [m["type"] for m in drain(host_b)] == ["offer", "candidate", "media", "chat"]
+    assert [m["type"] for m in drain(guest_b)] == ["chat"]
+
+    guest_a.send_json({"type": "chat", "text": "room A"})
+    assert receive(host_a)["text"] == "room A"
+    assert drain(host_a) == []
+    assert [m["text"] for m in drain(guest_a)] == ["room A"]
+
+
+# -- who may do what -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "offer", "to": "staff-1", "sdp": "v=0"},
+        {"type": "answer", "to": "staff-1", "sdp": "v=0"},
+        {"type": "candidate", "to": "staff-1", "candidate": None},
+        {"type": "chat", "text": "Hallo?"},
+    ],
+    ids=lambda m: m["type"],
+)
+def test_waiting_guest_cannot_signal_or_chat(room_world, connect, message):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    message = {**message, "to": f"staff-{room_world.advisor.id}"} if "to" in message else message
+
+    guest.send_json(message)
+
+    assert receive(guest)["code"] == "not_admitted"
+    assert drain(host) == []
+
+
+def test_waiting_guest_media_state_goes_nowhere(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    guest.send_json({"type": "media", "audio": True, "video": True})
+    assert drain(guest) == []
+    assert drain(host) == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "admit", "id": "guest"},
+        {"type": "deny", "id": "staff"},
+        {"type": "remove", "id": "staff"},
+        {"type": "end"},
+    ],
+    ids=lambda m: m["type"],
+)
+def test_guest_cannot_act_as_host(room_world, connect, message):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+    message = {**message, "id": f"staff-{room_world.advisor.id}"} if "id" in message else message
+
+    guest.send_json(message)
+
+    assert receive(guest)["code"] == "forbidden"
+    assert drain(host) == []
+    assert drain(guest) == []  # still connected, the room still open
+
+
+def test_signaling_an_unknown_peer_goes_nowhere(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+    _, ticket = invite(room_world)
+    interpreter, _ = connect(ticket)  # waiting: no signaling reaches it
+    interpreter_id = receive(host)["participant"]["id"]
+
+    for to in ("nobody", interpreter_id, "staff-999"):
+        guest.send_json({"type": "offer", "to": to, "sdp": "v=0"})
+
+    assert drain(guest) == []
+    assert drain(host) == []
+    assert drain(interpreter) == []
+
+
+def test_offer_to_yourself_is_an_error(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    host.send_json({"type": "offer", "to": f"staff-{room_world.advisor.id}", "sdp": "v=0"})
+    assert receive(host)["code"] == "unknown_peer"
+
+
+def test_host_admitting_twice_announces_the_guest_once(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+
+    host.send_json({"type": "admit", "id": "guest"})
+    host.send_json({"type": "admit", "id": f"staff-{room_world.advisor.id}"})
+
+    assert drain(host) == []
+    assert drain(guest) == []
+
+
+# -- media and chat --------------------------------------------------------------------------
+
+
+def test_media_state_reaches_the_others_inside(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+
+    guest.send_json({"type": "media", "audio": False, "video": True, "screen": True})
+
+    media = receive(host)
+    assert media == {
+        "type": "media",
+        "from": "guest",
+        "audio": False,
+        "video": True,
+        "screen": True,
+    }
+    assert drain(guest) == []  # not back to the sender
+    _, ticket = invite(room_world)
+    interpreter, _ = connect(ticket)
+    interpreter_id = receive(host)["participant"]["id"]
+    admitted, _ = admit(host, interpreter, interpreter_id)
+    states = {p["id"]: p["media"] for p in admitted["participants"]}
+    assert states["guest"] == {"audio": False, "video": True, "screen": True}
+
+
+def test_chat_reaches_everyone_inside_with_name_and_time(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket(name="Erika"))
+    receive(host)
+    admit(host, guest, "guest")
+
+    guest.send_json({"type": "chat", "text": "Guten Tag"})
+
+    for socket in (host, guest):
+        chat = receive(socket)
+        assert chat["type"] == "chat"
+        assert (chat["from"], chat["name"], chat["text"]) == ("guest", "Erika", "Guten Tag")
+        assert chat["at"].endswith("+00:00")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def admit(
+    host: WebSocketTestSession, guest: WebSocketTestSession, member_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The host lets `member_id` in: what the guest and the host then hear."""
+    host.send_json({"type": "admit", "id": member_id})
+    admitted = receive(guest)
+    assert admitted["type"] == "admitted"
+    joined = receive(host)
+    assert joined["type"] == "peer-joined"
+    assert joined["peer"]["id"] == member_id
+    return admitted, joined
+
+
+def assert_one_polite_per_pair(views: dict[str, dict[str, bool]]) -> None:
+    """views[me][other]: whether `me` is the polite side towards `other`."""
+    for me, others in views.items():
+        assert set(others) == set(views) - {me}
+        for other, polite in others.items():
+            assert polite is not views[other][me], (me, other)
+
+
+def invite(room_world, label: str = "Dolmetscherin") -> tuple[str, str]:
+    """An invitation to the booking's room: the participant id and a ticket for it."""
+    response = room_world.client.post(
+        f"/api/v1/rooms/{room_world.room_id()}/invites",
+        headers=room_world.staff_headers(room_world.advisor),
+        json={"label": label},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return f"invite-{body['id']}", room_world.guest_ticket(body["url"].rsplit("/", 1)[1])
+
+
+def adhoc_room(room_world) -> tuple[str, str, str]:
+    """A second room, ad hoc and hosted by the same advisor: its id, a host and a guest ticket."""
+    headers = room_world.staff_headers(room_world.advisor)
+    response = room_world.client.post("/api/v1/rooms", headers=headers, json={"title": "B"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    room = body["room"]["id"]
+    host = room_world.client.post(f"/api/v1/rooms/{room}/tickets", headers=headers)
+    assert host.status_code == 201, host.text
+    return (
+        room,
+        host.json()["ticket"],
+        room_world.guest_ticket(body["guest"]["url"].rsplit("/", 1)[1]),
+    )
+
+
+def room_closes(room_world) -> datetime:
+    """When the booking's room closes, as the ticket answer says."""
+    response = room_world.client.post(
+        "/api/v1/room-tickets", headers={"Authorization": f"Bearer {room_world.join_token}"}
+    )
+    assert response.status_code == 201, response.text
+    return datetime.fromisoformat(response.json()["room"]["closes_at"]).astimezone(UTC)

@@ -1,0 +1,710 @@
+"""Signaling relay: the relay latency of our signaling server holding many rooms, against a bare
+`websockets` relay doing the same job, in the same run.
+
+    python -m bench.signaling_relay [--rooms 1000] [--rate 2000] [--seconds 20]
+                                    [--database sqlite|postgres] [--redis] [--quick]
+
+Ours: one `sprechstunde serve` process on a fresh database (SQLite: a new file in a temporary
+directory; PostgreSQL: the database of --postgres-url, created if missing, its `public` schema
+dropped and migrated anew), with the in-memory room bus or, with --redis, the Redis bus of
+--redis-url. An administrator opens `--rooms` ad-hoc rooms over the HTTP API and takes a host
+ticket and, through the room's guest link, a guest ticket for each. Then every room is joined
+the way the browser does it: the host connects and authenticates, the guest connects, knocks
+and waits, the host admits it; `--connect-concurrency` rooms at a time.
+
+Bare: `python -m bench.bare_relay` (a subprocess): `websockets` and a dict of rooms, the same
+JSON parse and dump per message, nothing else. Same rooms, clients, rate and measurement.
+
+The measurement: every guest sends ICE candidates (~200-byte messages) to its host, the rooms
+taking turns so that `--rate` messages a second leave evenly spread; `--warmup` seconds first,
+then `--seconds` measured. The host's client notes when each arrives: latency is the receipt
+time minus the send time, both from this process's monotonic clock, so it includes the
+client's own WebSocket handling (the "send lag" row shows whether the client kept up). Clients
+are silent otherwise except for a ping after 10 s without sending (the protocol's heartbeat),
+sent to both servers alike. Both servers are offered permessage-deflate, as browsers do.
+All traffic stays on 127.0.0.1; all clients run in this one process.
+
+Printed per server: set-up times, sockets held (established server-side TCP connections, from
+/proc/net/tcp), the server's RSS (VmRSS) before and after the sockets connected, relay
+latency percentiles, messages sent/received/lost, CPU of server and client; then both side by
+side, and the p99 ratio against the goal (ours <= 2x bare at 1,000 rooms: reported, never
+asserted). `--profile FILE` writes a cProfile of our server's event loop over the measured
+seconds (started and stopped by signals from a `sitecustomize` put on the server's PYTHONPATH;
+no server code is changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import pstats
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.common import REQUEST_TIMEOUT, Server, StaffApi, free_port, reset_postgres
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_signaling"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+GOAL_RATIO = 2.0
+HEARTBEAT = 10.0  # seconds; ours announces it in `welcome` as heartbeat_seconds
+OUR_RATE_LIMIT = 50.0  # messages/s per connection (HubConfig.rate)
+STEP_TIMEOUT = 30.0
+IDLE_SECONDS = 3.0
+PING = '{"type":"ping"}'
+# An ICE candidate as browsers send them; the sequence number is its foundation.
+MESSAGE = (
+    '{{"type":"candidate","to":"{to}","candidate":{{"candidate":"candidate:{seq} 1 udp '
+    '2122260223 192.168.178.{host} {port} typ host generation 0 ufrag Xk3q network-id 1",'
+    '"sdpMid":"0","sdpMLineIndex":0}}}}'
+)
+SITECUSTOMIZE = """
+import cProfile, os, signal
+_out, _profile = os.environ.get("BENCH_PROFILE_OUT"), []
+def _start(*_):
+    _profile.append(cProfile.Profile())
+    _profile[-1].enable()
+def _stop(*_):
+    if _profile:
+        _profile[-1].disable()
+        _profile[-1].dump_stats(_out)
+if _out:
+    signal.signal(signal.SIGUSR1, _start)
+    signal.signal(signal.SIGUSR2, _stop)
+"""
+
+
+class SetupFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One side of a room: its first message and its peer id."""
+
+    hello: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    host: Seat
+    guest: Seat
+
+
+@dataclass(eq=False)
+class Client:
+    ws: ClientConnection
+    last_sent: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Room:
+    number: int
+    host: Client
+    guest: Client
+    host_id: str
+
+
+@dataclass
+class Traffic:
+    measure_from: float = float("inf")
+    sent_at: dict[int, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    sent: int = 0
+    measured_sent: int = 0
+    received: int = 0
+    duplicates: int = 0
+    send_failures: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    closes: Counter[str] = field(default_factory=Counter)
+    closing: bool = False
+
+
+@dataclass
+class Figures:
+    name: str
+    rooms: int = 0
+    failed_rooms: Counter[str] = field(default_factory=Counter)
+    open_seconds: float = 0.0
+    connect_seconds: float = 0.0
+    sockets_after_connect: int = 0
+    sockets_after_load: int = 0
+    rss_before: float = 0.0
+    rss_after: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    redis_cpu: float | None = None
+    machine_cpu: float = 0.0
+    idle_cpu: float = 0.0  # the server's, per second, with every socket connected and silent
+    seconds: float = 0.0
+    extensions: str = ""
+    traffic: Traffic = field(default_factory=Traffic)
+
+    def percentile(self, p: float, values: list[float] | None = None) -> float:
+        ordered = sorted(self.traffic.latencies if values is None else values)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+    @property
+    def lost(self) -> int:
+        return len(self.traffic.sent_at)
+
+    def report(self) -> str:
+        t, n = self.traffic, max(self.traffic.measured_sent, 1)
+        s = max(self.seconds, 1e-9)
+        others = self.machine_cpu - self.server_cpu - self.client_cpu - (self.redis_cpu or 0.0)
+        p50, p95, p99 = (self.percentile(p) for p in (50, 95, 99))
+        sockets = self.sockets_after_connect
+        per_socket = (self.rss_after - self.rss_before) * 1024 / max(sockets, 1)
+        lines = [
+            f"== {self.name}",
+            f"set-up          {self.rooms} rooms opened in {self.open_seconds:.1f} s, "
+            f"sockets connected in {self.connect_seconds:.1f} s"
+            + (f", failed: {dict(self.failed_rooms)}" if self.failed_rooms else ""),
+            f"sockets held    {sockets} after connecting, {self.sockets_after_load} after the "
+            f"load   (extensions: {self.extensions or 'none'})",
+            f"server RSS      {self.rss_before:.1f} MiB before, {self.rss_after:.1f} MiB after "
+            f"connecting ({per_socket:.1f} KiB per socket)",
+            f"relay latency   p50 {p50:.2f}  p95 {p95:.2f}  p99 {p99:.2f}  "
+            f"max {max(t.latencies, default=0) * 1000:.2f} ms   ({len(t.latencies)} measured)",
+            f"messages        sent {t.sent}  received {t.received}  lost {self.lost}  "
+            f"duplicates {t.duplicates}  send failures {t.send_failures}"
+            + (f"  errors {dict(t.errors)}" if t.errors else "")
+            + (f"  closed {dict(t.closes)}" if t.closes else ""),
+            f"cpu             server {self.server_cpu / s:.0%} of a core "
+            f"({(self.server_cpu - self.idle_cpu * s) / n * 1e6:.0f} us/msg above its idle "
+            f"{self.idle_cpu:.0%}), client {self.client_cpu / s:.0%}"
+            + (f", redis {self.redis_cpu / s:.0%}" if self.redis_cpu is not None else "")
+            + f", other processes {others / s:.0%}   (of {os.cpu_count()} cpus)",
+            f"send lag        p50 {self.percentile(50, t.lags):.2f}  "
+            f"p99 {self.percentile(99, t.lags):.2f} ms behind schedule",
+        ]
+        return "\n".join(lines)
+
+
+# -- what /proc says about a process --------------------------------------------------------
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine, all processes (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def established(port: int) -> int:
+    """Established TCP connections whose local end is `port`: the server's side."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                parts = line.split()
+                if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+def raise_open_files(needed: int) -> str:
+    """Raise this process's soft limit of open files (inherited by the servers it starts)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = soft
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    note = f"open files (ulimit -n): {before}, hard {hard}"
+    if soft != before:
+        note += f"; raised to {soft}"
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        note += f"; WARNING: {needed} needed"
+    return note
+
+
+def redis_cpu(url: str) -> float:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+# -- set-up: rooms and tickets over HTTP (ours) ---------------------------------------------
+
+
+async def open_rooms(server: Server, staff: StaffApi, count: int, concurrency: int) -> list[Pair]:
+    """Ad-hoc rooms, each with a host ticket and a guest ticket from its guest link."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
+    ) as http:
+
+        async def one(i: int) -> Pair:
+            async with gate:
+                response = await http.post(
+                    "/api/v1/rooms", json={"title": f"Bench {i}"}, headers=staff.headers
+                )
+                opened = _created(response)
+                response = await http.post(
+                    f"/api/v1/rooms/{opened['room']['id']}/tickets", headers=staff.headers
+                )
+                host = _created(response)
+                link = opened["guest"]["url"].rsplit("/j/", 1)[1]
+                response = await http.post(
+                    "/api/v1/room-tickets",
+                    json={"name": f"Gast {i}"},
+                    headers={"Authorization": f"Bearer {link}"},
+                )
+                guest = _created(response)
+            return Pair(*(_seat(ticket) for ticket in (host, guest)))
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def _created(response: httpx.Response) -> Any:
+    if response.status_code != 201:
+        raise SetupFailed(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text}"
+        )
+    return response.json()
+
+
+def _seat(ticket: dict[str, Any]) -> Seat:
+    hello = json.dumps({"type": "auth", "v": 1, "ticket": ticket["ticket"]})
+    return Seat(hello, ticket["participant"]["id"])
+
+
+def bare_pairs(count: int) -> list[Pair]:
+    return [
+        Pair(
+            Seat(json.dumps({"room": f"r{i}", "id": "host"}), "host"),
+            Seat(json.dumps({"room": f"r{i}", "id": "guest"}), "guest"),
+        )
+        for i in range(count)
+    ]
+
+
+# -- clients --------------------------------------------------------------------------------
+
+
+async def open_socket(url: str, compression: str | None) -> ClientConnection:
+    # No client pings: browsers send none either; both servers ping every 20 s.
+    return await connect(
+        url,
+        compression=compression,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=STEP_TIMEOUT,
+        close_timeout=5,
+    )
+
+
+async def expect(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), STEP_TIMEOUT))
+        if message.get("type") == kind:
+            return message  # type: ignore[no-any-return]
+        if message.get("type") == "error":
+            raise SetupFailed(f"expected {kind}, got {message}")
+
+
+async def join_room(url: str, pair: Pair, admit: bool, compression: str | None) -> Room:
+    """Host first; then the guest, who knocks and is admitted by the host (ours)."""
+    sockets: list[ClientConnection] = []
+    try:
+        sockets.append(host := await open_socket(url, compression))
+        await host.send(pair.host.hello)
+        await expect(host, "welcome")
+        sockets.append(guest := await open_socket(url, compression))
+        await guest.send(pair.guest.hello)
+        await expect(guest, "welcome")
+        if admit:
+            knock = await expect(host, "knock")
+            await host.send(json.dumps({"type": "admit", "id": knock["participant"]["id"]}))
+            await expect(guest, "admitted")
+            await expect(host, "peer-joined")
+    except BaseException:
+        for ws in sockets:
+            ws.transport.abort()
+        raise
+    return Room(0, Client(host), Client(guest), pair.host.id)
+
+
+async def read(client: Client, traffic: Traffic) -> None:
+    try:
+        async for text in client.ws:
+            now = time.monotonic()
+            message = json.loads(text)
+            kind = message.get("type")
+            if kind == "candidate":
+                seq = int(message["candidate"]["candidate"][10:].partition(" ")[0])
+                sent = traffic.sent_at.pop(seq, None)
+                if sent is None:
+                    traffic.duplicates += 1
+                    continue
+                traffic.received += 1
+                if sent >= traffic.measure_from:
+                    traffic.latencies.append(now - sent)
+            elif kind == "error":
+                traffic.errors[str(message.get("code"))] += 1
+    except ConnectionClosed:
+        pass
+    if not traffic.closing:
+        traffic.closes[str(client.ws.close_code)] += 1
+
+
+async def heartbeat(clients: list[Client]) -> None:
+    """A ping from every client that has sent nothing for HEARTBEAT seconds."""
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.monotonic()
+        for client in list(clients):
+            if now - client.last_sent >= HEARTBEAT:
+                client.last_sent = now
+                with contextlib.suppress(ConnectionClosed):
+                    await client.ws.send(PING)
+
+
+async def send(
+    room: Room, first: float, period: float, stop: float, seqs: Iterator[int], traffic: Traffic
+) -> None:
+    """Candidates from the guest to the host, one every `period` seconds from `first` on."""
+    guest, due = room.guest, first
+    host, port = room.number % 250 + 2, 50000 + room.number % 10000
+    while due < stop:
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        seq = next(seqs)
+        text = MESSAGE.format(to=room.host_id, seq=seq, host=host, port=port)
+        now = time.monotonic()
+        traffic.sent_at[seq] = now
+        if now >= traffic.measure_from:
+            traffic.lags.append(now - due)
+        try:
+            await guest.ws.send(text)
+        except ConnectionClosed:
+            del traffic.sent_at[seq]
+            traffic.send_failures += 1
+            return
+        traffic.sent += 1
+        if now >= traffic.measure_from:
+            traffic.measured_sent += 1
+        guest.last_sent = now
+        due += period
+
+
+# -- one server, measured -------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    figures: Figures
+    url: str
+    port: int
+    pid: int
+    pairs: list[Pair]
+    admit: bool
+    redis_url: str | None = None
+    profile: Path | None = None
+
+
+async def measure(target: Target, args: argparse.Namespace) -> None:
+    figures, traffic = target.figures, target.figures.traffic
+    compression = None if args.compression == "none" else "deflate"
+    clients: list[Client] = []
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(heartbeat(clients))]
+    rooms: list[Room] = []
+    gate = asyncio.Semaphore(args.connect_concurrency)
+
+    async def join(number: int, pair: Pair) -> None:
+        async with gate:
+            try:
+                room = await join_room(target.url, pair, target.admit, compression)
+            except (OSError, TimeoutError, ConnectionClosed, SetupFailed) as exc:
+                figures.failed_rooms[type(exc).__name__] += 1
+                if sum(figures.failed_rooms.values()) == 1:
+                    print(f"  first failed room: {exc!r}", file=sys.stderr)
+                return
+        room.number = number
+        rooms.append(room)
+        for client in (room.host, room.guest):
+            clients.append(client)
+            tasks.append(asyncio.create_task(read(client, traffic)))
+
+    figures.rss_before = rss_mib(target.pid)
+    began = time.monotonic()
+    await asyncio.gather(*(join(i, pair) for i, pair in enumerate(target.pairs)))
+    figures.connect_seconds = time.monotonic() - began
+    rooms.sort(key=lambda room: room.number)
+    await asyncio.sleep(1.0)  # let the server settle before reading its memory
+    idle = cpu_seconds(target.pid), time.monotonic()
+    await asyncio.sleep(IDLE_SECONDS)
+    figures.idle_cpu = (cpu_seconds(target.pid) - idle[0]) / (time.monotonic() - idle[1])
+    figures.rss_after = rss_mib(target.pid)
+    figures.sockets_after_connect = established(target.port)
+    if rooms:
+        figures.extensions = rooms[0].guest.ws.response.headers.get(  # type: ignore[union-attr]
+            "Sec-WebSocket-Extensions", ""
+        )
+        await drive(target, rooms, args)
+    figures.sockets_after_load = established(target.port)
+    traffic.closing = True
+    await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> None:
+    figures, traffic = target.figures, target.figures.traffic
+    seqs = itertools.count(100_000)
+    start = time.monotonic() + 0.5
+    traffic.measure_from = start + args.warmup
+    stop = traffic.measure_from + args.seconds
+    period = len(rooms) / args.rate
+    senders = [
+        asyncio.create_task(send(room, start + i / args.rate, period, stop, seqs, traffic))
+        for i, room in enumerate(rooms)
+    ]
+    await asyncio.sleep(traffic.measure_from - time.monotonic())
+    if target.profile is not None:
+        os.kill(target.pid, signal.SIGUSR1)
+    cpu = cpu_seconds(target.pid), time.process_time(), machine_cpu_seconds()
+    redis_before = redis_cpu(target.redis_url) if target.redis_url else None
+    began = time.monotonic()
+    await asyncio.sleep(stop - time.monotonic())
+    figures.seconds = time.monotonic() - began
+    figures.server_cpu = cpu_seconds(target.pid) - cpu[0]
+    figures.client_cpu = time.process_time() - cpu[1]
+    figures.machine_cpu = machine_cpu_seconds() - cpu[2]
+    if redis_before is not None and target.redis_url:
+        figures.redis_cpu = redis_cpu(target.redis_url) - redis_before
+    if target.profile is not None:
+        os.kill(target.pid, signal.SIGUSR2)
+    await asyncio.gather(*senders)
+    deadline = time.monotonic() + args.drain
+    while traffic.sent_at and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
+    name = args.database + (" + redis" if args.redis else "")
+    figures = Figures(f"ours: sprechstunde serve ({name})", rooms=args.rooms)
+    if args.database == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    else:
+        url = args.postgres_url
+        reset_postgres(url)
+    extra = {"SPRECHSTUNDE_REDIS_URL": args.redis_url} if args.redis else {}
+    profile = Path(args.profile).resolve() if args.profile else None
+    if profile is not None:
+        site = workdir / "profile"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        profile.unlink(missing_ok=True)
+        extra |= {"PYTHONPATH": str(site), "BENCH_PROFILE_OUT": str(profile)}
+    with Server(url, workdir, extra_env=extra) as server:
+        assert server.pid is not None
+        began = time.monotonic()
+        with httpx.Client(
+            base_url=server.base_url, timeout=REQUEST_TIMEOUT, trust_env=False
+        ) as client:
+            staff = StaffApi.bootstrap(server, client)
+            pairs = uvloop.run(open_rooms(server, staff, args.rooms, args.http_concurrency))
+        figures.open_seconds = time.monotonic() - began
+        target = Target(
+            figures,
+            f"ws://127.0.0.1:{server.port}/ws/signaling",
+            server.port,
+            server.pid,
+            pairs,
+            admit=True,
+            redis_url=args.redis_url if args.redis else None,
+            profile=profile,
+        )
+        uvloop.run(measure(target, args))
+        if profile is not None:
+            _wait_for(profile)
+    errors = [line for line in server.log().splitlines() if "Traceback" in line or "ERROR" in line]
+    if errors:
+        print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
+    return figures
+
+
+def run_bare(workdir: Path, args: argparse.Namespace) -> Figures:
+    figures = Figures("bare: websockets relay", rooms=args.rooms)
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (workdir / "bare.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_relay", "--port", str(port)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, process)
+        target = Target(
+            figures, f"ws://127.0.0.1:{port}/", port, process.pid, bare_pairs(args.rooms), False
+        )
+        uvloop.run(measure(target, args))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    return figures
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SetupFailed(f"bare relay exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SetupFailed("bare relay not listening after 15 s")
+
+
+def _wait_for(path: Path, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # dump_stats may still be writing
+
+
+# -- the comparison -------------------------------------------------------------------------
+
+
+def comparison(ours: Figures, bare: Figures) -> str:
+    def row(label: str, a: str, b: str) -> str:
+        return f"{label:<22}{a:>20}{b:>20}"
+
+    def ms(f: Figures, p: float) -> str:
+        return f"{f.percentile(p):.2f} ms"
+
+    lines = [
+        row("", "ours", "bare websockets"),
+        row("sockets held", str(ours.sockets_after_connect), str(bare.sockets_after_connect)),
+        *(row(f"p{p:g}", ms(ours, p), ms(bare, p)) for p in (50, 95, 99)),
+        row(
+            "max",
+            f"{max(ours.traffic.latencies, default=0) * 1000:.2f} ms",
+            f"{max(bare.traffic.latencies, default=0) * 1000:.2f} ms",
+        ),
+        row("lost", f"{ours.lost} / {ours.traffic.sent}", f"{bare.lost} / {bare.traffic.sent}"),
+        row("RSS after connect", f"{ours.rss_after:.1f} MiB", f"{bare.rss_after:.1f} MiB"),
+        row(
+            "server CPU",
+            f"{ours.server_cpu / max(ours.seconds, 1e-9) * 100:.0f} %",
+            f"{bare.server_cpu / max(bare.seconds, 1e-9) * 100:.0f} %",
+        ),
+    ]
+    ratio = ours.percentile(99) / bare.percentile(99)
+    verdict = "met" if ratio <= GOAL_RATIO else "missed"
+    lines.append(f"p99 ours / bare: {ratio:.2f}   (goal <= {GOAL_RATIO:g}: {verdict})")
+    return "\n".join(lines)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    if not path.exists():
+        print(f"no profile was written to {path}", file=sys.stderr)
+        return
+    print(f"\n== cProfile of the server's event loop over the measured seconds: {path}")
+    for key in ("tottime", "cumulative"):
+        stats = pstats.Stats(str(path))
+        stats.sort_stats(key).print_stats(top)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.signaling_relay", description=__doc__)
+    parser.add_argument("--rooms", type=int, default=1000, help="rooms of two sockets each")
+    parser.add_argument("--rate", type=float, default=2000.0, help="messages/s, all rooms")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds sent, not measured")
+    parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for stragglers")
+    parser.add_argument("--quick", action="store_true", help="100 rooms, 5 s: for trying")
+    parser.add_argument("--target", choices=["both", "ours", "bare"], default="both")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_URL,
+        help="a database of its own: it is created if missing and wiped (default %(default)s)",
+    )
+    parser.add_argument("--redis", action="store_true", help="our server on the Redis bus")
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--compression", choices=["deflate", "none"], default="deflate")
+    parser.add_argument("--connect-concurrency", type=int, default=50, help="rooms joining")
+    parser.add_argument("--http-concurrency", type=int, default=8, help="set-up requests")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile our server into FILE")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rooms, args.seconds, args.warmup = 100, 5.0, 1.0
+
+    print(
+        f"signaling relay: {args.rooms} rooms ({2 * args.rooms} sockets), {args.rate:g} msg/s "
+        f"({args.rate / args.rooms:.2f} per guest), {args.warmup:g} s warm-up + "
+        f"{args.seconds:g} s measured, compression {args.compression}"
+    )
+    print(raise_open_files(2 * args.rooms + 1024), flush=True)
+    if args.rate / args.rooms > OUR_RATE_LIMIT:
+        print(f"note: more than {OUR_RATE_LIMIT:g} msg/s per guest: ours will rate-limit")
+    results: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory(prefix="signaling-relay-") as tmp:
+        if args.target in ("both", "ours"):
+            results["ours"] = run_ours(Path(tmp) / "ours", args)
+            print(results["ours"].report(), flush=True)
+        if args.target in ("both", "bare"):
+            results["bare"] = run_bare(Path(tmp) / "bare", args)
+            print(results["bare"].report(), flush=True)
+    if len(results) == 2:
+        print()
+        print(comparison(results["ours"], results["bare"]))
+    if args.profile and "ours" in results:
+        print_profile(Path(args.profile))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

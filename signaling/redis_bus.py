@@ -1,0 +1,314 @@
+"""The room bus of several signaling processes, kept in Redis.
+
+Per room, under the prefix (`sprechstunde:room:<room>:…`):
+
+- `members`: a hash, member id -> `Member.dumps()` JSON;
+- `admitted`: a set of the member ids let in, for their reconnects;
+- `revoked`: a sorted set, ticket id -> wall-clock time until which it is refused;
+- `events`: the publish/subscribe channel, one JSON object per event.
+
+Every write refreshes a day's expiry on the keys it touches, so a room whose processes crashed
+leaves nothing behind for good. The changes that read before they write (join, leave, admit,
+update, revoke) are Lua scripts: Redis runs a script alone, so two processes never interleave.
+The scripts rewrite member JSON with Redis' cjson, which keeps 14 significant digits of a
+number: `seen` stays exact to a tenth of a millisecond, which staleness measured in minutes
+does not notice.
+
+Each process has one subscription connection and one reader task that hands the events of
+each subscribed room to that room's callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from signaling.bus import Admission, Deliver, Event, Member, Presence
+
+log = logging.getLogger("sprechstunde.signaling.bus")
+
+KEY_TTL = 24 * 3600
+# How long `subscribe` waits for Redis to confirm that the channel is being listened to.
+SUBSCRIBE_TIMEOUT = 5.0
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+_FIELDS = frozenset(f.name for f in fields(Member))
+
+# KEYS: members, admitted. ARGV: id, member JSON, inside (1/0), limit, stale_before, ttl.
+_JOIN = """
+local id, limit, stale = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5])
+local previous, inside = false, 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local member = cjson.decode(all[i + 1])
+  if member.seen < stale then
+    redis.call('HDEL', KEYS[1], all[i])
+  elseif all[i] == id then
+    previous = all[i + 1]
+  elseif member.state == 'inside' then
+    inside = inside + 1
+  end
+end
+if ARGV[3] == '1' and inside >= limit then
+  return {0, previous}
+end
+redis.call('HSET', KEYS[1], id, ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {1, previous}
+"""
+
+# KEYS: members, admitted. ARGV: id, conn.
+_LEAVE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw or cjson.decode(raw).conn ~= ARGV[2] then
+  return false
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+end
+return raw
+"""
+
+# KEYS: members, admitted. ARGV: id, limit, ttl.
+_ADMIT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then
+  return 'absent'
+end
+local member = cjson.decode(raw)
+if member.state ~= 'inside' then
+  local inside = 0
+  for _, other in ipairs(redis.call('HVALS', KEYS[1])) do
+    if cjson.decode(other).state == 'inside' then
+      inside = inside + 1
+    end
+  end
+  if inside >= tonumber(ARGV[2]) then
+    return 'full'
+  end
+  member.state = 'inside'
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 'admitted'
+"""
+
+# KEYS: members, admitted. ARGV: id, conn, changes JSON, ttl.
+_UPDATE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then
+  return 0
+end
+local member = cjson.decode(raw)
+if member.conn ~= ARGV[2] then
+  return 0
+end
+for name, value in pairs(cjson.decode(ARGV[3])) do
+  member[name] = value
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+
+# KEYS: revoked. ARGV: ticket, until, now, ttl. The key lives at least as long as its
+# latest entry: a revocation must not expire before the ticket does.
+_REVOKE = """
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIRE', KEYS[1], math.max(tonumber(ARGV[4]), math.ceil(tonumber(last[2]) - now)))
+"""
+
+
+class RedisBus:
+    """The bus shared by the processes connected to one Redis; see `signaling.bus.Bus`.
+
+    Unlike `InMemoryBus`, events reach the callbacks asynchronously, after `publish` returned,
+    and a failing callback is logged instead of failing the publisher.
+    """
+
+    def __init__(
+        self, url: str, clock: Callable[[], float] = time.time, prefix: str = "sprechstunde"
+    ) -> None:
+        self._clock = clock
+        self._prefix = prefix
+        self._redis = Redis.from_url(url, decode_responses=True)
+        # The subscription connection does without redis-py's silent retries, so that a drop
+        # reaches `_listen`, which logs it and backs off; reconnecting resubscribes.
+        self._listener = Redis.from_url(
+            url, decode_responses=True, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+        )
+        self._pubsub = self._listener.pubsub()
+        self._reader: asyncio.Task[None] | None = None
+        self._deliveries: dict[str, Deliver] = {}
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        # Commands on the subscription connection go out one at a time.
+        self._commands = asyncio.Lock()
+        self._join = self._redis.register_script(_JOIN)
+        self._leave = self._redis.register_script(_LEAVE)
+        self._admit = self._redis.register_script(_ADMIT)
+        self._update = self._redis.register_script(_UPDATE)
+        self._revoke = self._redis.register_script(_REVOKE)
+
+    def _key(self, room: str, kind: str) -> str:
+        return f"{self._prefix}:room:{room}:{kind}"
+
+    def _room_keys(self, room: str) -> list[str]:
+        return [self._key(room, "members"), self._key(room, "admitted")]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._reader is None:
+            await self._pubsub.connect()
+            self._reader = asyncio.create_task(self._listen(), name="redis-bus-reader")
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        self._deliveries.clear()
+        await self._pubsub.aclose()
+        await self._listener.aclose()
+        await self._redis.aclose()
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def subscribe(self, room: str, deliver: Deliver) -> None:
+        if self._reader is None:
+            raise RuntimeError("RedisBus.start() must come before subscribe()")
+        channel = self._key(room, "events")
+        known = channel in self._deliveries
+        self._deliveries[channel] = deliver
+        pending = self._confirmations.get(channel)
+        if pending is not None:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await asyncio.shield(pending)
+            return
+        if known:
+            return
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = confirmed
+        try:
+            async with self._commands:
+                await self._pubsub.subscribe(channel)
+            # Redis forwards a channel only from the moment it has run SUBSCRIBE; returning
+            # before its confirmation would lose events published right afterwards.
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await asyncio.shield(confirmed)
+        except BaseException:
+            if self._deliveries.get(channel) is deliver:
+                del self._deliveries[channel]
+            raise
+        finally:
+            del self._confirmations[channel]
+
+    async def unsubscribe(self, room: str) -> None:
+        channel = self._key(room, "events")
+        if self._deliveries.pop(channel, None) is None:
+            return
+        try:
+            async with self._commands:
+                await self._pubsub.unsubscribe(channel)
+        except RedisError as exc:
+            # Nothing is delivered for it any more; at worst Redis sends what is then ignored.
+            log.warning("Redis bus could not unsubscribe from %s: %s", channel, exc)
+
+    async def publish(self, room: str, event: Event) -> None:
+        text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        await self._redis.publish(self._key(room, "events"), text)
+
+    async def _listen(self) -> None:
+        failures = 0
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except Exception as exc:
+                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+                failures += 1
+                log.warning(
+                    "Redis bus lost its subscriptions (%s); reconnecting in %.1f s", exc, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                log.info("Redis bus reconnected and resubscribed")
+                failures = 0
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind, channel = message["type"], message["channel"]
+        if kind == "subscribe":
+            confirmed = self._confirmations.get(channel)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+            return
+        deliver = self._deliveries.get(channel)
+        if kind != "message" or deliver is None:
+            return
+        try:
+            deliver(json.loads(message["data"]))
+        except Exception:
+            log.exception("Redis bus could not deliver an event of %s", channel)
+
+    # -- room state ------------------------------------------------------------------------
+
+    async def join(
+        self, room: str, member: Member, limit: int, stale_before: float
+    ) -> tuple[bool, Member | None]:
+        inside = int(member.state is Presence.INSIDE)
+        args = [member.id, member.dumps(), inside, limit, stale_before, KEY_TTL]
+        accepted, previous = await self._join(keys=self._room_keys(room), args=args)
+        return bool(accepted), None if previous is None else Member.loads(previous)
+
+    async def leave(self, room: str, member_id: str, conn: str) -> Member | None:
+        removed = await self._leave(keys=self._room_keys(room), args=[member_id, conn])
+        return None if removed is None else Member.loads(removed)
+
+    async def admit(self, room: str, member_id: str, limit: int) -> Admission:
+        outcome = await self._admit(keys=self._room_keys(room), args=[member_id, limit, KEY_TTL])
+        return Admission(outcome)
+
+    async def forget(self, room: str, member_id: str) -> None:
+        await self._redis.srem(self._key(room, "admitted"), member_id)
+
+    async def is_admitted(self, room: str, member_id: str) -> bool:
+        return bool(await self._redis.sismember(self._key(room, "admitted"), member_id))
+
+    async def update(self, room: str, member_id: str, conn: str, **changes: Any) -> bool:
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise AttributeError(f"Member has no field {', '.join(sorted(unknown))}")
+        args = [member_id, conn, json.dumps(changes), KEY_TTL]
+        return bool(await self._update(keys=self._room_keys(room), args=args))
+
+    async def members(self, room: str) -> list[Member]:
+        return [Member.loads(raw) for raw in await self._redis.hvals(self._key(room, "members"))]
+
+    async def revoke(self, room: str, ticket: str, until: float) -> None:
+        args = [ticket, until, self._clock(), KEY_TTL]
+        await self._revoke(keys=[self._key(room, "revoked")], args=args)
+
+    async def is_revoked(self, room: str, ticket: str) -> bool:
+        until = await self._redis.zscore(self._key(room, "revoked"), ticket)
+        return until is not None and until > self._clock()

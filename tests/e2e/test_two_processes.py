@@ -1,0 +1,93 @@
+"""Two `sprechstunde serve` processes, one PostgreSQL database and one Redis: a host connected
+to the one and a guest connected to the other still meet. The guest's knock reaches the host
+across processes, the host's admission reaches the guest, offers and answers are relayed
+through Redis, and video flows between aiortc peers in this test process.
+
+Collected only with SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and SPRECHSTUNDE_TEST_REDIS_URL
+(see tests/e2e/conftest.py): two processes on one SQLite file, each with its in-memory bus,
+cannot meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bench.common import REQUEST_TIMEOUT, Server, StaffApi
+from tests.e2e.video import (
+    FRAMES,
+    enter,
+    guest_ticket,
+    host_ticket,
+    let_everybody_in,
+    links,
+    open_room,
+    see_each_other,
+)
+
+pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.timeout(120)]
+
+REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL", "")
+CALL_TIMEOUT = 40.0
+WEBSOCKET = '"WebSocket /ws/signaling" [accepted]'
+
+
+@pytest.fixture
+def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two servers on one database and one Redis, with one secret key between them (as behind
+    a load balancer): a staff token of the one is good at the other."""
+    secret = secrets.token_urlsafe(32)
+    env = {"SPRECHSTUNDE_REDIS_URL": REDIS_URL}
+    with ExitStack() as stack:
+        pair = tuple(
+            stack.enter_context(
+                Server(database_url, tmp_path / name, secret_key=secret, extra_env=env)
+            )
+            for name in ("a", "b")
+        )
+        try:
+            yield pair  # type: ignore[misc]
+        finally:
+            for server in pair:  # shown only if the test fails
+                print(f"---- server log ({server.log_path}) ----\n{server.log()[-10_000:]}")
+
+
+def test_peers_on_two_processes_meet_and_exchange_video(servers):
+    a, b = servers
+    with (
+        httpx.Client(base_url=a.base_url, timeout=REQUEST_TIMEOUT) as http_a,
+        httpx.Client(base_url=b.base_url, timeout=REQUEST_TIMEOUT) as http_b,
+    ):
+        staff = StaffApi.bootstrap(a, http_a)
+        room = open_room(http_a, staff)
+        tickets = [host_ticket(http_a, staff, room), guest_ticket(http_b, room.guest_link, "Erika")]
+    assert tickets[0]["signaling_url"] == f"ws://127.0.0.1:{a.port}/ws/signaling"
+    assert tickets[1]["signaling_url"] == f"ws://127.0.0.1:{b.port}/ws/signaling"
+
+    async def call() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            host = await enter(stack, tickets[0], admit=let_everybody_in)
+            guest = await enter(stack, tickets[1])
+            await see_each_other([host, guest])
+            return [host.client.welcome, guest.client.welcome], links([host, guest])
+
+    (host_welcome, guest_welcome), seen = asyncio.run(asyncio.wait_for(call(), CALL_TIMEOUT))
+
+    assert a.log().count(WEBSOCKET) == 1
+    assert b.log().count(WEBSOCKET) == 1
+    # Let in from the waiting room by a host on the other process.
+    assert guest_welcome["state"] == "waiting"
+    host, guest = host_welcome["id"], guest_welcome["id"]
+    assert seen[guest][host]["sent"] == "offer"
+    assert seen[host][guest]["sent"] == "answer"
+    for mine, theirs in ((host, guest), (guest, host)):
+        assert seen[mine][theirs]["connected"]
+        assert seen[mine][theirs]["frames_received"] >= FRAMES
