@@ -26,11 +26,16 @@ All traffic stays on 127.0.0.1; all clients run in this one process.
 
 Printed per server: set-up times, sockets held (established server-side TCP connections, from
 /proc/net/tcp), the server's RSS (VmRSS) before and after the sockets connected, relay
-latency percentiles, messages sent/received/lost, CPU of server and client; then both side by
-side, and the p99 ratio against the goal (ours <= 2x bare at 1,000 rooms: reported, never
-asserted). `--profile FILE` writes a cProfile of our server's event loop over the measured
-seconds (started and stopped by signals from a `sitecustomize` put on the server's PYTHONPATH;
-no server code is changed).
+latency percentiles, messages sent/received/lost, CPU of server, client, Redis and all other
+processes of the machine, and the server's garbage-collector passes; then both side by side,
+and the p99 ratio against the goal (ours <= 2x bare at 1,000 rooms: reported, never asserted).
+
+Both servers get a `sitecustomize` on their PYTHONPATH (no server code is changed): between
+the SIGUSR1 and SIGUSR2 this benchmark sends around the measured seconds it times every pass
+of the cyclic garbage collector; with `--profile DIR` it also writes a cProfile of the event
+loop's thread to DIR/ours.prof and DIR/bare.prof, summarised by layer; `--server-gc` tries
+`gc.freeze()` or a disabled collector for the measured seconds, to see what the collector
+costs.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import itertools
 import json
 import os
 import pstats
+import re
 import resource
 import signal
 import subprocess
@@ -69,23 +75,50 @@ OUR_RATE_LIMIT = 50.0  # messages/s per connection (HubConfig.rate)
 STEP_TIMEOUT = 30.0
 IDLE_SECONDS = 3.0
 PING = '{"type":"ping"}'
+EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Closed|Timeout)\b(: .*)?$")
 # An ICE candidate as browsers send them; the sequence number is its foundation.
 MESSAGE = (
     '{{"type":"candidate","to":"{to}","candidate":{{"candidate":"candidate:{seq} 1 udp '
     '2122260223 192.168.178.{host} {port} typ host generation 0 ufrag Xk3q network-id 1",'
     '"sdpMid":"0","sdpMLineIndex":0}}}}'
 )
+# The profile counts CPU time of the event loop's thread, not wall time: on a shared machine a
+# process waits for a CPU, and wall time would charge that wait to whichever function ran.
+# Collector passes are timed both ways.
 SITECUSTOMIZE = """
-import cProfile, os, signal
-_out, _profile = os.environ.get("BENCH_PROFILE_OUT"), []
+import gc, json, os, signal, time
+_env = os.environ.get
+_state = {"passes": [], "began": (0.0, 0.0), "profile": None}
+def _collect(phase, info):
+    if phase == "start":
+        _state["began"] = (time.perf_counter(), time.thread_time())
+    else:
+        wall, cpu = _state["began"]
+        _state["passes"].append(
+            (info["generation"], time.perf_counter() - wall, time.thread_time() - cpu)
+        )
 def _start(*_):
-    _profile.append(cProfile.Profile())
-    _profile[-1].enable()
+    if _env("BENCH_GC_MODE") == "freeze":
+        gc.freeze()
+    elif _env("BENCH_GC_MODE") == "disable":
+        gc.disable()
+    gc.callbacks.append(_collect)
+    if _env("BENCH_PROFILE_OUT"):
+        import cProfile
+        _state["profile"] = cProfile.Profile(time.thread_time)
+        _state["profile"].enable()
 def _stop(*_):
-    if _profile:
-        _profile[-1].disable()
-        _profile[-1].dump_stats(_out)
-if _out:
+    if _state["profile"] is not None:
+        _state["profile"].disable()
+        _state["profile"].dump_stats(_env("BENCH_PROFILE_OUT"))
+    gc.callbacks.remove(_collect)
+    summary = {"passes": _state["passes"], "objects": len(gc.get_objects()),
+               "frozen": gc.get_freeze_count()}
+    with open(_env("BENCH_GC_OUT") + ".tmp", "w") as f:
+        json.dump(summary, f)
+    os.replace(_env("BENCH_GC_OUT") + ".tmp", _env("BENCH_GC_OUT"))
+    gc.enable()
+if _env("BENCH_GC_OUT"):
     signal.signal(signal.SIGUSR1, _start)
     signal.signal(signal.SIGUSR2, _stop)
 """
@@ -126,12 +159,14 @@ class Room:
 @dataclass
 class Traffic:
     measure_from: float = float("inf")
+    measure_until: float = float("inf")
     sent_at: dict[int, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
     sent: int = 0
-    measured_sent: int = 0
     received: int = 0
+    # Arrived during the measured seconds: what the server relayed while its CPU was counted.
+    window_received: int = 0
     duplicates: int = 0
     send_failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -150,13 +185,14 @@ class Figures:
     sockets_after_load: int = 0
     rss_before: float = 0.0
     rss_after: float = 0.0
+    idle_cpu: float = 0.0  # the server's, per second, with every socket connected and silent
     server_cpu: float = 0.0
     client_cpu: float = 0.0
     redis_cpu: float | None = None
     machine_cpu: float = 0.0
-    idle_cpu: float = 0.0  # the server's, per second, with every socket connected and silent
     seconds: float = 0.0
     extensions: str = ""
+    gc: dict[str, Any] = field(default_factory=dict)
     traffic: Traffic = field(default_factory=Traffic)
 
     def percentile(self, p: float, values: list[float] | None = None) -> float:
@@ -169,40 +205,61 @@ class Figures:
     def lost(self) -> int:
         return len(self.traffic.sent_at)
 
+    @property
+    def cpu_per_message(self) -> float:
+        """Server CPU µs per message relayed in the measured seconds, above its idle."""
+        busy = self.server_cpu - self.idle_cpu * self.seconds
+        return busy / max(self.traffic.window_received, 1) * 1e6
+
+    def gc_pauses(self, generation: int) -> list[tuple[float, float]]:
+        """(wall, CPU) seconds of each pass of the collector over `generation`."""
+        return [(wall, cpu) for g, wall, cpu in self.gc.get("passes", []) if g == generation]
+
     def report(self) -> str:
-        t, n = self.traffic, max(self.traffic.measured_sent, 1)
-        s = max(self.seconds, 1e-9)
+        t, s = self.traffic, max(self.seconds, 1e-9)
         others = self.machine_cpu - self.server_cpu - self.client_cpu - (self.redis_cpu or 0.0)
         p50, p95, p99 = (self.percentile(p) for p in (50, 95, 99))
         sockets = self.sockets_after_connect
         per_socket = (self.rss_after - self.rss_before) * 1024 / max(sockets, 1)
-        lines = [
-            f"== {self.name}",
-            f"set-up          {self.rooms} rooms opened in {self.open_seconds:.1f} s, "
-            f"sockets connected in {self.connect_seconds:.1f} s"
-            + (f", failed: {dict(self.failed_rooms)}" if self.failed_rooms else ""),
-            f"sockets held    {sockets} after connecting, {self.sockets_after_load} after the "
-            f"load   (extensions: {self.extensions or 'none'})",
-            f"server RSS      {self.rss_before:.1f} MiB before, {self.rss_after:.1f} MiB after "
-            f"connecting ({per_socket:.1f} KiB per socket)",
-            f"relay latency   p50 {p50:.2f}  p95 {p95:.2f}  p99 {p99:.2f}  "
-            f"max {max(t.latencies, default=0) * 1000:.2f} ms   ({len(t.latencies)} measured)",
-            f"messages        sent {t.sent}  received {t.received}  lost {self.lost}  "
-            f"duplicates {t.duplicates}  send failures {t.send_failures}"
-            + (f"  errors {dict(t.errors)}" if t.errors else "")
-            + (f"  closed {dict(t.closes)}" if t.closes else ""),
-            f"cpu             server {self.server_cpu / s:.0%} of a core "
-            f"({(self.server_cpu - self.idle_cpu * s) / n * 1e6:.0f} us/msg above its idle "
-            f"{self.idle_cpu:.0%}), client {self.client_cpu / s:.0%}"
-            + (f", redis {self.redis_cpu / s:.0%}" if self.redis_cpu is not None else "")
-            + f", other processes {others / s:.0%}   (of {os.cpu_count()} cpus)",
-            f"send lag        p50 {self.percentile(50, t.lags):.2f}  "
-            f"p99 {self.percentile(99, t.lags):.2f} ms behind schedule",
-        ]
-        return "\n".join(lines)
+        failed = f", failed: {dict(self.failed_rooms)}" if self.failed_rooms else ""
+        problems = (f"  errors {dict(t.errors)}" if t.errors else "") + (
+            f"  closed {dict(t.closes)}" if t.closes else ""
+        )
+        redis = f", redis {self.redis_cpu / s:.0%}" if self.redis_cpu is not None else ""
+        collector = "   ".join(
+            f"gen{g} {len(p)} x, {sum(w for w, _ in p) * 1000:.0f} ms, longest "
+            f"{max(w for w, _ in p) * 1000:.1f} ms (cpu {max(c for _, c in p) * 1000:.1f})"
+            for g in (0, 1, 2)
+            if (p := self.gc_pauses(g))
+        )
+        return "\n".join(
+            [
+                f"== {self.name}",
+                f"set-up          {self.rooms} rooms opened in {self.open_seconds:.1f} s, "
+                f"sockets connected in {self.connect_seconds:.1f} s{failed}",
+                f"sockets held    {sockets} after connecting, {self.sockets_after_load} after "
+                f"the load   (extensions: {self.extensions or 'none'})",
+                f"server RSS      {self.rss_before:.1f} MiB before, {self.rss_after:.1f} MiB "
+                f"after connecting ({per_socket:.1f} KiB per socket)",
+                f"relay latency   p50 {p50:.2f}  p95 {p95:.2f}  p99 {p99:.2f}  "
+                f"max {max(t.latencies, default=0) * 1000:.2f} ms   "
+                f"({len(t.latencies)} measured)",
+                f"messages        sent {t.sent}  received {t.received}  lost {self.lost}  "
+                f"duplicates {t.duplicates}  send failures {t.send_failures}{problems}",
+                f"cpu             server {self.server_cpu / s:.0%} of a core "
+                f"({self.cpu_per_message:.0f} us per relayed msg above its idle "
+                f"{self.idle_cpu:.0%}), client {self.client_cpu / s:.0%}{redis}, "
+                f"other processes {others / s:.0%}   (of {os.cpu_count()} cpus)",
+                f"send lag        p50 {self.percentile(50, t.lags):.2f}  "
+                f"p99 {self.percentile(99, t.lags):.2f} ms behind schedule",
+                f"server gc       {collector or 'no passes'}   "
+                f"({self.gc.get('objects', 0)} objects tracked, {self.gc.get('frozen', 0)} "
+                f"frozen)",
+            ]
+        )
 
 
-# -- what /proc says about a process --------------------------------------------------------
+# -- what /proc says --------------------------------------------------------------------------
 
 
 def rss_mib(pid: int) -> float:
@@ -213,6 +270,7 @@ def rss_mib(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of all threads of `pid`."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -261,7 +319,7 @@ def redis_cpu(url: str) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-# -- set-up: rooms and tickets over HTTP (ours) ---------------------------------------------
+# -- set-up: rooms and tickets over HTTP (ours) -----------------------------------------------
 
 
 async def open_rooms(server: Server, staff: StaffApi, count: int, concurrency: int) -> list[Pair]:
@@ -318,7 +376,7 @@ def bare_pairs(count: int) -> list[Pair]:
     ]
 
 
-# -- clients --------------------------------------------------------------------------------
+# -- clients ----------------------------------------------------------------------------------
 
 
 async def open_socket(url: str, compression: str | None) -> ClientConnection:
@@ -377,6 +435,8 @@ async def read(client: Client, traffic: Traffic) -> None:
                     traffic.duplicates += 1
                     continue
                 traffic.received += 1
+                if traffic.measure_from <= now < traffic.measure_until:
+                    traffic.window_received += 1
                 if sent >= traffic.measure_from:
                     traffic.latencies.append(now - sent)
             elif kind == "error":
@@ -422,13 +482,11 @@ async def send(
             traffic.send_failures += 1
             return
         traffic.sent += 1
-        if now >= traffic.measure_from:
-            traffic.measured_sent += 1
         guest.last_sent = now
         due += period
 
 
-# -- one server, measured -------------------------------------------------------------------
+# -- one server, measured ---------------------------------------------------------------------
 
 
 @dataclass
@@ -439,8 +497,8 @@ class Target:
     pid: int
     pairs: list[Pair]
     admit: bool
+    gc_out: Path
     redis_url: str | None = None
-    profile: Path | None = None
 
 
 async def measure(target: Target, args: argparse.Namespace) -> None:
@@ -472,15 +530,16 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
     figures.connect_seconds = time.monotonic() - began
     rooms.sort(key=lambda room: room.number)
     await asyncio.sleep(1.0)  # let the server settle before reading its memory
+    for client in clients:  # no heartbeat pings while idle CPU is measured
+        client.last_sent = time.monotonic()
     idle = cpu_seconds(target.pid), time.monotonic()
     await asyncio.sleep(IDLE_SECONDS)
     figures.idle_cpu = (cpu_seconds(target.pid) - idle[0]) / (time.monotonic() - idle[1])
     figures.rss_after = rss_mib(target.pid)
     figures.sockets_after_connect = established(target.port)
     if rooms:
-        figures.extensions = rooms[0].guest.ws.response.headers.get(  # type: ignore[union-attr]
-            "Sec-WebSocket-Extensions", ""
-        )
+        headers = rooms[0].guest.ws.response.headers  # type: ignore[union-attr]
+        figures.extensions = headers.get("Sec-WebSocket-Extensions", "")
         await drive(target, rooms, args)
     figures.sockets_after_load = established(target.port)
     traffic.closing = True
@@ -491,19 +550,20 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
 
 
 async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> None:
+    """Send for warm-up + measured seconds, counting CPU over the measured ones; then wait
+    up to `--drain` seconds for what is still on its way."""
     figures, traffic = target.figures, target.figures.traffic
     seqs = itertools.count(100_000)
     start = time.monotonic() + 0.5
     traffic.measure_from = start + args.warmup
-    stop = traffic.measure_from + args.seconds
+    stop = traffic.measure_until = traffic.measure_from + args.seconds
     period = len(rooms) / args.rate
     senders = [
         asyncio.create_task(send(room, start + i / args.rate, period, stop, seqs, traffic))
         for i, room in enumerate(rooms)
     ]
     await asyncio.sleep(traffic.measure_from - time.monotonic())
-    if target.profile is not None:
-        os.kill(target.pid, signal.SIGUSR1)
+    os.kill(target.pid, signal.SIGUSR1)
     cpu = cpu_seconds(target.pid), time.process_time(), machine_cpu_seconds()
     redis_before = redis_cpu(target.redis_url) if target.redis_url else None
     began = time.monotonic()
@@ -514,12 +574,37 @@ async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> 
     figures.machine_cpu = machine_cpu_seconds() - cpu[2]
     if redis_before is not None and target.redis_url:
         figures.redis_cpu = redis_cpu(target.redis_url) - redis_before
-    if target.profile is not None:
-        os.kill(target.pid, signal.SIGUSR2)
+    os.kill(target.pid, signal.SIGUSR2)
     await asyncio.gather(*senders)
     deadline = time.monotonic() + args.drain
     while traffic.sent_at and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    figures.gc = await asyncio.to_thread(_read_json, target.gc_out)
+
+
+def instrument(workdir: Path, name: str, args: argparse.Namespace) -> tuple[dict[str, str], Path]:
+    """The environment that gives a server the `sitecustomize` above, and its GC record."""
+    site = workdir / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    gc_out = workdir / "gc.json"
+    env = {"PYTHONPATH": str(site), "BENCH_GC_OUT": str(gc_out), "BENCH_GC_MODE": args.server_gc}
+    if args.profile:
+        profile = Path(args.profile).resolve() / f"{name}.prof"
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        profile.unlink(missing_ok=True)
+        env["BENCH_PROFILE_OUT"] = str(profile)
+    return env, gc_out
+
+
+def _read_json(path: Path, seconds: float = 30.0) -> dict[str, Any]:
+    """What the server's `sitecustomize` wrote on SIGUSR2 (written last, after the profile)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return {}
+        time.sleep(0.1)
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
 def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
@@ -530,14 +615,9 @@ def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
     else:
         url = args.postgres_url
         reset_postgres(url)
-    extra = {"SPRECHSTUNDE_REDIS_URL": args.redis_url} if args.redis else {}
-    profile = Path(args.profile).resolve() if args.profile else None
-    if profile is not None:
-        site = workdir / "profile"
-        site.mkdir(parents=True, exist_ok=True)
-        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        profile.unlink(missing_ok=True)
-        extra |= {"PYTHONPATH": str(site), "BENCH_PROFILE_OUT": str(profile)}
+    extra, gc_out = instrument(workdir, "ours", args)
+    if args.redis:
+        extra["SPRECHSTUNDE_REDIS_URL"] = args.redis_url
     with Server(url, workdir, extra_env=extra) as server:
         assert server.pid is not None
         began = time.monotonic()
@@ -547,41 +627,43 @@ def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
             staff = StaffApi.bootstrap(server, client)
             pairs = uvloop.run(open_rooms(server, staff, args.rooms, args.http_concurrency))
         figures.open_seconds = time.monotonic() - began
-        target = Target(
-            figures,
-            f"ws://127.0.0.1:{server.port}/ws/signaling",
-            server.port,
-            server.pid,
-            pairs,
-            admit=True,
-            redis_url=args.redis_url if args.redis else None,
-            profile=profile,
-        )
+        url = f"ws://127.0.0.1:{server.port}/ws/signaling"
+        target = Target(figures, url, server.port, server.pid, pairs, True, gc_out)
+        target.redis_url = args.redis_url if args.redis else None
         uvloop.run(measure(target, args))
-        if profile is not None:
-            _wait_for(profile)
-    errors = [line for line in server.log().splitlines() if "Traceback" in line or "ERROR" in line]
-    if errors:
-        print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
+    report_server_errors(server.log())
     return figures
+
+
+def report_server_errors(log: str) -> None:
+    """The exceptions in the server's log, most frequent first."""
+    lines = log.splitlines()
+    tracebacks = sum(line.startswith("Traceback") for line in lines)
+    if tracebacks:
+        # The last line of a traceback names the exception: "module.SomeError: message".
+        raised = Counter(line for line in lines if EXCEPTION_LINE.match(line))
+        print(f"server log: {tracebacks} tracebacks", file=sys.stderr)
+        for line, count in raised.most_common(3):
+            print(f"  {count} x {line[:160]}", file=sys.stderr)
 
 
 def run_bare(workdir: Path, args: argparse.Namespace) -> Figures:
     figures = Figures("bare: websockets relay", rooms=args.rooms)
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
+    extra, gc_out = instrument(workdir, "bare", args)
     with (workdir / "bare.log").open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.bare_relay", "--port", str(port)],
             cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, **extra},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for_port(port, process)
-        target = Target(
-            figures, f"ws://127.0.0.1:{port}/", port, process.pid, bare_pairs(args.rooms), False
-        )
+        _wait_until_listening(workdir / "bare.log", process)
+        pairs = bare_pairs(args.rooms)
+        target = Target(figures, f"ws://127.0.0.1:{port}/", port, process.pid, pairs, False, gc_out)
         uvloop.run(measure(target, args))
     finally:
         process.terminate()
@@ -593,53 +675,41 @@ def run_bare(workdir: Path, args: argparse.Namespace) -> Figures:
     return figures
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    import socket
-
+def _wait_until_listening(log: Path, process: subprocess.Popen[bytes]) -> None:
+    # Its log line, not a probe connection: a probe would be counted among the sockets held.
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SetupFailed(f"bare relay exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+            raise SetupFailed(f"bare relay exited with {process.returncode}: {log.read_text()}")
+        if "listening" in log.read_text():
+            return
         time.sleep(0.05)
     raise SetupFailed("bare relay not listening after 15 s")
 
 
-def _wait_for(path: Path, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)  # dump_stats may still be writing
-
-
-# -- the comparison -------------------------------------------------------------------------
+# -- the comparison ---------------------------------------------------------------------------
 
 
 def comparison(ours: Figures, bare: Figures) -> str:
     def row(label: str, a: str, b: str) -> str:
-        return f"{label:<22}{a:>20}{b:>20}"
+        return f"{label:<24}{a:>20}{b:>20}"
 
-    def ms(f: Figures, p: float) -> str:
-        return f"{f.percentile(p):.2f} ms"
+    def longest(f: Figures) -> str:
+        pauses = [wall for _, wall, _ in f.gc.get("passes", [])]
+        return f"{max(pauses, default=0) * 1000:.1f} ms"
 
     lines = [
         row("", "ours", "bare websockets"),
         row("sockets held", str(ours.sockets_after_connect), str(bare.sockets_after_connect)),
-        *(row(f"p{p:g}", ms(ours, p), ms(bare, p)) for p in (50, 95, 99)),
-        row(
-            "max",
-            f"{max(ours.traffic.latencies, default=0) * 1000:.2f} ms",
-            f"{max(bare.traffic.latencies, default=0) * 1000:.2f} ms",
+        *(
+            row(f"p{p:g}", f"{ours.percentile(p):.2f} ms", f"{bare.percentile(p):.2f} ms")
+            for p in (50, 95, 99)
         ),
-        row("lost", f"{ours.lost} / {ours.traffic.sent}", f"{bare.lost} / {bare.traffic.sent}"),
-        row("RSS after connect", f"{ours.rss_after:.1f} MiB", f"{bare.rss_after:.1f} MiB"),
-        row(
-            "server CPU",
-            f"{ours.server_cpu / max(ours.seconds, 1e-9) * 100:.0f} %",
-            f"{bare.server_cpu / max(bare.seconds, 1e-9) * 100:.0f} %",
-        ),
+        row("max", *(f"{max(f.traffic.latencies, default=0) * 1000:.2f} ms" for f in (ours, bare))),
+        row("lost", *(f"{f.lost} / {f.traffic.sent}" for f in (ours, bare))),
+        row("RSS after connect", *(f"{f.rss_after:.1f} MiB" for f in (ours, bare))),
+        row("server CPU per msg", *(f"{f.cpu_per_message:.0f} us" for f in (ours, bare))),
+        row("longest GC pause", longest(ours), longest(bare)),
     ]
     ratio = ours.percentile(99) / bare.percentile(99)
     verdict = "met" if ratio <= GOAL_RATIO else "missed"
@@ -647,14 +717,45 @@ def comparison(ours: Figures, bare: Figures) -> str:
     return "\n".join(lines)
 
 
-def print_profile(path: Path, top: int = 25) -> None:
+LAYERS = [
+    ("/uvicorn/", "uvicorn"),
+    ("/websockets/", "websockets (frames, deflate)"),
+    ("/starlette/", "starlette, fastapi"),
+    ("/fastapi/", "starlette, fastapi"),
+    ("/asyncio/", "asyncio (tasks, wait_for, queues)"),
+    ("/signaling/", "hub, protocol"),
+    ("/bench/bare_relay", "bare relay"),
+    ("/json/", "json"),
+]
+
+
+def layer(filename: str, function: str) -> str:
+    for needle, name in LAYERS:
+        if needle in filename:
+            return name
+    if "zlib" in function:
+        return "zlib"
+    if "pydantic" in function or "validate_json" in function or "to_python" in function:
+        return "pydantic"
+    return "other"
+
+
+def print_profile(path: Path, messages: int, top: int = 12) -> None:
+    """CPU per relayed message by layer, then the functions with the most time of their own."""
     if not path.exists():
         print(f"no profile was written to {path}", file=sys.stderr)
         return
-    print(f"\n== cProfile of the server's event loop over the measured seconds: {path}")
-    for key in ("tottime", "cumulative"):
-        stats = pstats.Stats(str(path))
-        stats.sort_stats(key).print_stats(top)
+    stats = pstats.Stats(str(path))
+    layers: Counter[str] = Counter()
+    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        layers[layer(filename, function)] += row[2]
+    total, n = sum(layers.values()), max(messages, 1)
+    print(f"\n== {path.stem}: CPU of the event loop's thread under cProfile ({path})")
+    print(f"{total:.2f} s for {messages} messages: {total / n * 1e6:.0f} us/msg (profiled)")
+    for name, seconds in layers.most_common():
+        if seconds:
+            print(f"  {name:<36}{seconds / n * 1e6:8.1f} us/msg  {seconds / total:6.1%}")
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -677,7 +778,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="rooms joining")
     parser.add_argument("--http-concurrency", type=int, default=8, help="set-up requests")
-    parser.add_argument("--profile", metavar="FILE", help="cProfile our server into FILE")
+    parser.add_argument("--profile", metavar="DIR", help="cProfile both servers into DIR")
+    parser.add_argument(
+        "--server-gc",
+        choices=["default", "freeze", "disable"],
+        default="default",
+        help="both servers' collector over the measured seconds: an experiment",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rooms, args.seconds, args.warmup = 100, 5.0, 1.0
@@ -685,7 +792,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"signaling relay: {args.rooms} rooms ({2 * args.rooms} sockets), {args.rate:g} msg/s "
         f"({args.rate / args.rooms:.2f} per guest), {args.warmup:g} s warm-up + "
-        f"{args.seconds:g} s measured, compression {args.compression}"
+        f"{args.seconds:g} s measured, compression {args.compression}, server gc "
+        f"{args.server_gc}; load average {os.getloadavg()[0]:.2f}"
     )
     print(raise_open_files(2 * args.rooms + 1024), flush=True)
     if args.rate / args.rooms > OUR_RATE_LIMIT:
@@ -701,8 +809,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(results) == 2:
         print()
         print(comparison(results["ours"], results["bare"]))
-    if args.profile and "ours" in results:
-        print_profile(Path(args.profile))
+    if args.profile:
+        for name, figures in results.items():
+            path = Path(args.profile).resolve() / f"{name}.prof"
+            print_profile(path, figures.traffic.window_received)
     return 0
 
 

@@ -156,6 +156,11 @@ class Peer:
                     return
 
 
+def _size(frame: str | bytes) -> int:
+    """In bytes, as `max_message_bytes` tells the client: a text frame as UTF-8, as it came."""
+    return len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "surrogatepass"))
+
+
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
@@ -244,7 +249,7 @@ class Hub:
             return None
         if first is None:
             return None
-        if len(first) > self.config.max_message_bytes:
+        if _size(first) > self.config.max_message_bytes:
             await _refuse(transport, CloseCode.MESSAGE_TOO_BIG)
             return None
         try:
@@ -365,7 +370,7 @@ class Hub:
                 return
             if text is None:
                 return
-            if len(text) > self.config.max_message_bytes:
+            if _size(text) > self.config.max_message_bytes:
                 peer.close(CloseCode.MESSAGE_TOO_BIG)
                 return
             if not bucket.take():

@@ -34,7 +34,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from signaling.camera import NumberedCamera, read_number
+from signaling.camera import SIZE, NumberedCamera, read_number
 from signaling.client import Message, SignalingClient
 
 log = logging.getLogger("sprechstunde.peer")
@@ -144,7 +144,7 @@ class RoomPeer:
         *,
         relay_only: bool = False,
         admit: Admit | None = None,
-        frame_size: tuple[int, int] | None = None,
+        frame_size: tuple[int, int] = SIZE,
     ) -> None:
         self.client = client
         self.relay_only = relay_only
@@ -178,8 +178,7 @@ class RoomPeer:
         """Close every connection and the signaling socket; bounded by `timeout`."""
         if self._runner is not None:
             self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
+            await asyncio.wait({self._runner}, timeout=timeout)
         links, self.links = list(self.links.values()), {}
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
@@ -224,7 +223,9 @@ class RoomPeer:
                     if self._admit(participant):
                         await self.client.send({"type": "admit", "id": participant["id"]})
                 case "peer-joined":
-                    await self._replace_link(message["peer"]["id"])
+                    # Through Redis the newcomer's offer may overtake this: keep its link.
+                    if message["peer"]["id"] not in self.links:
+                        await self._replace_link(message["peer"]["id"])
                 case "peer-left":
                     link = self.links.pop(message["id"], None)
                     if link is not None:
@@ -256,11 +257,15 @@ class RoomPeer:
             await self._send_description(link)
 
     async def _on_offer(self, remote: str, sdp: str) -> None:
-        link = self.links.get(remote) or await self._replace_link(remote)
-        if link.making_offer or link.pc.signalingState != "stable":
+        link = self.links.get(remote)
+        if link is not None and (link.making_offer or link.pc.signalingState != "stable"):
             # Impolite: keep our offer; the polite side rolls back and answers it.
             log.info("%s: ignoring %s's colliding offer", self.id, remote)
             return
+        if link is None or _new_session(link, sdp):
+            # A participant who reconnected offers from a new connection (new ICE credentials
+            # and DTLS certificate), which aiortc cannot take over: start afresh.
+            link = await self._replace_link(remote)
         await link.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await self._apply_pending(link)
         await link.pc.setLocalDescription(await link.pc.createAnswer())
@@ -306,11 +311,11 @@ class RoomPeer:
     # -- connections -----------------------------------------------------------------------
 
     async def _replace_link(self, remote: str) -> Link:
-        """A fresh connection to `remote`; an older one (a reconnect of theirs) is closed."""
+        """A fresh connection to `remote`; an older one is closed."""
         old = self.links.pop(remote, None)
         if old is not None:
             await old.close()
-        camera = NumberedCamera(*([self._frame_size] if self._frame_size else []))
+        camera = NumberedCamera(self._frame_size)
         link = Link(remote, RTCPeerConnection(self._configuration()), camera)
         link.pc.addTrack(camera)
 
@@ -348,6 +353,11 @@ class RoomPeer:
                     link.first_frame_at = time.monotonic()
                 link.frames += 1
                 link.last_number = read_number(frame)
+
+
+def _new_session(link: Link, offer: str) -> bool:
+    current = link.pc.remoteDescription
+    return current is not None and _ice_ufrag(current.sdp) != _ice_ufrag(offer)
 
 
 def _ice_ufrag(sdp: str) -> str | None:

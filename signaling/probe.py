@@ -58,6 +58,8 @@ class ProbeResult:
     room_id: str | None = None
     elapsed_ms: float = 0.0
     error: str | None = None
+    # What the probe was doing, for the message if it runs out of time.
+    step: str = field(default="starting", repr=False)
 
     def media_flowed(self, minimum: int) -> bool:
         return all(count >= minimum for count in self.frames_received.values())
@@ -110,19 +112,23 @@ async def _call(
     options: ProbeOptions, result: ProbeResult, peers: list[RoomPeer], deadline: float
 ) -> None:
     api = _Api(options.base_url, deadline)
+    result.step = "logging in"
     login = await api.post(
         "/api/v1/auth/token", {"email": options.email, "password": options.password}
     )
     staff = str(login["access_token"])
+    result.step = "opening a room"
     opened = await api.post("/api/v1/rooms", {"title": ROOM_TITLE}, staff)
     result.room_id = room = str(opened["room"]["id"])
     link_token = str(opened["guest"]["url"]).rstrip("/").rsplit("/", 1)[-1]
+    result.step = "getting room tickets"
     host_ticket = await api.post(f"/api/v1/rooms/{room}/tickets", None, staff)
     guest_ticket = await api.post("/api/v1/room-tickets", {"name": GUEST_NAME}, link_token)
     result.signaling_url = url = str(host_ticket["signaling_url"])
     guest_id = guest_ticket["participant"]["id"]
 
     join_timeout = max(deadline - time.monotonic(), 0.1)
+    result.step = "entering the room (host)"
     host = await RoomPeer.join(
         url,
         host_ticket["ticket"],
@@ -136,6 +142,7 @@ async def _call(
             "relay only, but the server hands out no TURN server "
             "(SPRECHSTUNDE_TURN_URLS and SPRECHSTUNDE_TURN_SECRET)"
         )
+    result.step = "entering the room (guest)"
     guest = await RoomPeer.join(
         url, guest_ticket["ticket"], timeout=join_timeout, relay_only=options.relay_only
     )
@@ -147,6 +154,7 @@ async def _call(
             and host.frames_from(guest.id) >= options.frames
         )
 
+    result.step = "connecting"
     await guest.wait_for(flowed, timeout=max(deadline - time.monotonic(), 0.0))
 
 
@@ -177,8 +185,10 @@ def _measure(result: ProbeResult, peers: list[RoomPeer]) -> None:
 def _timeout_error(options: ProbeOptions, result: ProbeResult, peers: list[RoomPeer]) -> str:
     host_link, guest_link = _links(peers)
     problems = [problem for peer in peers for problem in peer.problems]
-    if host_link is None or guest_link is None:
-        step = "the peers did not meet in the room"
+    if result.step != "connecting":
+        step = f"while {result.step}"
+    elif host_link is None or guest_link is None:
+        step = "the guest was not let in, or the peers did not meet in the room"
     elif not (host_link.connected and guest_link.connected):
         state = f"{guest_link.pc.iceConnectionState}/{host_link.pc.iceConnectionState}"
         step = f"no connection between the peers (ICE {state})"

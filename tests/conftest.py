@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
@@ -25,6 +26,9 @@ from web.app import create_app
 from web.container import Container
 from web.database import engine_for, migrate
 from web.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.turn import Coturn
 
 POSTGRES_URL = os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
@@ -227,3 +231,18 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.rtc import loopback_host_addresses
 
     loopback_host_addresses(monkeypatch)
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[Coturn]:
+    """A real TURN server (coturn) on 127.0.0.1 with a shared secret, for as long as the test;
+    see tests/turn.py. Skipped without /usr/bin/turnserver, except in CI."""
+    from tests.turn import TURNSERVER, running_coturn
+
+    if not TURNSERVER.exists():
+        reason = f"needs {TURNSERVER} (apt-get install coturn)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with running_coturn(tmp_path) as server:
+        yield server

@@ -33,19 +33,30 @@ from tests.e2e.video import (
     see_each_other,
 )
 
-pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.timeout(120)]
-
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL", "")
+if not (
+    REDIS_URL and os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL", "").startswith("postgresql")
+):
+    # Reached only when this file is named on the command line: conftest.py leaves it out.
+    pytest.skip(
+        "needs SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and SPRECHSTUNDE_TEST_REDIS_URL",
+        allow_module_level=True,
+    )
+
+pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.timeout(120)]
 CALL_TIMEOUT = 40.0
+# Only the tokens' issuer and the links: nothing is ever sent there. The test plays the load
+# balancer and sends each peer to a process of its choice.
+PUBLIC_URL = "http://sprechstunde.test"
 WEBSOCKET = '"WebSocket /ws/signaling" [accepted]'
 
 
 @pytest.fixture
 def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    """Two servers on one database and one Redis, with one secret key between them (as behind
-    a load balancer): a staff token of the one is good at the other."""
+    """Two servers on one database and one Redis, with one secret key and one public address
+    between them, as behind a load balancer: what the one issues, the other accepts."""
     secret = secrets.token_urlsafe(32)
-    env = {"SPRECHSTUNDE_REDIS_URL": REDIS_URL}
+    env = {"SPRECHSTUNDE_REDIS_URL": REDIS_URL, "SPRECHSTUNDE_BASE_URL": PUBLIC_URL}
     with ExitStack() as stack:
         pair = tuple(
             stack.enter_context(
@@ -60,6 +71,10 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]
                 print(f"---- server log ({server.log_path}) ----\n{server.log()[-10_000:]}")
 
 
+def signaling(server: Server) -> str:
+    return f"ws://127.0.0.1:{server.port}/ws/signaling"
+
+
 def test_peers_on_two_processes_meet_and_exchange_video(servers):
     a, b = servers
     with (
@@ -69,13 +84,11 @@ def test_peers_on_two_processes_meet_and_exchange_video(servers):
         staff = StaffApi.bootstrap(a, http_a)
         room = open_room(http_a, staff)
         tickets = [host_ticket(http_a, staff, room), guest_ticket(http_b, room.guest_link, "Erika")]
-    assert tickets[0]["signaling_url"] == f"ws://127.0.0.1:{a.port}/ws/signaling"
-    assert tickets[1]["signaling_url"] == f"ws://127.0.0.1:{b.port}/ws/signaling"
 
     async def call() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            host = await enter(stack, tickets[0], admit=let_everybody_in)
-            guest = await enter(stack, tickets[1])
+            host = await enter(stack, tickets[0], signaling(a), admit=let_everybody_in)
+            guest = await enter(stack, tickets[1], signaling(b))
             await see_each_other([host, guest])
             return [host.client.welcome, guest.client.welcome], links([host, guest])
 

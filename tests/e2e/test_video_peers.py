@@ -32,6 +32,7 @@ from tests.e2e.video import (
     probe,
     see_each_other,
 )
+from tests.turn import Coturn
 
 pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.timeout(120)]
 
@@ -42,7 +43,8 @@ POSTGRES_URL = os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL")
 @pytest.fixture(scope="module")
 def room_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the tests that need no special configuration: each opens rooms of its
-    own, so they cannot meet; its database is its own, untouched by `database_url`."""
+    own, so they cannot meet. Its database is its own, untouched by `database_url`: a SQLite
+    file, or on PostgreSQL a database next to the test database (its name + "_video")."""
     workdir = tmp_path_factory.mktemp("video")
     if POSTGRES_URL:
         url = make_url(POSTGRES_URL)
@@ -142,7 +144,9 @@ def test_an_interpreter_let_in_later_connects_with_everyone(room_http, room_staf
             assert link["frames_received"] >= FRAMES
 
 
-def test_probe_reports_media_flowing(room_server, room_staff, tmp_path):
+def test_probe_reports_media_flowing_and_ends_its_room(
+    room_server, room_http, room_staff, tmp_path
+):
     code, result = probe(room_server.base_url, cwd=tmp_path)
 
     assert result["connected"] is True, result
@@ -154,6 +158,8 @@ def test_probe_reports_media_flowing(room_server, room_staff, tmp_path):
     assert result["candidate_types"] == {"local": "host", "remote": "host"}
     assert result["relay_only"] is False
     assert result["signaling_url"] == f"ws://127.0.0.1:{room_server.port}/ws/signaling"
+    tickets = f"/api/v1/rooms/{result['room_id']}/tickets"
+    assert room_http.post(tickets, headers=room_staff.headers).status_code == 409  # ended
 
 
 def test_probe_fails_without_a_server(tmp_path):
@@ -174,13 +180,14 @@ def test_probe_relay_only_fails_clearly_without_a_turn_server(room_server, room_
 
 
 @pytest.fixture
-def turn_server(database_url: str, tmp_path: Path, coturn: Any) -> Iterator[Server]:
+def turn_server(database_url: str, tmp_path: Path, coturn: Coturn) -> Iterator[Server]:
     """A server handing out credentials for the test's coturn, with an administrator."""
     env = {"SPRECHSTUNDE_TURN_URLS": coturn.turn_url, "SPRECHSTUNDE_TURN_SECRET": coturn.secret}
     with Server(database_url, tmp_path / "server", extra_env=env) as server:
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
             StaffApi.bootstrap(server, http)
         yield server
+        print(f"---- server log ({server.log_path}) ----\n{server.log()[-20_000:]}")
 
 
 def test_probe_relay_only_connects_through_coturn(turn_server, coturn, tmp_path):
@@ -190,4 +197,4 @@ def test_probe_relay_only_connects_through_coturn(turn_server, coturn, tmp_path)
     assert code == 0
     assert result["relay_only"] is True
     assert result["candidate_types"] == {"local": "relay", "remote": "relay"}
-    assert "ALLOCATE processed, success" in coturn.log_text()
+    assert coturn.logged("incoming packet ALLOCATE processed, success")

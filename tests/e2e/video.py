@@ -60,9 +60,12 @@ def invite(http: httpx.Client, staff: StaffApi, room: AdhocRoom, label: str) -> 
     return link_token(_created(response)["url"])
 
 
-async def enter(stack: AsyncExitStack, ticket: dict[str, Any], **options: Any) -> RoomPeer:
-    """A peer in the room of `ticket`, closed when `stack` closes."""
-    peer = await RoomPeer.join(ticket["signaling_url"], ticket["ticket"], **options)
+async def enter(
+    stack: AsyncExitStack, ticket: dict[str, Any], url: str | None = None, **options: Any
+) -> RoomPeer:
+    """A peer in the room of `ticket` (at its `signaling_url` unless `url` is given), closed
+    when `stack` closes."""
+    peer = await RoomPeer.join(url or ticket["signaling_url"], ticket["ticket"], **options)
     stack.push_async_callback(peer.close)
     return peer
 

@@ -126,7 +126,7 @@ def test_denied_guest_is_closed_and_cannot_knock_again_with_the_ticket(room_worl
 
 
 def test_interpreter_is_admitted_and_everyone_meets_everyone_once(room_world, connect):
-    host_id, interpreter_id = f"staff-{room_world.advisor.id}", None
+    host_id = f"staff-{room_world.advisor.id}"
     host, _ = connect(room_world.host_ticket())
     guest, _ = connect(room_world.guest_ticket(), can_rollback=False)  # aiortc-like
     assert receive(host)["participant"]["id"] == "guest"
@@ -324,6 +324,33 @@ def test_host_ending_the_room_ends_it_for_everyone(room_world, connect):
     assert refused.value.code == 4005
 
 
+def test_revoking_an_invitation_sends_its_holder_out_for_good(room_world, connect):
+    host, _ = connect(room_world.host_ticket())
+    guest, _ = connect(room_world.guest_ticket())
+    receive(host)
+    admit(host, guest, "guest")
+    interpreter_id, ticket = invite(room_world)
+    spare = room_world.guest_ticket(invite_token(room_world, interpreter_id))
+    interpreter, _ = connect(ticket)
+    receive(host)
+    admit(host, interpreter, interpreter_id)
+    receive(guest)
+
+    response = room_world.client.delete(
+        f"/api/v1/rooms/{room_world.room_id()}/invites/{interpreter_id.removeprefix('invite-')}",
+        headers=room_world.staff_headers(room_world.advisor),
+    )
+
+    assert response.status_code == 200, response.text
+    assert close_code(interpreter) == 4003
+    assert receive(host) == {"type": "peer-left", "id": interpreter_id}
+    assert receive(guest) == {"type": "peer-left", "id": interpreter_id}
+    for old_ticket in (ticket, spare):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            connect(old_ticket)
+        assert refused.value.code == 4003
+
+
 # -- the room's window -----------------------------------------------------------------------
 
 
@@ -343,12 +370,12 @@ def test_no_tickets_once_the_room_has_closed(room_world, connect):
 
 
 def test_connections_are_closed_when_the_room_closes(room_world, connect):
-    room_world.clock.now = room_closes(room_world) - timedelta(seconds=0.5)
-    host, _ = connect(room_world.host_ticket())
-    guest, welcome = connect(room_world.guest_ticket())
+    room_world.clock.now = room_closes(room_world) - timedelta(seconds=0.8)
+    guest_ticket, host_ticket = room_world.guest_ticket(), room_world.host_ticket()
+    guest, _ = connect(guest_ticket)
+    host, welcome = connect(host_ticket)  # the guest in `waiting`: no knock
 
-    assert welcome["state"] == "waiting"
-    assert receive(host)["type"] == "knock"
+    assert [w["id"] for w in welcome["waiting"]] == ["guest"]
     for socket in (host, guest):
         assert receive(socket) == {"type": "ended", "reason": "room_closed"}
         assert close_code(socket) == 4005
@@ -569,6 +596,17 @@ def invite(room_world, label: str = "Dolmetscherin") -> tuple[str, str]:
     assert response.status_code == 201, response.text
     body = response.json()
     return f"invite-{body['id']}", room_world.guest_ticket(body["url"].rsplit("/", 1)[1])
+
+
+def invite_token(room_world, participant_id: str) -> str:
+    """The link token of an invitation, as the host's list of invitations has it."""
+    response = room_world.client.get(
+        f"/api/v1/rooms/{room_world.room_id()}/invites",
+        headers=room_world.staff_headers(room_world.advisor),
+    )
+    assert response.status_code == 200, response.text
+    (link,) = [i for i in response.json() if f"invite-{i['id']}" == participant_id]
+    return str(link["url"]).rsplit("/", 1)[1]
 
 
 def adhoc_room(room_world) -> tuple[str, str, str]:

@@ -1,0 +1,448 @@
+"""Hypothesis throws everything at the signaling server: random JSON, message-shaped objects
+with random fields, raw text and bytes, sent after authenticating by a participant of room A
+while room B (whose participants have the same ids) is in session. Whatever comes in, the
+server answers with nothing, an `error`, its ordinary answers or a clean close; nothing
+reaches room B; and afterwards the server still serves pages, connections and both rooms.
+
+The hub is fuzzed directly, with an in-memory WebSocket and gate (hundreds of cases a second);
+the app through its real endpoint, with fewer cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from rooms.access import Pass, RoomRole
+from rooms.errors import RoomClosed
+from scheduler.errors import TokenInvalid
+from signaling.bus import InMemoryBus
+from signaling.hub import Hub, HubConfig
+from signaling.protocol import CloseCode
+from tests.conftest import REDIS_URL
+
+WAIT = 3.0
+SETTLE = 0.1 if REDIS_URL else 0.0
+ERROR_CODES = {
+    "invalid_message",
+    "rate_limited",
+    "not_admitted",
+    "forbidden",
+    "unknown_peer",
+    "room_full",
+    "already_authenticated",
+}
+CLOSE_CODES = {int(code) for code in CloseCode}
+
+KEYS = st.sampled_from(["type", "to", "id", "text", "candidate", "v"]) | st.text(max_size=4)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def either(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly a value of the right kind, sometimes any JSON at all."""
+    return st.one_of(valid, valid, json_values)
+
+
+def messages(ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Objects shaped like client messages: mostly a known type with its fields (each often
+    right, sometimes of any kind), sometimes any type at all; and unknown fields."""
+    peer = either(st.sampled_from(ids) | st.text(max_size=70))
+    switch = either(st.booleans())
+    text = either(st.text(min_size=1, max_size=40))
+    candidate = st.fixed_dictionaries(
+        {"candidate": either(st.text(max_size=40))},
+        optional={
+            "sdpMid": either(st.none() | st.text(max_size=4)),
+            "sdpMLineIndex": either(st.integers(-1, 70)),
+            "usernameFragment": either(st.text(max_size=8)),
+        },
+    )
+    required: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+        "auth": {"ticket": text},
+        "offer": {"to": peer, "sdp": text},
+        "answer": {"to": peer, "sdp": text},
+        "candidate": {"to": peer, "candidate": either(st.none() | candidate)},
+        "media": {"audio": switch, "video": switch},
+        "chat": {"text": text},
+        "ping": {},
+        "leave": {},
+        "admit": {"id": peer},
+        "deny": {"id": peer},
+        "remove": {"id": peer},
+        "end": {},
+    }
+    optional = {"to": peer, "id": peer, "screen": switch, "v": either(st.just(1))}
+    typed = st.one_of(
+        *(
+            st.fixed_dictionaries(
+                {"type": st.just(kind), **fields},
+                optional={k: v for k, v in optional.items() if k not in fields},
+            )
+            for kind, fields in required.items()
+        )
+    )
+    untyped = st.fixed_dictionaries({"type": json_values}, optional={"to": peer, "text": text})
+    extra = st.dictionaries(KEYS, json_values, max_size=2)
+    shaped = st.one_of(typed, typed, typed, untyped)
+    return st.tuples(shaped, extra).map(lambda pair: {**pair[1], **pair[0]})
+
+
+def valid(ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Well-formed client messages, to or about the participants of the rooms."""
+    peer = st.sampled_from(ids)
+    text = st.text(min_size=1, max_size=20)
+    ice = st.none() | st.fixed_dictionaries({"candidate": text, "sdpMLineIndex": st.just(0)})
+    return st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["offer", "answer"]), "to": peer, "sdp": text}
+        ),
+        st.fixed_dictionaries({"type": st.just("candidate"), "to": peer, "candidate": ice}),
+        st.fixed_dictionaries(
+            {"type": st.just("media"), "audio": st.booleans(), "video": st.booleans()}
+        ),
+        st.fixed_dictionaries({"type": st.just("chat"), "text": text}),
+        st.fixed_dictionaries({"type": st.sampled_from(["admit", "deny", "remove"]), "id": peer}),
+        st.sampled_from([{"type": "ping"}, {"type": "leave"}, {"type": "end"}]),
+    )
+
+
+def frames(ids: list[str]) -> st.SearchStrategy[str | bytes]:
+    """One WebSocket frame: text, or bytes for a binary frame."""
+    shaped = messages(ids).map(json.dumps)
+    return st.one_of(
+        valid(ids).map(json.dumps),
+        valid(ids).map(json.dumps),
+        shaped,
+        shaped,
+        messages(ids).map(lambda message: json.dumps(message).encode()),
+        json_values.map(json.dumps),
+        st.text(max_size=200),
+        st.binary(max_size=200),
+        st.integers(65_000, 70_000).map(lambda size: '{"type":"chat","text":"' + "x" * size),
+    )
+
+
+# -- the hub, in memory ----------------------------------------------------------------------
+
+SENDERS = {
+    # who sends, and what they may hear back from their own doing
+    "guest": {"error", "pong", "chat"},
+    "waiting": {"error", "pong"},
+    "host": {"error", "pong", "chat", "peer-joined", "peer-left", "waiting-left", "ended"},
+}
+IDS = ["staff-1", "guest", "invite-7", "invite-8", "nobody", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sender=st.sampled_from(sorted(SENDERS)), sent=st.lists(frames(IDS), max_size=6))
+def test_the_hub_survives_anything_and_keeps_rooms_apart(sender, sent):
+    asyncio.run(asyncio.wait_for(hub_scenario(sender, sent), 10))
+
+
+async def hub_scenario(sender_role: str, sent: list[str | bytes]) -> None:
+    gate = FakeGate()
+    hub = Hub(InMemoryBus(time.time), gate, HubConfig())
+    a_host, a_guest = await meeting(hub, gate, "room-a")
+    a_waiting = Client(hub, gate.issue("room-a", "invite-7"))
+    assert (await a_waiting.receive())["state"] == "waiting"
+    assert (await a_host.receive())["type"] == "knock"
+    b_host, b_guest = await meeting(hub, gate, "room-b")  # the same participant ids
+    room_a = {"host": a_host, "guest": a_guest, "waiting": a_waiting}
+    me = room_a[sender_role]
+
+    for frame in sent:
+        me.wire.inbox.put_nowait(frame)
+    heard = await me.drain()
+
+    assert {m["type"] for m in heard} <= SENDERS[sender_role], heard
+    assert {m["code"] for m in heard if m["type"] == "error"} <= ERROR_CODES
+    assert me.wire.closed is None or me.wire.closed in CLOSE_CODES
+    for other in room_a.values():
+        if other is not me:
+            for message in await other.drain():
+                assert message.get("from", me.id) == me.id, message
+    for client in (*room_a.values(), b_host, b_guest):
+        assert not client.task.done() or client.task.exception() is None
+        assert_consistent_view(client)
+    assert await b_host.drain() == []
+    assert await b_guest.drain() == []
+
+    b_host.send({"type": "chat", "text": "still here"})
+    assert (await b_guest.receive())["text"] == "still here"
+    newcomer = Client(hub, gate.issue("room-a", "invite-8"))
+    first = await newcomer.receive()
+    assert (first or {}).get("type") == "welcome" or newcomer.wire.closed == 4005  # if ended
+    await finish(*room_a.values(), b_host, b_guest, newcomer)
+    assert hub.connections == 0
+
+
+# -- the app, through its endpoint -----------------------------------------------------------
+
+
+def test_the_app_survives_anything_a_guest_sends(room_world, connect):
+    hub = room_world.client.app.state.hub
+    # The rate limit has tests of its own; here every frame is to be read, not dropped.
+    hub.config = dataclasses.replace(hub.config, rate=1e6, burst=1e6)
+    host_id = f"staff-{room_world.advisor.id}"
+    host_b_ticket, guest_b_ticket = adhoc_room(room_world)
+    host_b, _ = connect(host_b_ticket)  # the same advisor, in room B
+    guest_b, welcome_b = connect(guest_b_ticket)
+    receive(host_b)
+    admit(host_b, guest_b, welcome_b["id"])
+    host_a, _ = connect(room_world.host_ticket())
+    ticket = room_world.guest_ticket()
+    guest_a, _ = connect(ticket)
+    receive(host_a)
+    admit(host_a, guest_a, "guest")
+    ids = [host_id, "guest", welcome_b["id"], "nobody"]
+    state = {"guest": guest_a}
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(sent=st.lists(frames(ids), max_size=6))
+    def fuzz(sent: list[str | bytes]) -> None:
+        guest = state["guest"]
+        for frame in sent:
+            if isinstance(frame, bytes):
+                guest.send_bytes(frame)
+            else:
+                guest.send_text(frame)
+        heard, code = settle(guest)
+        assert {m["type"] for m in heard} <= SENDERS["guest"], heard
+        assert {m["code"] for m in heard if m["type"] == "error"} <= ERROR_CODES
+        if code is not None:
+            assert code in CLOSE_CODES
+            state["guest"], welcome = connect(ticket)  # admitted before: inside at once
+            assert welcome["state"] == "inside"
+        for message in drain(host_a):
+            assert message["type"] in {"offer", "answer", "candidate", "media", "chat"} | {
+                "peer-left",
+                "peer-joined",
+            }, message
+            assert message.get("from", "guest") == "guest"
+
+    fuzz()
+
+    assert drain(host_b) == []
+    assert drain(guest_b) == []
+    assert room_world.client.get("/healthz").status_code == 200
+    host_b.send_json({"type": "chat", "text": "still here"})
+    assert receive(guest_b)["text"] == "still here"
+    state["guest"].send_json({"type": "chat", "text": "and here"})
+    assert receive(host_a)["text"] == "and here"
+    _, welcome = connect(room_world.host_ticket(room_world.colleague))
+    assert welcome["state"] == "inside"
+
+
+# -- helpers: through the app ----------------------------------------------------------------
+
+
+def receive(socket: WebSocketTestSession, timeout: float = WAIT) -> dict[str, Any]:
+    """The next message within `timeout` (TimeoutError otherwise); WebSocketDisconnect with
+    the close code once the server has closed the connection."""
+
+    async def next_message() -> Any:
+        with anyio.fail_after(timeout):
+            # The session's own receive() waits forever; this is the same stream, bounded.
+            return await socket._send_rx.receive()
+
+    message = socket.portal.call(next_message)
+    socket._raise_on_close(message)
+    return json.loads(message["text"])
+
+
+def settle(socket: WebSocketTestSession) -> tuple[list[dict[str, Any]], int | None]:
+    """What `socket` hears until the answer to a ping, or its close code on the way."""
+    messages: list[dict[str, Any]] = []
+    try:
+        socket.send_json({"type": "ping"})
+        while (message := receive(socket))["type"] != "pong":
+            messages.append(message)
+            assert len(messages) < 100
+    except WebSocketDisconnect as closed:
+        socket.close()  # the client's side of the closing handshake
+        return messages, closed.code
+    return messages, None
+
+
+def drain(socket: WebSocketTestSession) -> list[dict[str, Any]]:
+    messages, code = settle(socket)
+    assert code is None, code
+    if SETTLE:
+        with contextlib.suppress(TimeoutError):
+            while len(messages) < 100:
+                messages.append(receive(socket, SETTLE))
+    return messages
+
+
+def admit(host: WebSocketTestSession, guest: WebSocketTestSession, member_id: str) -> None:
+    host.send_json({"type": "admit", "id": member_id})
+    assert receive(guest)["type"] == "admitted"
+    assert receive(host)["type"] == "peer-joined"
+
+
+def adhoc_room(room_world) -> tuple[str, str]:
+    """A second room, ad hoc: a host and a guest ticket for it."""
+    headers = room_world.staff_headers(room_world.advisor)
+    response = room_world.client.post("/api/v1/rooms", headers=headers, json={"title": "B"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    host = room_world.client.post(f"/api/v1/rooms/{body['room']['id']}/tickets", headers=headers)
+    assert host.status_code == 201, host.text
+    return host.json()["ticket"], room_world.guest_ticket(body["guest"]["url"].rsplit("/", 1)[1])
+
+
+# -- helpers: the hub with an in-memory WebSocket --------------------------------------------
+
+
+class FakeGate:
+    """Like `signaling.gate.Gate`, with the tickets it issued in a dictionary."""
+
+    def __init__(self, max_participants: int = 4) -> None:
+        self.max_participants = max_participants
+        self.now = datetime(2031, 1, 7, 9, 0, tzinfo=UTC)
+        self.ended: set[str] = set()
+        self._passes: dict[str, Pass] = {}
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def issue(self, room: str, participant: str, role: RoomRole = RoomRole.GUEST) -> str:
+        ticket = secrets.token_urlsafe(9)
+        expires, closes = self.now + timedelta(minutes=10), self.now + timedelta(hours=1)
+        self._passes[ticket] = Pass(room, participant, role, participant, ticket, expires, closes)
+        return ticket
+
+    async def verify(self, ticket: str) -> Pass:
+        holder = self._passes.get(ticket)
+        if holder is None:
+            raise TokenInvalid("unknown ticket")
+        if holder.room_id in self.ended:
+            raise RoomClosed(closes_at=holder.closes_at)
+        return holder
+
+    async def end(self, room_id: str) -> None:
+        self.ended.add(room_id)
+
+    def ice_servers(self, holder: Pass) -> list[dict[str, Any]]:
+        return []
+
+
+class Wire:
+    """One WebSocket in memory; the client answers a close at once, as browsers do."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.sent: list[dict[str, Any]] = []
+        self.closed: int | None = None
+        self.changed = asyncio.Event()
+
+    async def receive(self) -> str | bytes | None:
+        return await self.inbox.get()
+
+    async def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+        self.changed.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed is None:
+            self.closed = code
+            self.inbox.put_nowait(None)
+            self.changed.set()
+
+
+class Client:
+    """A participant on a `Wire`, authenticated with `ticket`."""
+
+    def __init__(self, hub: Hub, ticket: str, **auth: Any) -> None:
+        self.wire = Wire()
+        self.wire.inbox.put_nowait(json.dumps({"type": "auth", "ticket": ticket, **auth}))
+        self.task = asyncio.ensure_future(hub.serve(self.wire))
+        self.id = ""
+        self._read = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.wire.inbox.put_nowait(json.dumps(message))
+
+    async def receive(self, timeout: float = WAIT) -> dict[str, Any] | None:
+        """The next message; None once the connection is closed and all was read."""
+        async with asyncio.timeout(timeout):
+            while self._read == len(self.wire.sent):
+                if self.wire.closed is not None or self.task.done():
+                    return None
+                self.wire.changed.clear()
+                await self.wire.changed.wait()
+        self._read += 1
+        message = self.wire.sent[self._read - 1]
+        if message["type"] == "welcome":
+            self.id = message["id"]
+        return message
+
+    async def drain(self) -> list[dict[str, Any]]:
+        """Everything heard before the answer to a ping now, or before the close."""
+        self.send({"type": "ping"})
+        messages = []
+        while (message := await self.receive()) not in ({"type": "pong"}, None):
+            messages.append(message)
+        return messages
+
+
+async def meeting(hub: Hub, gate: FakeGate, room: str) -> tuple[Client, Client]:
+    """A host (`staff-1`) and an admitted guest (`guest`) in `room`."""
+    host = Client(hub, gate.issue(room, "staff-1", RoomRole.HOST))
+    assert (await host.receive())["type"] == "welcome"
+    guest = Client(hub, gate.issue(room, "guest"))
+    assert (await guest.receive())["state"] == "waiting"
+    assert (await host.receive())["type"] == "knock"
+    host.send({"type": "admit", "id": "guest"})
+    assert (await guest.receive())["type"] == "admitted"
+    assert (await host.receive())["type"] == "peer-joined"
+    return host, guest
+
+
+def assert_consistent_view(client: Client) -> None:
+    """Everything the client heard adds up: admitted only while waiting, and nobody joins
+    twice without leaving in between (nobody connects anew while the fuzz runs)."""
+    waiting, inside = False, set[str]()
+    for message in client.wire.sent:
+        match message["type"]:
+            case "welcome":
+                waiting = message["state"] == "waiting"
+                inside = {p["id"] for p in message["participants"]}
+            case "admitted":
+                assert waiting, f"{client.id} admitted while inside"
+                waiting, inside = False, {p["id"] for p in message["participants"]}
+            case "peer-joined":
+                assert not waiting, f"{client.id} hears of others while waiting"
+                assert message["peer"]["id"] not in inside, f"{client.id}: joined twice"
+                inside.add(message["peer"]["id"])
+            case "peer-left":
+                assert message["id"] in inside, f"{client.id}: left before joining"
+                inside.discard(message["id"])
+
+
+async def finish(*clients: Client) -> None:
+    """The clients go; their connections must end cleanly, and soon."""
+    for client in clients:
+        client.wire.inbox.put_nowait(None)
+    async with asyncio.timeout(WAIT):
+        await asyncio.gather(*(client.task for client in clients))
