@@ -94,9 +94,8 @@ def _collect(phase, info):
         _state["began"] = (time.perf_counter(), time.thread_time())
     else:
         wall, cpu = _state["began"]
-        _state["passes"].append(
-            (info["generation"], time.perf_counter() - wall, time.thread_time() - cpu)
-        )
+        _state["passes"].append((info["generation"], time.perf_counter() - wall,
+                                 time.thread_time() - cpu, info["collected"]))
 def _start(*_):
     if _env("BENCH_GC_MODE") == "freeze":
         gc.freeze()
@@ -213,7 +212,7 @@ class Figures:
 
     def gc_pauses(self, generation: int) -> list[tuple[float, float]]:
         """(wall, CPU) seconds of each pass of the collector over `generation`."""
-        return [(wall, cpu) for g, wall, cpu in self.gc.get("passes", []) if g == generation]
+        return [(wall, cpu) for g, wall, cpu, _ in self.gc.get("passes", []) if g == generation]
 
     def report(self) -> str:
         t, s = self.traffic, max(self.seconds, 1e-9)
@@ -225,6 +224,7 @@ class Figures:
         problems = (f"  errors {dict(t.errors)}" if t.errors else "") + (
             f"  closed {dict(t.closes)}" if t.closes else ""
         )
+        collected = sum(p[3] for p in self.gc.get("passes", []))
         redis = f", redis {self.redis_cpu / s:.0%}" if self.redis_cpu is not None else ""
         collector = "   ".join(
             f"gen{g} {len(p)} x, {sum(w for w, _ in p) * 1000:.0f} ms, longest "
@@ -254,7 +254,7 @@ class Figures:
                 f"p99 {self.percentile(99, t.lags):.2f} ms behind schedule",
                 f"server gc       {collector or 'no passes'}   "
                 f"({self.gc.get('objects', 0)} objects tracked, {self.gc.get('frozen', 0)} "
-                f"frozen)",
+                f"frozen, {collected / max(t.window_received, 1):.2f} collected per msg)",
             ]
         )
 
@@ -695,7 +695,7 @@ def comparison(ours: Figures, bare: Figures) -> str:
         return f"{label:<24}{a:>20}{b:>20}"
 
     def longest(f: Figures) -> str:
-        pauses = [wall for _, wall, _ in f.gc.get("passes", [])]
+        pauses = [wall for _, wall, _, _ in f.gc.get("passes", [])]
         return f"{max(pauses, default=0) * 1000:.1f} ms"
 
     lines = [

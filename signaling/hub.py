@@ -97,6 +97,9 @@ class Peer:
     _outbox: deque[str | _Close] = field(default_factory=deque)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     closing: CloseCode | None = None
+    # The task reading this connection, and whether it is waiting for the client right now.
+    reader: asyncio.Task[Any] | None = None
+    reading: bool = False
 
     @property
     def id(self) -> str:
@@ -140,20 +143,24 @@ class Peer:
             while self._outbox:
                 item = self._outbox.popleft()
                 if isinstance(item, _Close):
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(
-                            self.transport.close(item.code, item.code.reason), send_timeout
-                        )
+                    await self._close_socket(item.code, send_timeout)
                     return
                 try:
                     await asyncio.wait_for(self.transport.send(item), send_timeout)
                 except TimeoutError:
                     self.closing = self.closing or CloseCode.TOO_SLOW
-                    with contextlib.suppress(Exception):
-                        await self.transport.close(CloseCode.TOO_SLOW, CloseCode.TOO_SLOW.reason)
+                    await self._close_socket(CloseCode.TOO_SLOW, send_timeout)
                     return
                 except Exception:  # the socket is gone; the reader notices too
                     return
+
+    async def _close_socket(self, code: CloseCode, timeout: float) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.transport.close(code, code.reason), timeout)
+        # Closed by the server: the room learns of the departure now, not when (or if) the
+        # client completes the closing handshake.
+        if self.reading and self.reader is not None:
+            self.reader.cancel()
 
 
 def _size(frame: str | bytes) -> int:
@@ -231,6 +238,7 @@ class Hub:
             return
         writer = asyncio.create_task(peer.write(self.config.send_timeout))
         closer = self._spawn(self._close_with_room(peer))
+        peer.reader = asyncio.current_task()
         try:
             await self._enter(peer)
             await self._read(peer)
@@ -361,6 +369,7 @@ class Hub:
         strikes = 0
         last_touch = time.monotonic()
         while peer.closing is None:
+            peer.reading = True
             try:
                 text = await asyncio.wait_for(
                     peer.transport.receive(), self.config.heartbeat_timeout
@@ -368,6 +377,13 @@ class Hub:
             except TimeoutError:
                 peer.close(CloseCode.HEARTBEAT_TIMEOUT)
                 return
+            except asyncio.CancelledError:
+                if peer.closing is None or peer.reader is None:
+                    raise
+                peer.reader.uncancel()  # stopped by `_close_socket`, not by the server
+                return
+            finally:
+                peer.reading = False
             if text is None:
                 return
             if _size(text) > self.config.max_message_bytes:

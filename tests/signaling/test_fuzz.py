@@ -168,20 +168,21 @@ async def hub_scenario(sender_role: str, sent: list[str | bytes]) -> None:
 
     for frame in sent:
         me.wire.inbox.put_nowait(frame)
-    heard = await me.drain()
+    await me.settle()
+    heard = me.unread()
 
     assert {m["type"] for m in heard} <= SENDERS[sender_role], heard
     assert {m["code"] for m in heard if m["type"] == "error"} <= ERROR_CODES
     assert me.wire.closed is None or me.wire.closed in CLOSE_CODES
     for other in room_a.values():
         if other is not me:
-            for message in await other.drain():
+            for message in other.unread():
                 assert message.get("from", me.id) == me.id, message
     for client in (*room_a.values(), b_host, b_guest):
         assert not client.task.done() or client.task.exception() is None
         assert_consistent_view(client)
-    assert await b_host.drain() == []
-    assert await b_guest.drain() == []
+    assert b_host.unread() == []
+    assert b_guest.unread() == []
 
     b_host.send({"type": "chat", "text": "still here"})
     assert (await b_guest.receive())["text"] == "still here"
@@ -226,19 +227,26 @@ def test_the_app_survives_anything_a_guest_sends(room_world, connect):
                 guest.send_bytes(frame)
             else:
                 guest.send_text(frame)
-        heard, code = settle(guest)
+        barrier = {"type": "chat", "text": secrets.token_hex(8)}
+        guest.send_json(barrier)
+        heard, code = until(guest, barrier)
         assert {m["type"] for m in heard} <= SENDERS["guest"], heard
         assert {m["code"] for m in heard if m["type"] == "error"} <= ERROR_CODES
-        if code is not None:
+        if code is None:
+            hosted, _ = until(host_a, barrier)  # after all the guest's doing: the same order
+        else:
             assert code in CLOSE_CODES
+            hosted = drain(host_a)
             state["guest"], welcome = connect(ticket)  # admitted before: inside at once
             assert welcome["state"] == "inside"
-        for message in drain(host_a):
+            hosted += [receive(host_a)]  # the new connection joins
+        for message in hosted:
             assert message["type"] in {"offer", "answer", "candidate", "media", "chat"} | {
                 "peer-left",
                 "peer-joined",
             }, message
             assert message.get("from", "guest") == "guest"
+            assert message.get("id", message.get("peer", {}).get("id", "guest")) == "guest"
 
     fuzz()
 
@@ -248,7 +256,9 @@ def test_the_app_survives_anything_a_guest_sends(room_world, connect):
     host_b.send_json({"type": "chat", "text": "still here"})
     assert receive(guest_b)["text"] == "still here"
     state["guest"].send_json({"type": "chat", "text": "and here"})
-    assert receive(host_a)["text"] == "and here"
+    heard, code = until(host_a, {"text": "and here"})
+    assert code is None
+    assert {m["type"] for m in heard} <= {"peer-left", "peer-joined"}  # the last reconnect
     _, welcome = connect(room_world.host_ticket(room_world.colleague))
     assert welcome["state"] == "inside"
 
@@ -270,12 +280,13 @@ def receive(socket: WebSocketTestSession, timeout: float = WAIT) -> dict[str, An
     return json.loads(message["text"])
 
 
-def settle(socket: WebSocketTestSession) -> tuple[list[dict[str, Any]], int | None]:
-    """What `socket` hears until the answer to a ping, or its close code on the way."""
+def until(
+    socket: WebSocketTestSession, barrier: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """What `socket` hears before the chat `barrier`, or before its close, with the code."""
     messages: list[dict[str, Any]] = []
     try:
-        socket.send_json({"type": "ping"})
-        while (message := receive(socket))["type"] != "pong":
+        while (message := receive(socket)).get("text") != barrier["text"]:
             messages.append(message)
             assert len(messages) < 100
     except WebSocketDisconnect as closed:
@@ -285,8 +296,13 @@ def settle(socket: WebSocketTestSession) -> tuple[list[dict[str, Any]], int | No
 
 
 def drain(socket: WebSocketTestSession) -> list[dict[str, Any]]:
-    messages, code = settle(socket)
-    assert code is None, code
+    """Everything sent to `socket` (which sends no pings of its own) before the answer to a
+    ping now, and, with a Redis bus, until nothing more comes for a moment."""
+    socket.send_json({"type": "ping"})
+    messages = []
+    while (message := receive(socket))["type"] != "pong":
+        messages.append(message)
+        assert len(messages) < 100
     if SETTLE:
         with contextlib.suppress(TimeoutError):
             while len(messages) < 100:
@@ -354,10 +370,15 @@ class Wire:
         self.inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.sent: list[dict[str, Any]] = []
         self.closed: int | None = None
+        self.waiting = False
         self.changed = asyncio.Event()
 
     async def receive(self) -> str | bytes | None:
-        return await self.inbox.get()
+        self.waiting = True  # the hub is idle, waiting for the client
+        try:
+            return await self.inbox.get()
+        finally:
+            self.waiting = False
 
     async def send(self, text: str) -> None:
         self.sent.append(json.loads(text))
@@ -397,12 +418,16 @@ class Client:
             self.id = message["id"]
         return message
 
-    async def drain(self) -> list[dict[str, Any]]:
-        """Everything heard before the answer to a ping now, or before the close."""
-        self.send({"type": "ping"})
-        messages = []
-        while (message := await self.receive()) not in ({"type": "pong"}, None):
-            messages.append(message)
+    async def settle(self) -> None:
+        """Until the hub has read all that was sent (or closed the connection), and what it
+        then sent, here and to the others, has gone out."""
+        async with asyncio.timeout(WAIT):
+            while not (self.task.done() or (self.wire.inbox.empty() and self.wire.waiting)):
+                await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)  # the writer tasks, and the tasks the hub spawned
+
+    def unread(self) -> list[dict[str, Any]]:
+        messages, self._read = self.wire.sent[self._read :], len(self.wire.sent)
         return messages
 
 

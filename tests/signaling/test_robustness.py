@@ -396,6 +396,21 @@ async def test_a_full_outbox_closes_the_connection_instead_of_growing():
     await finish(guest, host)
 
 
+@pytest.mark.anyio
+async def test_a_removed_participant_leaves_the_room_without_completing_the_close():
+    gate = FakeGate()
+    hub = Hub(InMemoryBus(time.time), gate, HubConfig(heartbeat_timeout=30.0))
+    host, guest = await meeting(hub, gate)
+    guest.wire.ignores_close = True
+
+    host.send({"type": "remove", "id": "guest"})
+
+    assert await host.receive(timeout=2.0) == {"type": "peer-left", "id": "guest"}
+    assert guest.wire.closed == 4013
+    await finish(host)
+    assert hub.connections == 0
+
+
 # -- helpers: through the app ----------------------------------------------------------------
 
 
@@ -511,6 +526,8 @@ class Wire:
         self.closed: int | None = None
         self.stalled = False
         self.stalled_close = False
+        # A client that never completes the closing handshake.
+        self.ignores_close = False
         self.changed = asyncio.Event()
 
     async def receive(self) -> str | bytes | None:
@@ -527,7 +544,8 @@ class Wire:
             await asyncio.get_running_loop().create_future()
         if self.closed is None:
             self.closed = code
-            self.inbox.put_nowait(None)
+            if not self.ignores_close:
+                self.inbox.put_nowait(None)
             self.changed.set()
 
 
