@@ -52,8 +52,8 @@ class Relay:
                             await target.send(json.dumps(message, separators=(",", ":")))
                 elif message.get("type") == "ping":
                     await ws.send(PONG)
-        except (ConnectionClosed, ValueError):
-            pass
+        except (ConnectionClosed, ValueError, AttributeError):
+            pass  # gone, or not a JSON object: this relay just drops the client
         finally:
             if members.get(me) is ws:
                 del members[me]
@@ -63,14 +63,17 @@ class Relay:
 
 async def run(port: int) -> None:
     relay = Relay()
-    stop = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set_result, None)
-    # The same defaults as uvicorn's WebSocket protocol: permessage-deflate offered, a ping
-    # every 20 s.
-    async with serve(relay.handle, "127.0.0.1", port, ping_interval=20, ping_timeout=20):
+        loop.add_signal_handler(signum, stop.set)
+    # As `sprechstunde serve` runs uvicorn's WebSocket protocol: no permessage-deflate, a
+    # ping every 20 s.
+    async with serve(
+        relay.handle, "127.0.0.1", port, ping_interval=20, ping_timeout=20, compression=None
+    ):
         print(f"bare relay listening on 127.0.0.1:{port}", flush=True)
-        await stop
+        await stop.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,8 @@ then `--seconds` measured. The host's client notes when each arrives: latency is
 time minus the send time, both from this process's monotonic clock, so it includes the
 client's own WebSocket handling (the "send lag" row shows whether the client kept up). Clients
 are silent otherwise except for a ping after 10 s without sending (the protocol's heartbeat),
-sent to both servers alike. Both servers are offered permessage-deflate, as browsers do.
+sent to both servers alike. Neither server takes permessage-deflate (`sprechstunde serve`
+turns it off).
 All traffic stays on 127.0.0.1; all clients run in this one process.
 
 Printed per server: set-up times, sockets held (established server-side TCP connections, from
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -113,10 +115,13 @@ def _stop(*_):
     gc.callbacks.remove(_collect)
     summary = {"passes": _state["passes"], "objects": len(gc.get_objects()),
                "frozen": gc.get_freeze_count()}
+    if _env("BENCH_GC_MODE") == "freeze":
+        gc.unfreeze()
+    elif _env("BENCH_GC_MODE") == "disable":
+        gc.enable()
     with open(_env("BENCH_GC_OUT") + ".tmp", "w") as f:
         json.dump(summary, f)
     os.replace(_env("BENCH_GC_OUT") + ".tmp", _env("BENCH_GC_OUT"))
-    gc.enable()
 if _env("BENCH_GC_OUT"):
     signal.signal(signal.SIGUSR1, _start)
     signal.signal(signal.SIGUSR2, _stop)
@@ -216,7 +221,9 @@ class Figures:
 
     def report(self) -> str:
         t, s = self.traffic, max(self.seconds, 1e-9)
-        others = self.machine_cpu - self.server_cpu - self.client_cpu - (self.redis_cpu or 0.0)
+        # /proc/stat and the processes' own counters disagree by a few %: never below zero.
+        busy = self.server_cpu + self.client_cpu + (self.redis_cpu or 0.0)
+        others = max(self.machine_cpu - busy, 0.0)
         p50, p95, p99 = (self.percentile(p) for p in (50, 95, 99))
         sockets = self.sockets_after_connect
         per_socket = (self.rss_after - self.rss_before) * 1024 / max(sockets, 1)
@@ -448,9 +455,10 @@ async def read(client: Client, traffic: Traffic) -> None:
 
 
 async def heartbeat(clients: list[Client]) -> None:
-    """A ping from every client that has sent nothing for HEARTBEAT seconds."""
+    """A ping from every client that has sent nothing for HEARTBEAT seconds, looked for ten
+    times a second: browsers ping on their own timers, not in step."""
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.1)
         now = time.monotonic()
         for client in list(clients):
             if now - client.last_sent >= HEARTBEAT:
@@ -530,8 +538,12 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
     figures.connect_seconds = time.monotonic() - began
     rooms.sort(key=lambda room: room.number)
     await asyncio.sleep(1.0)  # let the server settle before reading its memory
-    for client in clients:  # no heartbeat pings while idle CPU is measured
-        client.last_sent = time.monotonic()
+    # No heartbeat pings while idle CPU is measured; after that, they come spread over the
+    # heartbeat period as from real clients, which connected at different times (all at
+    # once, they would be a burst that no real room sees).
+    now = time.monotonic()
+    for number, client in enumerate(clients):
+        client.last_sent = now + IDLE_SECONDS - HEARTBEAT * number / len(clients)
     idle = cpu_seconds(target.pid), time.monotonic()
     await asyncio.sleep(IDLE_SECONDS)
     figures.idle_cpu = (cpu_seconds(target.pid) - idle[0]) / (time.monotonic() - idle[1])
@@ -554,6 +566,10 @@ async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> 
     up to `--drain` seconds for what is still on its way."""
     figures, traffic = target.figures, target.figures.traffic
     seqs = itertools.count(100_000)
+    # The clients' own collector must not stall their readers: whatever the set-up left (the
+    # HTTP clients, thousands of tickets) is frozen, the same for both servers.
+    gc.collect()
+    gc.freeze()
     start = time.monotonic() + 0.5
     traffic.measure_from = start + args.warmup
     stop = traffic.measure_until = traffic.measure_from + args.seconds
@@ -569,6 +585,7 @@ async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> 
     began = time.monotonic()
     await asyncio.sleep(stop - time.monotonic())
     figures.seconds = time.monotonic() - began
+    gc.unfreeze()
     figures.server_cpu = cpu_seconds(target.pid) - cpu[0]
     figures.client_cpu = time.process_time() - cpu[1]
     figures.machine_cpu = machine_cpu_seconds() - cpu[2]
@@ -775,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--redis", action="store_true", help="our server on the Redis bus")
     parser.add_argument("--redis-url", default=REDIS_URL)
-    parser.add_argument("--compression", choices=["deflate", "none"], default="deflate")
+    parser.add_argument("--compression", choices=["deflate", "none"], default="none")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="rooms joining")
     parser.add_argument("--http-concurrency", type=int, default=8, help="set-up requests")
     parser.add_argument("--profile", metavar="DIR", help="cProfile both servers into DIR")

@@ -100,6 +100,12 @@ class Peer:
     # The task reading this connection, and whether it is waiting for the client right now.
     reader: asyncio.Task[Any] | None = None
     reading: bool = False
+    writer: asyncio.Task[None] | None = None
+    # Monotonic seconds: the last message from the client, and since when a send is pending.
+    # The hub's watchdog enforces the heartbeat and send deadlines from these, which is much
+    # cheaper than a timeout around every single receive and send.
+    last_heard: float = field(default_factory=time.monotonic)
+    sending_since: float | None = None
 
     @property
     def id(self) -> str:
@@ -135,24 +141,33 @@ class Peer:
             self._outbox.append(_Close(code))
             self._ready.set()
 
-    async def write(self, send_timeout: float) -> None:
+    async def write(self, close_timeout: float) -> None:
         """Drain the outbox into the socket until the connection closes."""
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._outbox:
-                item = self._outbox.popleft()
-                if isinstance(item, _Close):
-                    await self._close_socket(item.code, send_timeout)
-                    return
-                try:
-                    await asyncio.wait_for(self.transport.send(item), send_timeout)
-                except TimeoutError:
-                    self.closing = self.closing or CloseCode.TOO_SLOW
-                    await self._close_socket(CloseCode.TOO_SLOW, send_timeout)
-                    return
-                except Exception:  # the socket is gone; the reader notices too
-                    return
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._outbox:
+                    item = self._outbox.popleft()
+                    if isinstance(item, _Close):
+                        await self._close_socket(item.code, close_timeout)
+                        return
+                    self.sending_since = time.monotonic()
+                    try:
+                        await self.transport.send(item)
+                    except Exception:  # the socket is gone; the reader notices too
+                        return
+                    self.sending_since = None
+        except asyncio.CancelledError:
+            # Stopped by the watchdog: a send did not finish in time.
+            await self._close_socket(self.closing or CloseCode.TOO_SLOW, close_timeout)
+
+    def abort(self, code: CloseCode) -> None:
+        """Close now, without waiting for what is queued (the client is not reading)."""
+        self.closing = self.closing or code
+        self.sending_since = None  # once: a second cancel would cut the closing short
+        if self.writer is not None:
+            self.writer.cancel()
 
     async def _close_socket(self, code: CloseCode, timeout: float) -> None:
         with contextlib.suppress(Exception):
@@ -207,6 +222,7 @@ class Hub:
         self._conns: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribed: set[str] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._subscription_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -236,12 +252,17 @@ class Hub:
         peer = await self._authenticate(transport)
         if peer is None:
             return
-        writer = asyncio.create_task(peer.write(self.config.send_timeout))
+        writer = peer.writer = asyncio.create_task(peer.write(self.config.send_timeout))
+        self._watch()
         closer = self._spawn(self._close_with_room(peer))
         peer.reader = asyncio.current_task()
         try:
             await self._enter(peer)
             await self._read(peer)
+        except Exception:
+            # The bus (Redis) failed under this connection: the client may try again.
+            log.exception("signaling connection %s in room %s failed", peer.conn, peer.room)
+            peer.close(CloseCode.TRY_AGAIN_LATER)
         finally:
             closer.cancel()
             await self._depart(peer)
@@ -371,12 +392,7 @@ class Hub:
         while peer.closing is None:
             peer.reading = True
             try:
-                text = await asyncio.wait_for(
-                    peer.transport.receive(), self.config.heartbeat_timeout
-                )
-            except TimeoutError:
-                peer.close(CloseCode.HEARTBEAT_TIMEOUT)
-                return
+                text = await peer.transport.receive()
             except asyncio.CancelledError:
                 if peer.closing is None or peer.reader is None:
                     raise
@@ -386,6 +402,10 @@ class Hub:
                 peer.reading = False
             if text is None:
                 return
+            peer.last_heard = time.monotonic()
+            # Buffered messages are received without suspending: let the writers (this
+            # connection's own included) and the other connections run between two of them.
+            await asyncio.sleep(0)
             if _size(text) > self.config.max_message_bytes:
                 peer.close(CloseCode.MESSAGE_TOO_BIG)
                 return
@@ -402,10 +422,17 @@ class Hub:
             except InvalidMessage as exc:
                 peer.send(protocol.error("invalid_message", exc.detail))
                 continue
-            if time.monotonic() - last_touch > self.config.heartbeat_interval:
+            # Often enough that a member of a crashed process goes stale after three
+            # heartbeat timeouts, and no more often: with Redis each refresh is a round trip.
+            if time.monotonic() - last_touch > self.config.heartbeat_timeout:
                 last_touch = time.monotonic()
-                await self.bus.update(peer.room, peer.id, peer.conn, seen=self._wall_clock())
-            await self._handle(peer, message)
+                # In the background: the message must not wait for a round trip to Redis.
+                self._spawn(self._touch(peer))
+            try:
+                await self._handle(peer, message)
+            except Exception:
+                log.exception("signaling: %s in room %s failed", message.type, peer.room)
+                peer.send(protocol.error("unavailable", "Not done; please try again."))
 
     async def _handle(self, peer: Peer, message: protocol.ClientMessage) -> None:
         room = peer.room
@@ -420,7 +447,14 @@ class Hub:
                 else:
                     relayed = message.model_dump(exclude={"to"})
                     relayed["from"] = peer.id
-                    await self.bus.publish(room, {"to": message.to, "relay": relayed})
+                    target = self._rooms[room].get(message.to)
+                    if target is not None:
+                        # Connected here, so this is its current connection: no need to go
+                        # through the bus (with Redis, a round trip per candidate).
+                        if target.inside:
+                            target.send(relayed)
+                    else:
+                        await self.bus.publish(room, {"to": message.to, "relay": relayed})
             case protocol.Media():
                 if peer.inside:
                     peer.media = message.model_dump(exclude={"type"})
@@ -585,6 +619,31 @@ class Hub:
             }
         )
         await self._announce(peer)
+
+    async def _touch(self, peer: Peer) -> None:
+        try:
+            await self.bus.update(peer.room, peer.id, peer.conn, seen=self._wall_clock())
+        except Exception:  # the next sign of life tries again
+            log.warning("signaling: could not refresh %s in room %s", peer.id, peer.room)
+
+    def _watch(self) -> None:
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = self._spawn(self._watchdog_loop())
+
+    async def _watchdog_loop(self) -> None:
+        """Close connections that went silent or stopped reading, a few times a second."""
+        while True:
+            config = self.config
+            await asyncio.sleep(min(1.0, config.heartbeat_timeout / 4, config.send_timeout / 4))
+            now = time.monotonic()
+            for peer in list(self._conns.values()):
+                if (
+                    peer.sending_since is not None
+                    and now - peer.sending_since > config.send_timeout
+                ):
+                    peer.abort(CloseCode.TOO_SLOW)
+                elif now - peer.last_heard > config.heartbeat_timeout:
+                    peer.close(CloseCode.HEARTBEAT_TIMEOUT)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)

@@ -21,6 +21,7 @@ class CloseCode(IntEnum):
     The close reason is the lower-case name, for the page to look up its message."""
 
     NORMAL = 1000
+    TRY_AGAIN_LATER = 1013
     PROTOCOL_ERROR = 4000
     TICKET_INVALID = 4001
     TICKET_EXPIRED = 4002

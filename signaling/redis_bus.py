@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -149,7 +149,13 @@ class RedisBus:
     ) -> None:
         self._clock = clock
         self._prefix = prefix
-        self._redis = Redis.from_url(url, decode_responses=True)
+        # Commands wait for a free connection rather than fail: a busy room publishes a
+        # message per relayed candidate, and a burst must queue, not close connections.
+        self._redis = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, decode_responses=True, max_connections=64, timeout=10
+            )
+        )
         # The subscription connection does without redis-py's silent retries, so that a drop
         # reaches `_listen`, which logs it and backs off; reconnecting resubscribes.
         self._listener = Redis.from_url(

@@ -94,6 +94,8 @@ def settings(database_url: str) -> Settings:
         # Tests deliver the outbox themselves (`container.outbox.deliver_due()`), or start
         # the worker where the worker is what they test.
         embedded_worker=False,
+        # Hundreds of apps come and go in one test process; frozen, they would never be freed.
+        freeze_startup_objects=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -47,6 +48,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         if settings.embedded_worker:
             container.worker.start()
         await hub.start()
+        if settings.freeze_startup_objects:
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 100)
         yield
         await hub.stop()
         await echo.close_all()

@@ -55,6 +55,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # The signaling hub refuses messages over 64 KiB itself, with a reason; larger
         # frames are cut off by the protocol layer before they are buffered.
         ws_max_size=256 * 1024,
+        # Signaling messages are small and mostly random (SDP fingerprints, candidates):
+        # compression would save little and cost ~40 KiB of zlib state per socket.
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=5, ge=1, le=60)
     max_open_bookings_per_email: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Move what exists after start-up (modules, schemas, mappers: hundreds of thousands of
+    # objects that live as long as the process) out of the garbage collector's scans, whose
+    # full passes otherwise stall every request and every room for up to a second.
+    freeze_startup_objects: bool = True
     # Threads for request handlers per process (database work runs there).
     worker_threads: int = Field(default=12, ge=1, le=200)
     hotline_phone: str = "+49 391 540-0"

@@ -411,6 +411,35 @@ async def test_a_removed_participant_leaves_the_room_without_completing_the_clos
     assert hub.connections == 0
 
 
+class FailingBus(InMemoryBus):
+    """A bus whose publishing fails once `broken` is set, like Redis going away."""
+
+    broken = False
+
+    async def publish(self, room: str, event: dict[str, Any]) -> None:
+        if self.broken:
+            raise ConnectionError("bus unavailable")
+        await super().publish(room, event)
+
+
+@pytest.mark.anyio
+async def test_a_failing_bus_answers_unavailable_and_keeps_the_connection(caplog):
+    gate = FakeGate()
+    bus = FailingBus(time.time)
+    hub = Hub(bus, gate, HubConfig())
+    host, guest = await meeting(hub, gate)
+    bus.broken = True
+
+    guest.send({"type": "chat", "text": "hallo"})
+
+    assert (await guest.receive())["code"] == "unavailable"
+    assert "chat in room room-a failed" in caplog.text
+    bus.broken = False
+    guest.send({"type": "chat", "text": "wieder da"})
+    assert (await host.receive())["text"] == "wieder da"
+    await finish(host, guest)
+
+
 # -- helpers: through the app ----------------------------------------------------------------
 
 
