@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Move what exists after start-up (modules, schemas, mappers: hundreds of thousands of
     # objects that live as long as the process) out of the garbage collector's scans, whose
-    # full passes otherwise stall every request and every room for up to a second.
+    # full passes otherwise stall every request and every room for up to a second, and
+    # collect the young generation less often (docs/benchmarks.md, signaling relay).
     freeze_startup_objects: bool = True
     # Threads for request handlers per process (database work runs there).
     worker_threads: int = Field(default=12, ge=1, le=200)
