@@ -178,9 +178,12 @@ class Peer:
             self.reader.cancel()
 
 
-def _size(frame: str | bytes) -> int:
-    """In bytes, as `max_message_bytes` tells the client: a text frame as UTF-8, as it came."""
-    return len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "surrogatepass"))
+def _too_big(frame: str | bytes, limit: int) -> bool:
+    """Over `limit` bytes, as `max_message_bytes` tells the client: a text frame as UTF-8."""
+    if isinstance(frame, bytes) or 4 * len(frame) <= limit:
+        # A character is at most 4 bytes: most frames need no encoding to be measured.
+        return len(frame) > limit
+    return len(frame.encode("utf-8", "surrogatepass")) > limit
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -278,7 +281,7 @@ class Hub:
             return None
         if first is None:
             return None
-        if _size(first) > self.config.max_message_bytes:
+        if _too_big(first, self.config.max_message_bytes):
             await _refuse(transport, CloseCode.MESSAGE_TOO_BIG)
             return None
         try:
@@ -406,7 +409,7 @@ class Hub:
             # Buffered messages are received without suspending: let the writers (this
             # connection's own included) and the other connections run between two of them.
             await asyncio.sleep(0)
-            if _size(text) > self.config.max_message_bytes:
+            if _too_big(text, self.config.max_message_bytes):
                 peer.close(CloseCode.MESSAGE_TOO_BIG)
                 return
             if not bucket.take():

@@ -8,30 +8,24 @@ a socket whose writes block, so those tests run the hub itself with an in-memory
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import json
-import secrets
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 import pytest
-from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from rooms.access import Pass, RoomRole
-from rooms.errors import RoomClosed
-from scheduler.errors import TokenInvalid
 from signaling.bus import InMemoryBus
 from signaling.hub import Hub, HubConfig
-from tests.conftest import REDIS_URL
-
-WAIT = 3.0  # seconds: every wait for the server is bounded
-# A Redis bus delivers events asynchronously: silence is only silence after a moment.
-SETTLE = 0.1 if REDIS_URL else 0.0
+from tests.signaling.harness import (
+    Client,
+    FakeGate,
+    close_code,
+    drain,
+    finish,
+    meeting,
+    receive,
+)
 
 
 @pytest.fixture
@@ -443,43 +437,6 @@ async def test_a_failing_bus_answers_unavailable_and_keeps_the_connection(caplog
 # -- helpers: through the app ----------------------------------------------------------------
 
 
-def receive(socket: WebSocketTestSession, timeout: float = WAIT) -> dict[str, Any]:
-    """The next message within `timeout` (TimeoutError otherwise); WebSocketDisconnect with
-    the close code once the server has closed the connection."""
-
-    async def next_message() -> Any:
-        with anyio.fail_after(timeout):
-            # The session's own receive() waits forever; this is the same stream, bounded.
-            return await socket._send_rx.receive()
-
-    message = socket.portal.call(next_message)
-    socket._raise_on_close(message)
-    return json.loads(message["text"])
-
-
-def close_code(socket: WebSocketTestSession, timeout: float = WAIT) -> int:
-    """The code the server closes with; then the client's side of the closing handshake."""
-    with pytest.raises(WebSocketDisconnect) as closed:
-        receive(socket, timeout)
-    socket.close()
-    return closed.value.code
-
-
-def drain(socket: WebSocketTestSession) -> list[dict[str, Any]]:
-    """Everything sent to `socket` before the answer to a ping now (and, with a Redis bus,
-    until nothing more comes for a moment)."""
-    socket.send_json({"type": "ping"})
-    messages = []
-    while (message := receive(socket))["type"] != "pong":
-        messages.append(message)
-        assert len(messages) < 100
-    if SETTLE:
-        with contextlib.suppress(TimeoutError):
-            while len(messages) < 100:
-                messages.append(receive(socket, SETTLE))
-    return messages
-
-
 def limit_participants(room_world, limit: int) -> None:
     """As `max_room_participants` in the settings would."""
     rooms = room_world.client.app.state.container.rooms
@@ -507,125 +464,3 @@ def adhoc_room(room_world) -> tuple[str, str]:
     host = room_world.client.post(f"/api/v1/rooms/{body['room']['id']}/tickets", headers=headers)
     assert host.status_code == 201, host.text
     return host.json()["ticket"], room_world.guest_ticket(body["guest"]["url"].rsplit("/", 1)[1])
-
-
-# -- helpers: the hub with an in-memory WebSocket --------------------------------------------
-
-
-class FakeGate:
-    """Like `signaling.gate.Gate`, with the tickets it issued in a dictionary."""
-
-    def __init__(self, max_participants: int = 4) -> None:
-        self.max_participants = max_participants
-        self.now = datetime(2031, 1, 7, 9, 0, tzinfo=UTC)
-        self.ended: set[str] = set()
-        self._passes: dict[str, Pass] = {}
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def issue(self, room: str, participant: str, role: RoomRole = RoomRole.GUEST) -> str:
-        ticket = secrets.token_urlsafe(9)
-        expires, closes = self.now + timedelta(minutes=10), self.now + timedelta(hours=1)
-        self._passes[ticket] = Pass(room, participant, role, participant, ticket, expires, closes)
-        return ticket
-
-    async def verify(self, ticket: str) -> Pass:
-        holder = self._passes.get(ticket)
-        if holder is None:
-            raise TokenInvalid("unknown ticket")
-        if holder.room_id in self.ended:
-            raise RoomClosed(closes_at=holder.closes_at)
-        return holder
-
-    async def end(self, room_id: str) -> None:
-        self.ended.add(room_id)
-
-    def ice_servers(self, holder: Pass) -> list[dict[str, Any]]:
-        return []
-
-
-class Wire:
-    """One WebSocket in memory. The client answers a close at once, as browsers do, unless it
-    has stalled: then neither messages nor a close get through to it any more."""
-
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self.sent: list[dict[str, Any]] = []
-        self.closed: int | None = None
-        self.stalled = False
-        self.stalled_close = False
-        # A client that never completes the closing handshake.
-        self.ignores_close = False
-        self.changed = asyncio.Event()
-
-    async def receive(self) -> str | bytes | None:
-        return await self.inbox.get()
-
-    async def send(self, text: str) -> None:
-        if self.stalled:
-            await asyncio.get_running_loop().create_future()  # forever
-        self.sent.append(json.loads(text))
-        self.changed.set()
-
-    async def close(self, code: int, reason: str) -> None:
-        if self.stalled_close:
-            await asyncio.get_running_loop().create_future()
-        if self.closed is None:
-            self.closed = code
-            if not self.ignores_close:
-                self.inbox.put_nowait(None)
-            self.changed.set()
-
-
-class Client:
-    """A participant on a `Wire`, authenticated with `ticket`."""
-
-    def __init__(self, hub: Hub, ticket: str, **auth: Any) -> None:
-        self.wire = Wire()
-        self.wire.inbox.put_nowait(json.dumps({"type": "auth", "ticket": ticket, **auth}))
-        self.task = asyncio.ensure_future(hub.serve(self.wire))
-        self._read = 0
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.wire.inbox.put_nowait(json.dumps(message))
-
-    async def receive(self, timeout: float = WAIT) -> dict[str, Any] | None:
-        """The next message; None once the connection is closed and all was read."""
-        async with asyncio.timeout(timeout):
-            while self._read == len(self.wire.sent):
-                if self.wire.closed is not None or self.task.done():
-                    return None
-                self.wire.changed.clear()
-                await self.wire.changed.wait()
-        self._read += 1
-        return self.wire.sent[self._read - 1]
-
-    async def drain(self) -> list[dict[str, Any]]:
-        self.send({"type": "ping"})
-        messages = []
-        while (message := await self.receive()) != {"type": "pong"}:
-            assert message is not None
-            messages.append(message)
-        return messages
-
-
-async def meeting(hub: Hub, gate: FakeGate) -> tuple[Client, Client]:
-    """A host and an admitted guest in room A."""
-    host = Client(hub, gate.issue("room-a", "staff-1", RoomRole.HOST))
-    assert (await host.receive())["type"] == "welcome"
-    guest = Client(hub, gate.issue("room-a", "guest"))
-    assert (await guest.receive())["state"] == "waiting"
-    assert (await host.receive())["type"] == "knock"
-    host.send({"type": "admit", "id": "guest"})
-    assert (await guest.receive())["type"] == "admitted"
-    assert (await host.receive())["type"] == "peer-joined"
-    return host, guest
-
-
-async def finish(*clients: Client) -> None:
-    """The clients go; their connections must end cleanly, and soon."""
-    for client in clients:
-        client.wire.inbox.put_nowait(None)
-    async with asyncio.timeout(WAIT):
-        await asyncio.gather(*(client.task for client in clients))

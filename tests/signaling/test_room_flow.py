@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 import pytest
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from tests.conftest import REDIS_URL
-
-WAIT = 3.0  # seconds: every wait for the server is bounded
-# A Redis bus delivers events asynchronously: silence is only silence after a moment.
-SETTLE = 0.1 if REDIS_URL else 0.0
-
-
-def receive(socket: WebSocketTestSession, timeout: float = WAIT) -> dict[str, Any]:
-    """The next message within `timeout` (TimeoutError otherwise); WebSocketDisconnect with
-    the close code once the server has closed the connection."""
-
-    async def next_message() -> Any:
-        with anyio.fail_after(timeout):
-            # The session's own receive() waits forever; this is the same stream, bounded.
-            return await socket._send_rx.receive()
-
-    message = socket.portal.call(next_message)
-    socket._raise_on_close(message)
-    return json.loads(message["text"])
-
-
-def close_code(socket: WebSocketTestSession, timeout: float = WAIT) -> int:
-    """The code the server closes with; then the client's side of the closing handshake,
-    as a browser does it (only then does the server's reader see the connection go)."""
-    with pytest.raises(WebSocketDisconnect) as closed:
-        receive(socket, timeout)
-    socket.close()
-    return closed.value.code
-
-
-def drain(socket: WebSocketTestSession) -> list[dict[str, Any]]:
-    """Everything sent to `socket` before the answer to a ping now, and, with a Redis bus
-    (whose events arrive asynchronously), until nothing more comes for a moment."""
-    socket.send_json({"type": "ping"})
-    messages = []
-    for _ in range(50):
-        message = receive(socket)
-        if message["type"] == "pong":
-            break
-        messages.append(message)
-    else:
-        raise AssertionError(f"no pong after {messages}")
-    if SETTLE:
-        with contextlib.suppress(TimeoutError):
-            while len(messages) < 50:
-                messages.append(receive(socket, SETTLE))
-    return messages
+from tests.signaling.harness import close_code, drain, receive
 
 
 def test_host_is_welcomed_inside_with_nobody_waiting(room_world, connect):
