@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install --quiet -e '.[test]'
 # ical.js, a second and independent iCalendar parser for the invite tests (needs Node.js).
 npm ci --prefix tests/icaljs --no-audit --no-fund --silent
+# axe-core, the accessibility checker the browser tests run on every page.
+npm ci --prefix tests/browser --no-audit --no-fund --silent
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 exec .venv/bin/pytest "$@"

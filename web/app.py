@@ -17,11 +17,12 @@ from scheduler.db import utcnow
 from signaling.bus import Bus, InMemoryBus
 from signaling.gate import Gate
 from signaling.hub import Hub
-from web import errors, logs
+from web import errors, logs, pages
 from web.api import connection_test, devmail, docs, feeds, health, public, rooms, signaling, staff
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
+from web.pages.language import LanguageMiddleware
 from web.settings import Settings
 
 
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(signaling.router)
     if settings.env != "production":
         app.include_router(devmail.router)
+    pages.install(app)
+    app.add_middleware(LanguageMiddleware, catalogues=app.state.catalogues)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -77,12 +77,19 @@ MESSAGES = {
     "unknown_path": "There is nothing at this address.",
     "method_not_allowed": "This method is not allowed here.",
     "server_error": "Something went wrong on our side. Nothing was changed.",
+    "csrf_failed": "This form has expired. Please reload the page and try again.",
+    "rate_limited": "Too many requests from your connection. Please wait a moment and try again.",
 }
+
+# Everything else is a page, whose errors are pages too.
+_NOT_PAGES = ("/api/", "/ws/", "/openapi.json", "/healthz", "/readyz", "/static/", "/dev/mail")
 
 
 def message(request: Request, code: str, **params: object) -> str:
     catalogues = request.app.state.catalogues
-    language = catalogues.negotiate(request.headers.get("accept-language"))
+    language = getattr(request.state, "language", None) or catalogues.negotiate(
+        request.headers.get("accept-language")
+    )
     text = catalogues.gettext(language, MESSAGES.get(code, MESSAGES["invalid_request"]))
     try:
         return text.format(**params)
@@ -92,10 +99,20 @@ def message(request: Request, code: str, **params: object) -> str:
 
 def problem(
     request: Request, status: int, code: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
+) -> Response:
     params = extra.pop("params", {})
-    body = {"code": code, "detail": message(request, code, **params), **extra}
+    detail = message(request, code, **params)
+    if is_page(request):
+        return request.app.state.pages.error(request, status, code, detail)  # type: ignore[no-any-return]
+    body = {"code": code, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return hasattr(request.app.state, "pages") and not (
+        path.startswith(_NOT_PAGES) or path.startswith("/feeds/") or path == "/docs"
+    )
 
 
 def status_of(exc: errors.SchedulerError) -> int:
@@ -118,7 +135,7 @@ def local_times(
     return texts, body
 
 
-async def _domain(request: Request, exc: Exception) -> JSONResponse:
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SchedulerError)
     status = status_of(exc) if any(isinstance(exc, k) for k, _ in STATUS) else 400
     params, times = local_times(request, exc.params)
@@ -135,7 +152,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, status, exc.code, headers=headers, **extra)
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
@@ -151,7 +168,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "validation_error", errors=fields)
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {
         404: "unknown_path",
@@ -162,7 +179,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
 
 
-async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+async def _out_of_range(request: Request, exc: Exception) -> Response:
     """Values the database or the date arithmetic cannot hold (NUL in text on PostgreSQL, an id
     beyond its integer column, a time beyond the year 9999) are bad input, not a server error;
     the transaction was rolled back. Any other database error stays a 500."""
@@ -172,7 +189,7 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "invalid_request")
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem(request, 500, "server_error")
 
 

@@ -1,7 +1,8 @@
 """Translation catalogues (gettext .po files read with Babel) and language negotiation.
 
-A language is added by dropping `locale/<code>/LC_MESSAGES/messages.po` next to this file: no
-code changes. The msgids are the English texts.
+A language is added by dropping `locale/<code>/LC_MESSAGES/*.po` next to this file: no code
+changes. The msgids are the English texts. A language may have several files (`messages.po` for
+the API, one per group of pages); they are read as one catalogue.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ DEFAULT_LANGUAGE = "de"
 
 class Catalogues:
     def __init__(self, directory: Path = LOCALE_DIR) -> None:
-        self._translations = {
-            po.parent.parent.name: load_translations(po)
-            for po in sorted(directory.glob("*/LC_MESSAGES/messages.po"))
-        }
+        self._translations: dict[str, gettext.GNUTranslations] = {}
+        for folder in sorted(directory.glob("*/LC_MESSAGES")):
+            files = sorted(folder.glob("*.po"))
+            if not files:
+                continue
+            first, *rest = (load_translations(po) for po in files)
+            for more in rest:
+                first.add_fallback(more)
+            self._translations[folder.parent.name] = first
 
     @property
     def languages(self) -> list[str]:

@@ -1,0 +1,17 @@
+"""The HTML pages: server-rendered with Jinja2, in German and English, working without
+JavaScript except for video. Handlers stay thin; the domain lives in the other packages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from web.pages import citizen, info, manage, room, staff
+from web.pages.rendering import STATIC_DIR, Pages
+
+
+def install(app: FastAPI) -> None:
+    app.state.pages = Pages(app.state.catalogues, app.state.container.settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (info, citizen, manage, room, staff):
+        app.include_router(module.router)
