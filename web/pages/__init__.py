@@ -8,10 +8,12 @@ from fastapi.staticfiles import StaticFiles
 
 from web.pages import citizen, info, manage, room, staff
 from web.pages.rendering import STATIC_DIR, Pages
+from web.pages.session import LoginRequired, redirect_to_login
 
 
 def install(app: FastAPI) -> None:
     app.state.pages = Pages(app.state.catalogues, app.state.container.settings)
+    app.add_exception_handler(LoginRequired, redirect_to_login)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (info, citizen, manage, room, staff):
         app.include_router(module.router)
