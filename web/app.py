@@ -23,6 +23,7 @@ from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
 from web.pages.language import LanguageMiddleware
+from web.protection import Protection
 from web.settings import Settings
 
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.catalogues = Catalogues()
     app.state.echo = echo
     app.state.hub = hub
+    app.state.protection = Protection(settings.slot_searches_per_minute, settings.bookings_per_hour)
     errors.install(app)
     app.include_router(health.router)
     docs.install(app)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler import errors
+from web.protection import RateLimited
 
 STATUS = [
     (errors.NotFound, 404),
@@ -21,6 +22,7 @@ STATUS = [
     (errors.TokenError, 401),
     (errors.AuthenticationFailed, 401),
     (errors.LoginThrottled, 429),
+    (RateLimited, 429),
     (errors.PermissionDenied, 403),
 ]
 

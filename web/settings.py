@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     holiday_subdivision: str | None = "ST"
     hold_minutes: int = Field(default=5, ge=1, le=60)
     max_open_bookings_per_email: int = Field(default=2, ge=1)
+    # Per client address (bot protection, web/protection.py).
+    slot_searches_per_minute: int = Field(default=60, ge=1)
+    bookings_per_hour: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Move what exists after start-up (modules, schemas, mappers: hundreds of thousands of
     # objects that live as long as the process) out of the garbage collector's scans, whose
