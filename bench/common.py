@@ -53,6 +53,9 @@ def server_env(database_url: str, base_url: str, secret_key: str) -> dict[str, s
         SPRECHSTUNDE_DATABASE_URL=database_url,
         SPRECHSTUNDE_SECRET_KEY=secret_key,
         SPRECHSTUNDE_BASE_URL=base_url,
+        # Benchmarks and tests send hundreds of bookings from this machine; the limits are
+        # tested with addresses given in X-Forwarded-For (loopback is a trusted proxy).
+        SPRECHSTUNDE_RATE_LIMIT_EXEMPT="127.0.0.1,::1",
     )
     return env
 

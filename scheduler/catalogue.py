@@ -32,6 +32,9 @@ class ServiceSpec:
     description: str = ""
     address: str | None = None
     team_id: int | None = None
+    name_en: str | None = None
+    description_en: str = ""
+    advisor_ids: Sequence[int] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,12 @@ class Catalogue:
         channels = list(dict.fromkeys(Channel(c).value for c in spec.channels))
         with write_session(self._sessions) as session:
             _check_team(session, spec.team_id)
+            advisors = _advisors(session, spec.advisor_ids)
             service = Service(
                 name=spec.name,
                 description=spec.description,
+                name_en=spec.name_en,
+                description_en=spec.description_en,
                 duration_minutes=spec.duration_minutes,
                 buffer_minutes=spec.buffer_minutes,
                 slot_interval_minutes=spec.slot_interval_minutes,
@@ -86,6 +92,7 @@ class Catalogue:
                 channels=channels,
                 address=spec.address,
                 team_id=spec.team_id,
+                advisors=advisors,
             )
             session.add(service)
             session.flush()
@@ -218,16 +225,33 @@ def _services(session: Session, ids: Sequence[int]) -> list[Service]:
     return services
 
 
+def _advisors(session: Session, ids: Sequence[int]) -> list[Staff]:
+    staff = list(session.scalars(select(Staff).where(Staff.id.in_(ids)).order_by(Staff.id)))
+    if len(staff) != len(set(ids)):
+        raise NotFound("unknown advisor", field="advisor_ids")
+    return staff
+
+
 def _check_team(session: Session, team_id: int | None) -> None:
     if team_id is not None and session.get(Team, team_id) is None:
         raise NotFound("unknown team", field="team_id")
 
 
-def _check_no_overlap(hours: Sequence[HoursSpec]) -> None:
+def hours_problems(hours: Sequence[HoursSpec]) -> list[tuple[HoursSpec, str]]:
+    """Each interval that ends before it starts ("range_reversed") or starts before the one
+    before it on its day ends ("hours_overlap"), so that a form can mark every faulty row."""
     ordered = sorted(hours, key=lambda h: (h.weekday, h.start))
-    for hour in ordered:
-        if hour.start >= hour.end:
-            raise InvalidRequest("start after end", field="end", code="range_reversed")
-    for before, after in pairwise(ordered):
-        if before.weekday == after.weekday and after.start < before.end:
-            raise InvalidRequest("overlapping hours", field="start", code="hours_overlap")
+    problems = [(hour, "range_reversed") for hour in ordered if hour.start >= hour.end]
+    problems += [
+        (after, "hours_overlap")
+        for before, after in pairwise(ordered)
+        if before.weekday == after.weekday and after.start < before.end
+    ]
+    return problems
+
+
+def _check_no_overlap(hours: Sequence[HoursSpec]) -> None:
+    for _, code in hours_problems(hours):
+        if code == "range_reversed":
+            raise InvalidRequest("start after end", field="end", code=code)
+        raise InvalidRequest("overlapping hours", field="start", code=code)

@@ -76,6 +76,9 @@ class Service(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # English texts for the pages; None / "" means the page shows the German ones.
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    description_en: Mapped[str] = mapped_column(Text, default="")
     duration_minutes: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
     # None: slots follow each other at duration + buffer.
@@ -189,6 +192,10 @@ class Booking(Base):
     phone: Mapped[str | None] = mapped_column(String(50))
     language: Mapped[str] = mapped_column(String(8), default="de")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # What the consultation needs to be accessible to this person; shown to the advisor.
+    interpreter_language: Mapped[str | None] = mapped_column(String(50))
+    sign_language: Mapped[bool] = mapped_column(default=False)
+    wheelchair_access: Mapped[bool] = mapped_column(default=False)
     # Raised when staff re-issue the magic link: every older link stops working.
     token_version: Mapped[int] = mapped_column(default=1)
     # Raised with every change the citizen's calendar must follow (RFC 5545 SEQUENCE).

@@ -89,6 +89,9 @@ class BookingRequest:
     hold_token: str | None = None
     advisor_id: int | None = None
     created_by_id: int | None = None
+    interpreter_language: str | None = None
+    sign_language: bool = False
+    wheelchair_access: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +461,9 @@ class Scheduler:
             request.language,
             request.notes,
         )
+        booking.interpreter_language = request.interpreter_language
+        booking.sign_language = request.sign_language
+        booking.wheelchair_access = request.wheelchair_access
         booking.created_by_id, booking.created_at = request.created_by_id, now
         booking.service = service
         session.flush()

@@ -31,6 +31,9 @@ class BookingInfo:
     address: str | None
     team_name: str | None = None
     team_email: str | None = None
+    interpreter_language: str | None = None
+    sign_language: bool = False
+    wheelchair_access: bool = False
 
     @classmethod
     def of(cls, booking: Booking) -> BookingInfo:
@@ -58,6 +61,9 @@ class BookingInfo:
             address=booking.service.address,
             team_name=booking.service.team.name if booking.service.team else None,
             team_email=booking.service.team.email if booking.service.team else None,
+            interpreter_language=booking.interpreter_language,
+            sign_language=booking.sign_language,
+            wheelchair_access=booking.wheelchair_access,
         )
 
 

@@ -18,7 +18,18 @@ from signaling.bus import Bus, InMemoryBus
 from signaling.gate import Gate
 from signaling.hub import Hub
 from web import errors, logs, pages
-from web.api import connection_test, devmail, docs, feeds, health, public, rooms, signaling, staff
+from web.api import (
+    altcha,
+    connection_test,
+    devmail,
+    docs,
+    feeds,
+    health,
+    public,
+    rooms,
+    signaling,
+    staff,
+)
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import BodySizeLimit, SecurityHeaders
@@ -49,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         limiter.total_tokens = settings.worker_threads
         if settings.embedded_worker:
             container.worker.start()
+            container.daily_purge.start()
         await hub.start()
         if settings.freeze_startup_objects:
             gc.collect()
@@ -60,7 +72,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         await hub.stop()
         await echo.close_all()
         container.worker.stop()
+        container.daily_purge.stop()
         container.engine.dispose()
+        protection.close()
 
     app = FastAPI(
         title="Sprechstunde",
@@ -74,11 +88,12 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.catalogues = Catalogues()
     app.state.echo = echo
     app.state.hub = hub
-    app.state.protection = Protection(settings.slot_searches_per_minute, settings.bookings_per_hour)
+    app.state.protection = protection = Protection(settings)
     errors.install(app)
     app.include_router(health.router)
     docs.install(app)
     app.include_router(public.router)
+    app.include_router(altcha.router)
     app.include_router(staff.router)
     app.include_router(feeds.router)
     app.include_router(connection_test.router)

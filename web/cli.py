@@ -1,4 +1,4 @@
-"""The `sprechstunde` command: migrate, seed-demo, serve, worker, create-user, probe."""
+"""The `sprechstunde` command: migrate, seed-demo, serve, worker, purge, create-user, probe."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    """Deliver the outbox until SIGINT or SIGTERM (for `embedded_worker=false` set-ups)."""
+    """Deliver the outbox, and purge expired personal data daily, until SIGINT or SIGTERM
+    (for `embedded_worker=false` set-ups)."""
     import logging
     import signal
 
@@ -77,8 +78,24 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: container.worker.stop(timeout=0))
     print("outbox worker running", flush=True)
+    container.daily_purge.start()
     container.worker.run()
+    container.daily_purge.stop()
     container.engine.dispose()
+    return 0
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase the personal data whose retention has passed; print the counts as JSON."""
+    from web.container import Container
+
+    container = Container.build(settings)
+    try:
+        counts = container.retention.purge(dry_run=args.dry_run)
+    finally:
+        container.engine.dispose()
+    report = {"dry_run": args.dry_run, "retention_days": settings.retention_days, "counts": counts}
+    print(json.dumps(report))
     return 0
 
 
@@ -191,7 +208,20 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(run=_serve)
-    commands.add_parser("worker", help="deliver e-mail from the outbox").set_defaults(run=_worker)
+    commands.add_parser(
+        "worker", help="deliver e-mail from the outbox and purge expired data daily"
+    ).set_defaults(run=_worker)
+    purge = commands.add_parser(
+        "purge",
+        help="erase personal data whose retention period has passed",
+        description="Anonymise bookings whose appointment ended (or that were cancelled) more "
+        "than SPRECHSTUNDE_RETENTION_DAYS ago and delete what else links to them. Prints the "
+        "counts per kind of record as JSON.",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="only count what would be erased; change nothing"
+    )
+    purge.set_defaults(run=_purge)
     user = commands.add_parser("create-user", help="create a staff account")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)

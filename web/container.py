@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
 from notifications.outbox import MessageComposer, OutboxConfig, OutboxWriter
+from notifications.retention import ERASERS as OUTBOX_ERASERS
 from rooms.access import RoomAccess, RoomConfig
 from rooms.ice import IceConfig, IceServers
+from rooms.retention import ERASERS as ROOM_ERASERS
 from scheduler.accounts import Accounts
 from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
 from scheduler.desk import Desk
+from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.services import Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
 from web.database import engine_for
@@ -50,6 +53,8 @@ class Container:
     worker: OutboxWorker
     rooms: RoomAccess
     ice: IceServers
+    retention: Retention
+    daily_purge: DailyPurge
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -91,6 +96,12 @@ class Container:
             ),
             clock=clock,
         )
+        retention = Retention(
+            sessions,
+            timedelta(days=settings.retention_days),
+            [*ERASERS, *OUTBOX_ERASERS, *ROOM_ERASERS],
+            clock=clock,
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -104,6 +115,8 @@ class Container:
             worker=worker,
             rooms=rooms,
             ice=ice,
+            retention=retention,
+            daily_purge=DailyPurge(retention, settings.purge_time, settings.timezone, clock),
         )
 
 

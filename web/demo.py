@@ -109,7 +109,15 @@ def seed(container: Container) -> list[DemoLogin]:
                 30,
                 ["video", "phone", "in_person"],
                 buffer_minutes=10,
-                description="Ob Ihnen Wohngeld zusteht und welche Unterlagen Sie brauchen.",
+                description=(
+                    "Wir prüfen mit Ihnen, ob Sie Wohngeld bekommen können. "
+                    "Und wir sagen Ihnen, welche Papiere Sie dafür brauchen."
+                ),
+                name_en="Housing benefit: first consultation",
+                description_en=(
+                    "We check with you whether you can get housing benefit, "
+                    "and tell you which papers you need for it."
+                ),
                 address=OFFICE,
                 team_id=teams[0].id,
             ),
@@ -122,7 +130,15 @@ def seed(container: Container) -> list[DemoLogin]:
                 ["video", "phone"],
                 buffer_minutes=5,
                 slot_interval_minutes=20,
-                description="Nachgereichte oder fehlende Unterlagen gemeinsam durchgehen.",
+                description=(
+                    "Sie haben schon einen Antrag gestellt? Wir sehen uns gemeinsam Ihre "
+                    "Unterlagen an und sagen Ihnen, was noch fehlt."
+                ),
+                name_en="Housing benefit: go through your papers",
+                description_en=(
+                    "You have already applied? We look at your papers together "
+                    "and tell you what is still missing."
+                ),
                 team_id=teams[0].id,
             ),
         ),
@@ -133,7 +149,15 @@ def seed(container: Container) -> list[DemoLogin]:
                 45,
                 ["video", "in_person"],
                 buffer_minutes=15,
-                description="Beratung zu Grundsicherung im Alter und bei Erwerbsminderung.",
+                description=(
+                    "Sie sind im Rentenalter oder können dauerhaft nicht arbeiten? "
+                    "Wir erklären Ihnen, welche Hilfe zum Leben Sie bekommen können."
+                ),
+                name_en="Basic income support: consultation",
+                description_en=(
+                    "You are of pension age or permanently unable to work? "
+                    "We explain which help with living costs you can get."
+                ),
                 address=OFFICE,
                 team_id=teams[1].id,
             ),
@@ -145,7 +169,15 @@ def seed(container: Container) -> list[DemoLogin]:
                 60,
                 ["video", "phone", "in_person"],
                 buffer_minutes=15,
-                description="Leistungen der Hilfe zur Pflege, Antrag und Nachweise.",
+                description=(
+                    "Sie oder ein Mensch in Ihrer Familie braucht Pflege? Wir erklären "
+                    "die Hilfe zur Pflege, den Antrag und welche Nachweise nötig sind."
+                ),
+                name_en="Care assistance: consultation",
+                description_en=(
+                    "You or someone in your family needs care? We explain care assistance, "
+                    "how to apply and which proof is needed."
+                ),
                 address=OFFICE,
                 team_id=teams[1].id,
             ),

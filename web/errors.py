@@ -81,6 +81,9 @@ MESSAGES = {
     "server_error": "Something went wrong on our side. Nothing was changed.",
     "csrf_failed": "This form has expired. Please reload the page and try again.",
     "rate_limited": "Too many requests from your connection. Please wait a moment and try again.",
+    "altcha_invalid": (
+        "The automatic check against bots did not succeed. Please send the form once more."
+    ),
 }
 
 # Everything else is a page, whose errors are pages too.

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.models import Channel
 from scheduler.services import Scheduler
 from scheduler.views import BookingInfo
-from web.schemas import BookingOut, ServiceRef, StaffBookingOut
+from web.schemas import BookingOut, Needs, ServiceRef, StaffBookingOut
 
 
 def local(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).isoformat()
+
+
+def needs_fields(needs: Needs | None) -> dict[str, Any]:
+    """The needs of a booking request body as `BookingRequest` fields."""
+    return needs.model_dump() if needs is not None else {}
 
 
 def booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> BookingOut:
@@ -33,6 +39,11 @@ def booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> Bo
         language=booking.language,
         notes=booking.notes,
         address=booking.address if booking.channel == Channel.IN_PERSON else None,
+        needs=Needs(
+            interpreter_language=booking.interpreter_language,
+            sign_language=booking.sign_language,
+            wheelchair_access=booking.wheelchair_access,
+        ),
     )
 
 

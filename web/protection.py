@@ -1,23 +1,52 @@
-"""Protection of slot search and booking against bots: limits per client address.
+"""Protection of slot search and booking against bots: limits per client address and a
+self-hosted proof of work (ALTCHA).
 
 A person searches a few times and books once; a bot that empties a calendar needs thousands
-of requests. Limits count requests per address in a sliding window.
+of requests. Limits count requests per address in a sliding window: in this process, or in
+Redis when several processes serve the city. A booking whose browser solved an ALTCHA
+challenge (a second of hashing in the background, nothing for the person to do) gets the
+normal limit; one without (no JavaScript, or an integrator's API call) a stricter limit, never
+a refusal. A solved challenge is accepted once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
+from typing import Any, Protocol
 
+import altcha
 from fastapi import Request
 
-from scheduler.errors import SchedulerError
+from scheduler.errors import InvalidRequest, SchedulerError
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALTCHA_ALGORITHM = "PBKDF2/SHA-256"
+_PREFIX = "sprechstunde:protection:"
 
 
 class RateLimited(SchedulerError):
     code = "rate_limited"
+
+
+class AltchaRejected(InvalidRequest):
+    """A forged, expired, malformed or already used proof of work (-> 422)."""
+
+    code = "altcha_invalid"
+
+
+class Window(Protocol):
+    def hit(self, key: str) -> None: ...
 
 
 class SlidingWindow:
@@ -39,8 +68,7 @@ class SlidingWindow:
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
             if len(hits) >= self.limit:
-                retry_after = int(hits[0] + self.window - now) + 1
-                raise RateLimited(retry_after=retry_after)
+                raise RateLimited(retry_after=int(hits[0] + self.window - now) + 1)
             hits.append(now)
 
     def _forget_idle(self, now: float) -> None:
@@ -50,10 +78,198 @@ class SlidingWindow:
             del self._hits[key]
 
 
+# One round trip, atomic across processes: drop the hits that left the window, refuse with the
+# seconds until the oldest leaves, or record this hit. The time comes from the caller, so that
+# tests can move it; the servers of one city keep their clocks in step (NTP).
+_SLIDING_WINDOW_LUA = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return false
+"""
+
+
+class RedisWindow:
+    """The same window, shared by every process that uses this Redis.
+
+    When Redis cannot be reached the request passes: a limit that fails must not close the
+    appointment booking of a whole city; the failure is logged."""
+
+    def __init__(
+        self, redis: Any, name: str, limit: int, window: float, clock: Callable[[], float]
+    ):
+        self.limit = limit
+        self.window = window
+        self._name = name
+        self._clock = clock
+        self._script = redis.register_script(_SLIDING_WINDOW_LUA)
+
+    def hit(self, key: str) -> None:
+        import redis
+
+        try:
+            retry = self._script(
+                keys=[f"{_PREFIX}{self._name}:{key}"],
+                args=[repr(self._clock()), self.window, self.limit, uuid.uuid4().hex],
+            )
+        except redis.RedisError:
+            log.warning("rate limit %s not applied: Redis is unreachable", self._name)
+            return
+        if retry is not None:
+            raise RateLimited(retry_after=int(float(retry)) + 1)
+
+
+class UsedPayloads:
+    """Solved challenges seen in this process, each until its challenge expires."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, key: str, until: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            if len(self._until) > 10_000:
+                self._until = {k: u for k, u in self._until.items() if u > now}
+            if self._until.get(key, 0) > now:
+                return False
+            self._until[key] = until
+            return True
+
+
+class RedisUsedPayloads:
+    def __init__(self, redis: Any, clock: Callable[[], float]) -> None:
+        self._redis = redis
+        self._clock = clock
+
+    def first_use(self, key: str, until: float) -> bool:
+        import redis
+
+        ttl_ms = max(1, int((until - self._clock()) * 1000))
+        try:
+            return bool(self._redis.set(f"{_PREFIX}altcha:{key}", 1, nx=True, px=ttl_ms))
+        except redis.RedisError:
+            log.warning("ALTCHA replay check not applied: Redis is unreachable")
+            return True
+
+
+def _derived_key(secret: str, purpose: str) -> str:
+    return hmac.new(secret.encode(), f"altcha:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+class Altcha:
+    """Challenges signed with keys derived from the secret key; each solution accepted once.
+
+    The server picks the counter at random and signs the derived key it leads to, so the
+    browser searches (on average half of `max_number` key derivations) while verifying costs
+    one HMAC."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        used: UsedPayloads | RedisUsedPayloads,
+        clock: Callable[[], float],
+    ) -> None:
+        self._hmac_secret = _derived_key(settings.secret_key, "challenge")
+        self._key_secret = _derived_key(settings.secret_key, "key")
+        self._cost = settings.altcha_cost
+        self._max_number = settings.altcha_max_number
+        self._expire_seconds = settings.altcha_expire_seconds
+        self._used = used
+        self._clock = clock
+
+    def challenge(self) -> dict[str, Any]:
+        challenge = altcha.create_challenge(
+            ALTCHA_ALGORITHM,
+            self._cost,
+            counter=secrets.randbelow(self._max_number),
+            expires_at=int(self._clock()) + self._expire_seconds,
+            hmac_secret=self._hmac_secret,
+            hmac_key_secret=self._key_secret,
+        )
+        return challenge.to_dict()
+
+    def verify(self, payload: str) -> None:
+        """Raise AltchaRejected unless `payload` solves a challenge of ours, unexpired and
+        not used before."""
+        try:
+            parsed = altcha.Payload.from_base64(payload)
+            result = altcha.verify_solution(
+                parsed, self._hmac_secret, hmac_key_secret=self._key_secret
+            )
+            expires_at = float(parsed.challenge.parameters.expires_at or 0)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            raise AltchaRejected(field="altcha") from None
+        # The library checks expiry against the real clock; ours may be a test's.
+        if not result.verified or expires_at <= self._clock():
+            raise AltchaRejected(field="altcha")
+        if not self._used.first_use(str(parsed.challenge.signature), expires_at):
+            raise AltchaRejected(field="altcha")
+
+
 class Protection:
-    def __init__(self, search_per_minute: int, bookings_per_hour: int) -> None:
-        self.search = SlidingWindow(search_per_minute, 60)
-        self.booking = SlidingWindow(bookings_per_hour, 3600)
+    """The limits and the proof of work of one app; in Redis when `redis_url` is set."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self._exempt = [
+            ipaddress.ip_network(net, strict=False) for net in settings.rate_limit_exempt
+        ]
+        self._redis: Any = None
+        if settings.redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+            )
+            used: UsedPayloads | RedisUsedPayloads = RedisUsedPayloads(self._redis, clock)
+        else:
+            used = UsedPayloads(clock)
+        self.altcha = Altcha(settings, used, clock)
+        self.search = self._window("search", settings.slot_searches_per_minute, 60, clock)
+        hour = 3600
+        self.booking = self._window("booking", settings.bookings_per_hour, hour, clock)
+        self.hold = self._window("hold", settings.bookings_per_hour, hour, clock)
+        # Without a proof of work, a second and smaller budget applies on top of the first.
+        strict = settings.unverified_bookings_per_hour
+        self.unverified_booking = self._window("booking-unverified", strict, hour, clock)
+        self.unverified_hold = self._window("hold-unverified", strict, hour, clock)
+
+    def _window(self, name: str, limit: int, seconds: float, clock: Callable[[], float]) -> Window:
+        if self._redis is not None:
+            return RedisWindow(self._redis, name, limit, seconds, clock)
+        return SlidingWindow(limit, seconds, clock)
+
+    def exempt(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._exempt)
+
+    def check_search(self, address: str) -> None:
+        if not self.exempt(address):
+            self.search.hit(address)
+
+    def check_booking(self, address: str, payload: str | None, *, hold: bool = False) -> None:
+        """A present payload must be valid (else 422), exempt or not; then the limits."""
+        verified = bool(payload)
+        if payload:
+            self.altcha.verify(payload)
+        if self.exempt(address):
+            return
+        if not verified:
+            (self.unverified_hold if hold else self.unverified_booking).hit(address)
+        (self.hold if hold else self.booking).hit(address)
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
 
 
 def _protection(request: Request) -> Protection:
@@ -61,14 +277,21 @@ def _protection(request: Request) -> Protection:
 
 
 def _address(request: Request) -> str:
+    # The proxy's X-Forwarded-For is already applied by uvicorn for `trusted_proxies`.
     return request.client.host if request.client else "unknown"
 
 
 def check_slot_search(request: Request) -> None:
     """Raise RateLimited (429) when this address searches too often."""
-    _protection(request).search.hit(_address(request))
+    _protection(request).check_search(_address(request))
 
 
 def check_booking(request: Request, altcha: str | None = None) -> None:
-    """Raise RateLimited (429) when this address books too often."""
-    _protection(request).booking.hit(_address(request))
+    """Raise AltchaRejected (422) for a bad proof of work, RateLimited (429) when this address
+    books too often: the stricter limit applies without a proof of work."""
+    _protection(request).check_booking(_address(request), altcha)
+
+
+def check_hold(request: Request, altcha: str | None = None) -> None:
+    """As check_booking, for holding a slot (its own budget of the same size)."""
+    _protection(request).check_booking(_address(request), altcha, hold=True)

@@ -24,6 +24,9 @@ Name = Annotated[
     ),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()/.-]{3,40}$")]
+ShortName = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
 Id = Annotated[int, Field(ge=1, le=2**62)]
@@ -48,6 +51,8 @@ class ServiceOut(BaseModel):
     min_notice_minutes: int = 0
     horizon_days: int = 0
     team_id: int | None = None
+    name_en: str | None = None
+    description_en: str = ""
 
 
 class ServiceIn(BaseModel):
@@ -61,6 +66,8 @@ class ServiceIn(BaseModel):
     description: Annotated[str, Field(max_length=2000)] = ""
     address: Annotated[str, Field(max_length=500)] | None = None
     team_id: Id | None = None
+    name_en: Name | None = None
+    description_en: Annotated[str, Field(max_length=2000)] = ""
 
 
 class SlotOut(BaseModel):
@@ -88,6 +95,18 @@ class HoldOut(BaseModel):
     expires_at: str
 
 
+def _blank_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+class Needs(BaseModel):
+    """What the consultation needs to be accessible to the person who booked it."""
+
+    interpreter_language: Annotated[ShortName | None, AfterValidator(_blank_to_none)] = None
+    sign_language: bool = False
+    wheelchair_access: bool = False
+
+
 class BookingIn(BaseModel):
     service_id: Id
     start: AwareDatetime
@@ -98,6 +117,7 @@ class BookingIn(BaseModel):
     language: Language = "de"
     notes: Annotated[str, Field(max_length=1000, pattern=r"^[^\x00]*$")] = ""
     hold_token: Annotated[str, Field(max_length=100)] | None = None
+    needs: Needs | None = None
 
 
 class StaffBookingIn(BookingIn):
@@ -128,6 +148,7 @@ class BookingOut(BaseModel):
     language: str
     notes: str
     address: str | None = None
+    needs: Needs = Needs()
 
 
 class StaffBookingOut(BookingOut):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused outside development
@@ -55,6 +57,9 @@ class Settings(BaseSettings):
     room_ticket_minutes: int = Field(default=10, ge=1, le=120)
     # Peer-to-peer mesh: every participant sends to every other, so rooms stay small.
     max_room_participants: int = Field(default=4, ge=2, le=6)
+    # The room page's `iceTransportPolicy`: "relay" sends all media through TURN, so that
+    # participants never learn each other's network addresses.
+    ice_transport_policy: Literal["all", "relay"] = "all"
     # The connection test's echo peers: at most this many at once, each for at most this long.
     connection_test_sessions: int = Field(default=4, ge=1, le=100)
     connection_test_seconds: int = Field(default=120, ge=1, le=3600)
@@ -64,9 +69,20 @@ class Settings(BaseSettings):
     holiday_subdivision: str | None = "ST"
     hold_minutes: int = Field(default=5, ge=1, le=60)
     max_open_bookings_per_email: int = Field(default=2, ge=1)
-    # Per client address (bot protection, web/protection.py).
+    # Bot protection per client address (web/protection.py). A person searches a few dozen
+    # times and books once; a household, an office or a mobile network may share an address.
     slot_searches_per_minute: int = Field(default=60, ge=1)
+    # Bookings (and, counted apart, holds) with a solved ALTCHA proof of work...
     bookings_per_hour: int = Field(default=10, ge=1)
+    # ...and, on top, those without one: pages without JavaScript, API calls without X-Altcha.
+    unverified_bookings_per_hour: int = Field(default=4, ge=1)
+    # Addresses or networks (CIDR) without limits: the city's own integrations, comma-separated.
+    rate_limit_exempt: CommaList = Field(default_factory=list)
+    # ALTCHA: PBKDF2 iterations per try, and the range the browser searches (about half of it
+    # on average: with the defaults a second or less on a phone).
+    altcha_cost: int = Field(default=2000, ge=1, le=100_000)
+    altcha_max_number: int = Field(default=1000, ge=1, le=10_000_000)
+    altcha_expire_seconds: int = Field(default=600, ge=30, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Move what exists after start-up (modules, schemas, mappers: hundreds of thousands of
     # objects that live as long as the process) out of the garbage collector's scans, whose
@@ -76,8 +92,39 @@ class Settings(BaseSettings):
     # Threads for request handlers per process (database work runs there).
     worker_threads: int = Field(default=12, ge=1, le=200)
     hotline_phone: str = "+49 391 540-0"
+    # The operator on the privacy notice and imprint (/datenschutz): demo values, which a city
+    # replaces with its own.
+    operator_name: str = "Stadt Musterstadt, Sozialamt"
+    operator_address: str = "Musterstraße 1, 39104 Musterstadt"
+    operator_email: str = "sozialamt@example.org"
+    operator_representative: str = "Oberbürgermeisterin der Stadt Musterstadt"
+    data_protection_officer: str = (
+        "Behördliche Datenschutzbeauftragte der Stadt Musterstadt, datenschutz@example.org"
+    )
+    data_protection_authority: str = (
+        "Landesbeauftragter für den Datenschutz Sachsen-Anhalt, Magdeburg"
+    )
+    # Days after an appointment after which the personal data of its booking is erased.
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    # Local time of day at which `serve` (with the embedded worker) and `worker` erase what is due.
+    purge_time: time = time(3, 30)
+    # The accessibility statement (/barrierefreiheit): where to report barriers, the date the
+    # statement was prepared or last reviewed, and the state's enforcement body.
+    accessibility_contact_email: str = "barrierefreiheit@example.org"
+    accessibility_statement_date: date = date(2026, 11, 26)
+    accessibility_enforcement_body: str = (
+        "Schlichtungsstelle nach dem Behindertengleichstellungsgesetz Sachsen-Anhalt"
+    )
+    accessibility_enforcement_contact: str = ""
     # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    @field_validator("rate_limit_exempt")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

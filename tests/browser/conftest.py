@@ -62,8 +62,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running on this
+    thread while it is open, which would break `asyncio.run` in every later test of the session."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -7,14 +7,15 @@ import json
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from notifications.ics import booking_invite, organizer
 from scheduler.models import Channel
 from scheduler.services import BookingRequest, Idempotency
 from web.deps import Services, Token
-from web.presenters import booking_out, local
+from web.presenters import booking_out, local, needs_fields
+from web.protection import check_booking, check_hold, check_slot_search
 from web.schemas import (
     BookingIn,
     BookingOut,
@@ -27,6 +28,17 @@ from web.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["citizens"])
+
+# A solved ALTCHA challenge (GET /api/v1/altcha/challenge) earns the normal booking limit;
+# without one, a stricter limit applies.
+AltchaProof = Annotated[
+    str | None,
+    Header(
+        alias="X-Altcha",
+        max_length=8000,
+        description="optional: a solved ALTCHA challenge, base64, as the widget submits it",
+    ),
+]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -41,14 +53,20 @@ def list_services(services: Services) -> list[ServiceOut]:
     ]
 
 
-@router.get("/services/{service_id}/slots", response_model=SlotsOut)
+@router.get(
+    "/services/{service_id}/slots",
+    response_model=SlotsOut,
+    responses={429: {"description": "too many searches from this address; see Retry-After"}},
+)
 def list_slots(
     service_id: int,
     services: Services,
+    request: Request,
     start: date,
     end: Annotated[date | None, Query(description="inclusive; default: start + 13 days")] = None,
     channel: Channel | None = None,
 ) -> SlotsOut:
+    check_slot_search(request)
     scheduler = services.scheduler
     found = scheduler.slots(service_id, start, end or start + timedelta(days=13), channel)
     return SlotsOut(
@@ -60,8 +78,16 @@ def list_slots(
     )
 
 
-@router.post("/holds", response_model=HoldOut, status_code=201)
-def hold_slot(body: HoldIn, services: Services) -> HoldOut:
+@router.post(
+    "/holds",
+    response_model=HoldOut,
+    status_code=201,
+    responses={429: {"description": "too many holds from this address; see Retry-After"}},
+)
+def hold_slot(
+    body: HoldIn, services: Services, request: Request, altcha: AltchaProof = None
+) -> HoldOut:
+    check_hold(request, altcha)
     scheduler = services.scheduler
     hold = scheduler.hold(body.service_id, body.start, body.channel.value)
     return HoldOut(
@@ -86,12 +112,18 @@ def release_hold(hold_token: str, services: Services) -> Response:
     status_code=201,
     responses={
         409: {"description": "the slot is no longer free"},
-        422: {"description": "invalid input"},
+        422: {"description": "invalid input, or an X-Altcha that is not a valid, unused proof"},
+        429: {"description": "too many bookings from this address; see Retry-After"},
     },
 )
 def create_booking(
-    body: BookingIn, services: Services, idempotency_key: IdempotencyKey = None
+    body: BookingIn,
+    services: Services,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+    altcha: AltchaProof = None,
 ) -> JSONResponse:
+    check_booking(request, altcha)
     scheduler, base_url = services.scheduler, services.settings.base_url
     idempotency = None
     if idempotency_key is not None:
@@ -108,6 +140,7 @@ def create_booking(
             language=body.language,
             notes=body.notes,
             hold_token=body.hold_token,
+            **needs_fields(body.needs),
         ),
         idempotency=idempotency,
         respond=lambda info: booking_out(scheduler, base_url, info).model_dump(mode="json"),

@@ -12,7 +12,7 @@ from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
 from scheduler.services import BookingRequest
 from web.deps import Actor, Services, client_address
-from web.presenters import local, staff_booking_out
+from web.presenters import local, needs_fields, staff_booking_out
 from web.schemas import (
     AbsenceIn,
     AbsenceOut,
@@ -206,6 +206,7 @@ def book_on_behalf(body: StaffBookingIn, actor: Actor, services: Services) -> St
             language=body.language,
             notes=body.notes,
             hold_token=body.hold_token,
+            **needs_fields(body.needs),
             advisor_id=body.advisor_id,
         ),
     )

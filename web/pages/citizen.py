@@ -1,7 +1,234 @@
-"""Pages: citizen."""
+"""Pages: booking an appointment without an account, without JavaScript.
+
+Start (the concern) -> channel -> time -> details -> confirmation (web/pages/manage.py).
+The details form holds the chosen slot for a few minutes, so nobody else takes it while the
+person types; the hold token travels in a hidden field, and a cookie remembers it so that a
+reload or a new choice gives the old hold back instead of blocking oneself.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from scheduler.availability import Slot
+from scheduler.errors import SlotUnavailable, TooManyOpenBookings
+from scheduler.models import Service
+from scheduler.views import HoldInfo
+from web.pages.booking_common import (
+    ServiceText,
+    channel_of,
+    pages,
+    parse_start,
+    scheduler,
+    service_by_id,
+    start_param,
+    week_view,
+    with_query,
+)
+from web.pages.booking_form import FIELD_IDS, Details, read_details
+from web.pages.security import set_link_cookie, verified_form
+from web.protection import (
+    AltchaRejected,
+    RateLimited,
+    check_booking,
+    check_hold,
+    check_slot_search,
+)
 
 router = APIRouter(include_in_schema=False)
+
+ServiceId = Annotated[int, Path(ge=1, le=2**62)]
+HOLD_COOKIE = "booking_hold"
+
+
+@router.get("/")
+def start(request: Request) -> HTMLResponse:
+    language = pages(request).language(request)
+    services = [ServiceText.of(s, language) for s in scheduler(request).services()]
+    return pages(request).render(request, "citizen/start.html", services=services)
+
+
+@router.get("/buchen/{service_id}", response_model=None)
+def choose_channel(request: Request, service_id: ServiceId) -> Response:
+    service = service_by_id(request, service_id)
+    if len(service.channels) == 1:
+        return RedirectResponse(_time_url(service.id, service.channels[0]), status_code=303)
+    text = ServiceText.of(service, pages(request).language(request))
+    return pages(request).render(request, "citizen/channel.html", service=text)
+
+
+@router.get("/buchen/{service_id}/zeit", response_model=None)
+def choose_time(
+    request: Request, service_id: ServiceId, kanal: str = "", ab: date | None = None
+) -> Response:
+    service = service_by_id(request, service_id)
+    channel = channel_of(service, kanal)
+    if channel is None:
+        return RedirectResponse(f"/buchen/{service.id}", status_code=303)
+    return _time_page(request, service, channel, ab)
+
+
+@router.get("/buchen/{service_id}/angaben", response_model=None)
+def details_form(request: Request, service_id: ServiceId, kanal: str, start: str) -> Response:
+    service = service_by_id(request, service_id)
+    channel = channel_of(service, kanal) or ""
+    moment = parse_start(start)
+    hold = _take_hold(request, service, moment, channel)
+    if isinstance(hold, Response):
+        return hold
+    language = pages(request).language(request)
+    response = _details_page(request, service, channel, moment, Details(language=language), hold)
+    if hold is not None:
+        minutes = request.app.state.container.settings.hold_minutes
+        response.set_cookie(
+            HOLD_COOKIE,
+            hold.token,
+            max_age=minutes * 60,
+            path="/buchen",
+            httponly=True,
+            samesite="lax",
+            secure=pages(request).secure,
+        )
+    return response
+
+
+@router.post("/buchen/{service_id}/angaben", response_model=None)
+def book(
+    request: Request,
+    service_id: ServiceId,
+    form: Annotated[FormData, Depends(verified_form)],
+) -> Response:
+    service = service_by_id(request, service_id)
+    channel = channel_of(service, _field(form, "kanal")) or ""
+    moment = parse_start(_field(form, "start"))
+    hold_token = _field(form, "hold") or None
+    details = read_details(form, channel)
+    if details.errors:
+        return _details_page(request, service, channel, moment, details, None, hold_token)
+    try:
+        check_booking(request, _field(form, "altcha") or None)
+    except AltchaRejected:
+        details.errors["altcha"] = (
+            "The automatic check against bots failed. Please send the form again."
+        )
+        return _details_page(request, service, channel, moment, details, None, hold_token)
+    engine = scheduler(request)
+    try:
+        placed = engine.book(details.request(service.id, moment, channel, hold_token))
+    except SlotUnavailable:
+        return _time_page(request, service, channel, _local_day(request, moment), taken=True)
+    except TooManyOpenBookings as error:
+        details.errors["email"] = (
+            "There are already %(maximum)s open appointments for this concern with this e-mail "
+            "address. Cancel one of them first, or call the hotline."
+        )
+        return _details_page(
+            request, service, channel, moment, details, None, hold_token, error.params
+        )
+    assert placed.booking is not None
+    manage_token, _ = engine.links(placed.booking)
+    response = RedirectResponse("/termin/bestaetigt", status_code=303)
+    set_link_cookie(response, manage_token, secure=pages(request).secure)
+    response.delete_cookie(HOLD_COOKIE, path="/buchen")
+    return response
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _time_url(service_id: int, channel: str, day: date | None = None) -> str:
+    params = {"kanal": channel} | ({"ab": day.isoformat()} if day else {})
+    return with_query(f"/buchen/{service_id}/zeit", **params)
+
+
+def _local_day(request: Request, moment: datetime) -> date:
+    return moment.astimezone(scheduler(request).tz).date()
+
+
+def _time_page(
+    request: Request, service: Service, channel: str, asked: date | None, *, taken: bool = False
+) -> Response:
+    check_slot_search(request)
+    engine = scheduler(request)
+
+    def slot_url(slot: Slot) -> str:
+        return with_query(
+            f"/buchen/{service.id}/angaben",
+            kanal=channel,
+            start=start_param(slot.start, engine),
+        )
+
+    week = week_view(
+        engine,
+        service,
+        channel,
+        asked,
+        week_url=lambda day: _time_url(service.id, channel, day),
+        slot_url=slot_url,
+    )
+    return pages(request).render(
+        request,
+        "citizen/time.html",
+        status_code=409 if taken else 200,
+        service=ServiceText.of(service, pages(request).language(request)),
+        channel=channel,
+        week=week,
+        taken=taken,
+        back_url=f"/buchen/{service.id}" if len(service.channels) > 1 else "/",
+    )
+
+
+def _take_hold(
+    request: Request, service: Service, moment: datetime, channel: str
+) -> HoldInfo | Response | None:
+    """A hold on the slot; the time picker again when the slot is gone; no hold (but still the
+    form) when this address has held too many slots lately."""
+    engine = scheduler(request)
+    previous = request.cookies.get(HOLD_COOKIE)
+    if previous:
+        engine.release_hold(previous)
+    try:
+        check_hold(request)
+    except RateLimited:
+        return None
+    try:
+        return engine.hold(service.id, moment, channel)
+    except SlotUnavailable:
+        return _time_page(request, service, channel, _local_day(request, moment), taken=True)
+
+
+def _details_page(
+    request: Request,
+    service: Service,
+    channel: str,
+    moment: datetime,
+    details: Details,
+    hold: HoldInfo | None,
+    hold_token: str | None = None,
+    error_params: dict[str, object] | None = None,
+) -> HTMLResponse:
+    engine = scheduler(request)
+    return pages(request).render(
+        request,
+        "citizen/details.html",
+        status_code=422 if details.errors else 200,
+        service=ServiceText.of(service, pages(request).language(request)),
+        channel=channel,
+        start=moment,
+        end=moment + timedelta(minutes=service.duration_minutes),
+        start_value=start_param(moment, engine),
+        details=details,
+        field_ids=FIELD_IDS,
+        hold=hold,
+        hold_minutes=request.app.state.container.settings.hold_minutes,
+        hold_token=hold.token if hold else hold_token,
+        change_url=_time_url(service.id, channel, _local_day(request, moment)),
+        maximum=(error_params or {}).get("maximum", 0),
+    )

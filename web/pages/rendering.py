@@ -24,6 +24,12 @@ TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+# Dates for a European audience: "Tuesday, 7 January 2031", not the US order.
+DATE_LOCALES = {"en": "en_GB"}
+
+
+def date_locale(language: str) -> str:
+    return DATE_LOCALES.get(language, language)
 
 
 @pass_context
@@ -136,7 +142,7 @@ class Pages:
     def _date_long(self, context: Any, day: date | datetime) -> str:
         if isinstance(day, datetime):
             day = day.astimezone(self.tz).date()
-        return format_date(day, format="full", locale=context["lang"])
+        return format_date(day, format="full", locale=date_locale(context["lang"]))
 
     @pass_context
     def _date_short(self, context: Any, day: date | datetime) -> str:
@@ -145,7 +151,7 @@ class Pages:
         return format_date(
             day,
             format="EEE d. MMM" if context["lang"] == "de" else "EEE d MMM",
-            locale=context["lang"],
+            locale=date_locale(context["lang"]),
         )
 
     @pass_context

@@ -1,7 +1,112 @@
-"""Pages: staff."""
+"""Pages: staff login, logout and the home of each role; the sections are in `staff_*.py`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from scheduler.errors import AuthenticationFailed, LoginThrottled
+from web.deps import client_address
+from web.pages import staff_admin, staff_agenda, staff_hotline, staff_hours
+from web.pages.security import STAFF_COOKIE, clear_cookie, set_staff_cookie, verified_form
+from web.pages.session import StaffPage, optional_staff
+from web.pages.staff_common import HOME, FormErrors, container, domain_message, see_other, text
 
 router = APIRouter(include_in_schema=False)
+for module in (staff_agenda, staff_hours, staff_hotline, staff_admin):
+    router.include_router(module.router)
+
+Form = Annotated[FormData, Depends(verified_form)]
+# Only our own staff pages: never another host ("//evil.example", "/\\evil.example").
+_LOCAL_STAFF_PATH = re.compile(r"/staff(?:[/?#][^\\\s]*)?")
+
+
+def safe_next(candidate: str) -> str:
+    if _LOCAL_STAFF_PATH.fullmatch(candidate) and not candidate.startswith("/staff/login"):
+        return candidate
+    return "/staff"
+
+
+@router.get("/staff")
+def home(staff: StaffPage) -> RedirectResponse:
+    return see_other(HOME[staff.role])
+
+
+@router.get("/staff/login", response_model=None)
+def login_form(
+    request: Request,
+    next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/staff",
+    abgemeldet: bool = False,
+) -> HTMLResponse | RedirectResponse:
+    if optional_staff(request) is not None:
+        return see_other(safe_next(next_path))
+    return _login_page(request, safe_next(next_path), logged_out=abgemeldet)
+
+
+@router.post("/staff/login", response_model=None)
+def login(request: Request, form: Form) -> HTMLResponse | RedirectResponse:
+    pages = request.app.state.pages
+    email, password, next_path = text(form, "email"), form.get("password"), text(form, "next")
+    password = password if isinstance(password, str) else ""
+    errors = FormErrors()
+    if not email:
+        errors.add("email", pages.gettext(request, "Please enter your e-mail address."))
+    if not password:
+        errors.add("password", pages.gettext(request, "Please enter your password."))
+    if errors:
+        return _login_page(request, safe_next(next_path), errors=errors, email=email, status=422)
+    try:
+        token = container(request).accounts.login(email, password, client_address(request))
+    except AuthenticationFailed as exc:
+        errors.add("email", domain_message(request, exc))
+        return _login_page(request, safe_next(next_path), errors=errors, email=email, status=401)
+    except LoginThrottled as exc:
+        wait = int(str(exc.params.get("retry_after", 900)))
+        errors.add(
+            "email",
+            pages.gettext(
+                request,
+                "Too many failed logins. Please wait {minutes} minutes and try again.",
+                minutes=math.ceil(wait / 60),
+            ),
+        )
+        response = _login_page(
+            request, safe_next(next_path), errors=errors, email=email, status=429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    response = see_other(safe_next(next_path))
+    set_staff_cookie(response, token, secure=pages.secure)
+    return response
+
+
+@router.post("/staff/logout")
+def logout(request: Request, form: Form) -> RedirectResponse:
+    response = see_other("/staff/login?abgemeldet=true")
+    clear_cookie(response, STAFF_COOKIE, secure=request.app.state.pages.secure)
+    return response
+
+
+def _login_page(
+    request: Request,
+    next_path: str,
+    *,
+    errors: FormErrors | None = None,
+    email: str = "",
+    logged_out: bool = False,
+    status: int = 200,
+) -> HTMLResponse:
+    return request.app.state.pages.render(  # type: ignore[no-any-return]
+        request,
+        "staff/login.html",
+        status_code=status,
+        next_path=next_path,
+        errors=errors or FormErrors(),
+        email=email,
+        logged_out=logged_out,
+    )

@@ -1,0 +1,121 @@
+"""The details form of a booking: reading, checking and keeping what the person typed.
+
+The fields are checked with the same types as the JSON API (web/schemas.py); the messages
+are English msgids, translated when the page is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import EmailStr, Field, TypeAdapter, ValidationError
+from starlette.datastructures import FormData
+
+from scheduler.models import Channel
+from scheduler.services import BookingRequest
+from web.schemas import Name, Phone, ShortName
+
+NOTES_MAX = 500
+LANGUAGES = ("de", "en")
+
+_NAME = TypeAdapter(Name)
+_EMAIL = TypeAdapter(Annotated[EmailStr, Field(max_length=320)])
+_PHONE = TypeAdapter(Phone)
+_INTERPRETER = TypeAdapter(ShortName)
+
+# Field name -> the id of its input, which the error summary links to.
+FIELD_IDS = {
+    "name": "field-name",
+    "email": "field-email",
+    "phone": "field-phone",
+    "language": "field-language",
+    "interpreter_language": "field-interpreter",
+    "notes": "field-notes",
+    "consent": "field-consent",
+    "altcha": "field-altcha",
+}
+
+
+@dataclass
+class Details:
+    """What the form holds; `errors` maps a field to the English text of its problem."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    language: str = "de"
+    interpreter_language: str = ""
+    sign_language: bool = False
+    wheelchair_access: bool = False
+    notes: str = ""
+    consent: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def request(
+        self, service_id: int, start: Any, channel: str, hold_token: str | None
+    ) -> BookingRequest:
+        return BookingRequest(
+            service_id=service_id,
+            start=start,
+            channel=channel,
+            name=self.name,
+            email=self.email,
+            phone=self.phone or None,
+            language=self.language,
+            notes=self.notes,
+            hold_token=hold_token,
+            interpreter_language=self.interpreter_language or None,
+            sign_language=self.sign_language,
+            # Only a visit needs a step-free way in.
+            wheelchair_access=self.wheelchair_access and channel == Channel.IN_PERSON,
+        )
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def read_details(form: FormData, channel: str) -> Details:
+    details = Details(
+        name=_text(form, "name"),
+        email=_text(form, "email"),
+        phone=_text(form, "phone"),
+        language=_text(form, "language"),
+        interpreter_language=_text(form, "interpreter_language"),
+        sign_language=bool(form.get("sign_language")),
+        wheelchair_access=bool(form.get("wheelchair_access")),
+        notes=_text(form, "notes"),
+        consent=bool(form.get("consent")),
+    )
+    errors = details.errors
+    if not details.name:
+        errors["name"] = "Enter your name."
+    elif not _valid(_NAME, details.name):
+        errors["name"] = "Enter your name with at most 200 characters."
+    if not details.email:
+        errors["email"] = "Enter your e-mail address."
+    elif not _valid(_EMAIL, details.email):
+        errors["email"] = "Enter an e-mail address in the form name@example.org."
+    if details.phone and not _valid(_PHONE, details.phone):
+        errors["phone"] = "Enter a phone number with digits only, for example 0391 123456."
+    elif not details.phone and channel == Channel.PHONE:
+        errors["phone"] = "Enter the phone number we should call."
+    if details.language not in LANGUAGES:
+        errors["language"] = "Choose the language of the consultation."
+    if details.interpreter_language and not _valid(_INTERPRETER, details.interpreter_language):
+        errors["interpreter_language"] = "Enter the language with at most 50 characters."
+    if len(details.notes) > NOTES_MAX or "\x00" in details.notes:
+        errors["notes"] = "Shorten your note to at most 500 characters."
+    if not details.consent:
+        errors["consent"] = "Agree to the processing of your data to book the appointment."
+    return details
+
+
+def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True

@@ -1,0 +1,137 @@
+"""Pages: the day's agenda and the week, one booking's details, and the outcome of a consultation.
+
+Advisors see their own appointments; hotline staff and administrators see everyone's and may
+narrow them to one advisor (the desk decides, see `scheduler.desk`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from scheduler.accounts import StaffIdentity
+from scheduler.errors import InvalidRequest
+from scheduler.models import BookingStatus, Role
+from web.pages.security import verified_form
+from web.pages.session import StaffPage
+from web.pages.staff_common import (
+    OptionalDate,
+    OptionalId,
+    container,
+    local_day,
+    render,
+    require_section,
+    see_other,
+    text,
+    today,
+)
+
+router = APIRouter(include_in_schema=False)
+
+Form = Annotated[FormData, Depends(verified_form)]
+Reference = Annotated[str, Path(min_length=1, max_length=16)]
+OUTCOMES = (BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+
+
+def _advisors(request: Request, staff: StaffIdentity) -> dict[int, str]:
+    """Names of everyone who may have appointments, for the filter and the advisor column."""
+    if staff.role == Role.ADVISOR:
+        return {staff.id: staff.name}
+    return {
+        person.id: person.name
+        for person, service_ids in container(request).catalogue.advisors(staff)
+        if service_ids
+    }
+
+
+@router.get("/staff/agenda")
+def agenda(
+    request: Request,
+    staff: StaffPage,
+    tag: OptionalDate = None,
+    berater: OptionalId = None,
+    gespeichert: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
+    require_section(staff, "/staff/agenda")
+    day = tag or today(request)
+    services = container(request)
+    return render(
+        request,
+        staff,
+        "staff/agenda.html",
+        section="/staff/agenda",
+        day=day,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        is_today=day == today(request),
+        bookings=services.desk.bookings(staff, day, day, berater),
+        advisors=_advisors(request, staff),
+        advisor_filter=berater,
+        now=services.scheduler.clock(),
+        saved=gespeichert,
+    )
+
+
+@router.get("/staff/woche")
+def week(
+    request: Request, staff: StaffPage, ab: OptionalDate = None, berater: OptionalId = None
+) -> HTMLResponse:
+    require_section(staff, "/staff/woche")
+    start = ab or today(request)
+    monday = start - timedelta(days=start.weekday())
+    sunday = monday + timedelta(days=6)
+    bookings = container(request).desk.bookings(staff, monday, sunday, berater)
+    days = [
+        (day, [b for b in bookings if local_day(request, b.start) == day])
+        for day in (monday + timedelta(days=n) for n in range(7))
+    ]
+    return render(
+        request,
+        staff,
+        "staff/week.html",
+        section="/staff/woche",
+        monday=monday,
+        sunday=sunday,
+        days=days,
+        previous_week=monday - timedelta(days=7),
+        next_week=monday + timedelta(days=7),
+        advisors=_advisors(request, staff),
+        advisor_filter=berater,
+    )
+
+
+@router.get("/staff/buchungen/{reference}")
+def booking(
+    request: Request,
+    reference: Reference,
+    staff: StaffPage,
+    neu: bool = False,
+) -> HTMLResponse:
+    services = container(request)
+    info = services.desk.booking(staff, reference)
+    return render(
+        request,
+        staff,
+        "staff/booking.html",
+        section="/staff/hotline" if staff.role == Role.HOTLINE else "/staff/agenda",
+        booking=info,
+        advisors=_advisors(request, staff),
+        now=services.scheduler.clock(),
+        new=neu,
+    )
+
+
+@router.post("/staff/termine/{reference}/ergebnis")
+def outcome(
+    request: Request, reference: Reference, staff: StaffPage, form: Form
+) -> RedirectResponse:
+    chosen = text(form, "outcome")
+    if chosen not in {o.value for o in OUTCOMES}:
+        raise InvalidRequest("unknown outcome", field="outcome")
+    info = container(request).desk.set_outcome(staff, reference, BookingStatus(chosen))
+    day = local_day(request, info.start)
+    return see_other(f"/staff/agenda?tag={day.isoformat()}&gespeichert={info.reference}")

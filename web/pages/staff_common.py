@@ -1,0 +1,177 @@
+"""What the staff pages share: the sections a role may use, rendering with the staff frame,
+and form errors, whether from our own checks, the API's schemas or the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+
+from babel import Locale
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from starlette.datastructures import FormData
+
+from scheduler.accounts import StaffIdentity
+from scheduler.errors import PermissionDenied, SchedulerError
+from scheduler.models import Role
+from web.container import Container
+from web.errors import message
+
+M = TypeVar("M", bound=BaseModel)
+# Largest value a PostgreSQL `integer` column holds: a bigger id in a query is bad input.
+MAX_ID = 2**31 - 1
+
+
+def _blank_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+# Query values of GET forms: an empty field ("all advisors", a cleared date) means none.
+OptionalId = Annotated[
+    Annotated[int, Field(ge=1, le=MAX_ID)] | None, BeforeValidator(_blank_to_none), Query()
+]
+OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none), Query()]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    path: str
+    label: str  # an English msgid, translated in the template
+    roles: tuple[Role, ...]
+
+
+SECTIONS = (
+    Section("/staff/agenda", "Agenda", (Role.ADVISOR, Role.ADMIN, Role.HOTLINE)),
+    Section("/staff/woche", "Week", (Role.ADVISOR, Role.ADMIN, Role.HOTLINE)),
+    Section("/staff/zeiten", "Weekly hours", (Role.ADVISOR, Role.ADMIN)),
+    Section("/staff/abwesenheiten", "Absences", (Role.ADVISOR, Role.ADMIN)),
+    Section("/staff/hotline", "Hotline", (Role.HOTLINE, Role.ADMIN)),
+    Section("/staff/admin", "Administration", (Role.ADMIN,)),
+)
+HOME = {Role.ADVISOR: "/staff/agenda", Role.HOTLINE: "/staff/hotline", Role.ADMIN: "/staff/admin"}
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def require_section(staff: StaffIdentity, path: str) -> None:
+    """A 403 page unless the staff member's role may use the section at `path`."""
+    section = next(s for s in SECTIONS if s.path == path)
+    if staff.role not in section.roles:
+        raise PermissionDenied(role=staff.role.value)
+
+
+def render(
+    request: Request,
+    staff: StaffIdentity,
+    template: str,
+    *,
+    section: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    pages = request.app.state.pages
+    languages = Locale.parse(pages.language(request)).languages
+    return pages.render(  # type: ignore[no-any-return]
+        request,
+        template,
+        status_code=status_code,
+        staff=staff,
+        language_name=lambda code: languages.get(code, code),
+        sections=[s for s in SECTIONS if staff.role in s.roles],
+        current_section=section,
+        **context,
+    )
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def today(request: Request) -> date:
+    scheduler = container(request).scheduler
+    return scheduler.clock().astimezone(scheduler.tz).date()
+
+
+def local_day(request: Request, moment: datetime) -> date:
+    return moment.astimezone(container(request).scheduler.tz).date()
+
+
+@dataclass
+class FormErrors:
+    """Problems of a submitted form: field id → translated message, in the order found."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def add(self, field_id: str, text: str) -> None:
+        self.fields.setdefault(field_id, text)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
+def text(form: FormData, name: str) -> str:
+    """A text field, stripped; a file sent in its place counts as empty."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def texts(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+def domain_message(request: Request, exc: SchedulerError) -> str:
+    return message(request, exc.code, **exc.params)
+
+
+# Pydantic's error types → our texts (English msgids; German in staff.po).
+_SCHEMA_MESSAGES = {
+    "missing": "Please fill in this field.",
+    "string_too_short": "Please fill in this field.",
+    "string_too_long": "This is too long.",
+    "string_pattern_mismatch": "This contains characters that are not allowed here.",
+    "int_parsing": "Please enter a whole number.",
+    "int_type": "Please enter a whole number.",
+    "greater_than_equal": "This number is too small.",
+    "less_than_equal": "This number is too large.",
+    "list_too_short": "Please choose at least one.",
+    "enum": "Please choose one of the options.",
+    "value_error": "Please enter a valid e-mail address.",
+}
+
+
+def validate(
+    request: Request,
+    model: type[M],
+    data: dict[str, Any],
+    field_ids: dict[str, str],
+    errors: FormErrors,
+) -> M | None:
+    """`data` checked with the API's schema `model`, as the API would; each problem is added
+    to `errors` under the form's id for the schema field (`field_ids`)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        pages = request.app.state.pages
+        for problem in exc.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else ""
+            text_ = _SCHEMA_MESSAGES.get(problem["type"], "Please check this field.")
+            errors.add(field_ids.get(name, name), pages.gettext(request, text_))
+        return None
+
+
+def add_domain_error(
+    request: Request,
+    errors: FormErrors,
+    exc: SchedulerError,
+    field_ids: dict[str, str],
+    default: str | None = None,
+) -> None:
+    """A domain error of a form's submission, shown at the field it names, else at `default`
+    or the form's first field."""
+    name = str(exc.params.get("field", ""))
+    field_id = field_ids.get(name) or default or next(iter(field_ids.values()))
+    errors.add(field_id, domain_message(request, exc))

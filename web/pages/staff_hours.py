@@ -1,0 +1,293 @@
+"""Pages: an advisor's weekly hours and absences. Administrators may pick any advisor
+(`?berater=<id>`); advisors only ever see and change their own."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from babel.dates import get_day_names
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from scheduler.accounts import StaffIdentity
+from scheduler.catalogue import HoursSpec, hours_problems
+from scheduler.errors import InvalidRequest, NotFound, PermissionDenied
+from scheduler.models import Role
+from web.pages.security import verified_form
+from web.pages.session import StaffPage
+from web.pages.staff_common import (
+    MAX_ID,
+    FormErrors,
+    OptionalId,
+    add_domain_error,
+    container,
+    render,
+    require_section,
+    see_other,
+    text,
+)
+
+router = APIRouter(include_in_schema=False)
+
+Form = Annotated[FormData, Depends(verified_form)]
+ROWS_PER_DAY = 3
+_HOURS_FIELD = re.compile(r"h-([0-6])-(\d{1,2})-(start|end)")
+_HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def _target(staff: StaffIdentity, section: str, chosen: int | None) -> int:
+    require_section(staff, section)
+    if chosen is None or chosen == staff.id:
+        return staff.id
+    if staff.role != Role.ADMIN:
+        raise PermissionDenied(role=staff.role.value)
+    return chosen
+
+
+def _form_target(staff: StaffIdentity, section: str, form: FormData) -> int:
+    chosen = text(form, "berater")
+    if not chosen:
+        return _target(staff, section, None)
+    if not chosen.isdigit() or not 1 <= int(chosen) <= MAX_ID:
+        raise NotFound("unknown advisor", field="berater")
+    return _target(staff, section, int(chosen))
+
+
+def _advisor_choices(request: Request, staff: StaffIdentity) -> list[tuple[int, str]]:
+    if staff.role != Role.ADMIN:
+        return []
+    return [
+        (person.id, person.name)
+        for person, _ in container(request).catalogue.advisors(staff)
+        if person.role in (Role.ADVISOR, Role.ADMIN)
+    ]
+
+
+def _query(target: int, staff: StaffIdentity) -> str:
+    return "" if target == staff.id else f"berater={target}"
+
+
+# -- weekly hours ----------------------------------------------------------------------------
+
+
+@router.get("/staff/zeiten")
+def hours_form(
+    request: Request,
+    staff: StaffPage,
+    berater: OptionalId = None,
+    gespeichert: bool = False,
+) -> HTMLResponse:
+    target = _target(staff, "/staff/zeiten", berater)
+    rows = container(request).catalogue.weekly_hours(staff, target)
+    values = {day: [(r.start, r.end) for r in rows if r.weekday == day] for day in range(7)}
+    return _hours_page(request, staff, target, values, FormErrors(), saved=gespeichert)
+
+
+@router.post("/staff/zeiten", response_model=None)
+def save_hours(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+    target = _form_target(staff, "/staff/zeiten", form)
+    errors, values, hours = _read_hours(request, form)
+    if not errors:
+        for spec, code in hours_problems([spec for _, spec in hours]):
+            field_id = next(f for f, s in hours if s is spec)
+            suffix = "end" if code == "range_reversed" else "start"
+            message = (
+                "The end must be after the start."
+                if code == "range_reversed"
+                else "This period overlaps another one on the same day."
+            )
+            errors.add(f"{field_id}-{suffix}", request.app.state.pages.gettext(request, message))
+    if errors:
+        return _hours_page(request, staff, target, values, errors, status=422)
+    try:
+        container(request).catalogue.set_weekly_hours(staff, target, [s for _, s in hours])
+    except InvalidRequest as exc:
+        add_domain_error(request, errors, exc, {"start": "h-0-0-start"})
+        return _hours_page(request, staff, target, values, errors, status=422)
+    query = "&".join(q for q in (_query(target, staff), "gespeichert=true") if q)
+    return see_other(f"/staff/zeiten?{query}")
+
+
+def _read_hours(
+    request: Request, form: FormData
+) -> tuple[FormErrors, dict[int, list[tuple[str, str]]], list[tuple[str, HoursSpec]]]:
+    """The submitted rows: what to show again, and the complete ones as `HoursSpec`s with
+    their row's field id."""
+    gettext = request.app.state.pages.gettext
+    raw: dict[tuple[int, int], dict[str, str]] = {}
+    for key in form:
+        match = _HOURS_FIELD.fullmatch(key)
+        if match:
+            day, row, part = int(match[1]), int(match[2]), match[3]
+            raw.setdefault((day, row), {})[part] = text(form, key)
+    errors = FormErrors()
+    values: dict[int, list[tuple[str, str]]] = {day: [] for day in range(7)}
+    hours: list[tuple[str, HoursSpec]] = []
+    for (day, _row), parts in sorted(raw.items()):
+        start, end = parts.get("start", ""), parts.get("end", "")
+        if not start and not end:
+            continue
+        values[day].append((start, end))
+        field_id = f"h-{day}-{len(values[day]) - 1}"
+        for part, value in (("start", start), ("end", end)):
+            if not value:
+                errors.add(f"{field_id}-{part}", gettext(request, "Please enter both times."))
+            elif not _HH_MM.fullmatch(value):
+                errors.add(
+                    f"{field_id}-{part}", gettext(request, "Please enter a time like 08:30.")
+                )
+        if _HH_MM.fullmatch(start) and _HH_MM.fullmatch(end):
+            spec = HoursSpec(day, time.fromisoformat(start), time.fromisoformat(end))
+            hours.append((field_id, spec))
+    return errors, values, hours
+
+
+def _hours_page(
+    request: Request,
+    staff: StaffIdentity,
+    target: int,
+    values: dict[int, list[tuple[str, str]]],
+    errors: FormErrors,
+    *,
+    saved: bool = False,
+    status: int = 200,
+) -> HTMLResponse:
+    rows = max(ROWS_PER_DAY, *(len(v) + 1 for v in values.values()))
+    language = request.app.state.pages.language(request)
+    names = get_day_names("wide", locale=language)
+    days = [
+        (day, names[day], values[day] + [("", "")] * (rows - len(values[day]))) for day in range(7)
+    ]
+    return render(
+        request,
+        staff,
+        "staff/hours.html",
+        section="/staff/zeiten",
+        status_code=status,
+        days=days,
+        target=target,
+        advisor_choices=_advisor_choices(request, staff),
+        errors=errors,
+        saved=saved,
+    )
+
+
+# -- absences --------------------------------------------------------------------------------
+
+
+@router.get("/staff/abwesenheiten")
+def absences(
+    request: Request,
+    staff: StaffPage,
+    berater: OptionalId = None,
+    gespeichert: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    target = _target(staff, "/staff/abwesenheiten", berater)
+    return _absences_page(request, staff, target, FormErrors(), {}, saved=gespeichert)
+
+
+@router.post("/staff/abwesenheiten", response_model=None)
+def add_absence(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+    target = _form_target(staff, "/staff/abwesenheiten", form)
+    values = {name: text(form, name) for name in _ABSENCE_FIELDS}
+    errors = FormErrors()
+    span = _absence_span(request, values, errors)
+    if span is not None:
+        try:
+            container(request).catalogue.add_absence(
+                staff, target, span[0], span[1], values["reason"]
+            )
+        except InvalidRequest as exc:
+            add_domain_error(request, errors, exc, {"start": "start_date", "end": "end_date"})
+    if errors:
+        return _absences_page(request, staff, target, errors, values, status=422)
+    query = "&".join(q for q in (_query(target, staff), "gespeichert=added") if q)
+    return see_other(f"/staff/abwesenheiten?{query}")
+
+
+@router.post("/staff/abwesenheiten/{absence_id}/entfernen")
+def remove_absence(
+    request: Request,
+    absence_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    staff: StaffPage,
+    form: Form,
+) -> RedirectResponse:
+    target = _form_target(staff, "/staff/abwesenheiten", form)
+    container(request).catalogue.remove_absence(staff, target, absence_id)
+    query = "&".join(q for q in (_query(target, staff), "gespeichert=removed") if q)
+    return see_other(f"/staff/abwesenheiten?{query}")
+
+
+_ABSENCE_FIELDS = ("start_date", "start_time", "end_date", "end_time", "reason")
+
+
+def _absence_span(
+    request: Request, values: dict[str, str], errors: FormErrors
+) -> tuple[datetime, datetime] | None:
+    """Start and end in the office's zone; without times, whole days from midnight to midnight."""
+    gettext = request.app.state.pages.gettext
+    tz = container(request).scheduler.tz
+    days: dict[str, date | None] = {}
+    for name in ("start_date", "end_date"):
+        days[name] = None
+        if values[name]:
+            try:
+                days[name] = date.fromisoformat(values[name])
+            except ValueError:
+                errors.add(name, gettext(request, "Please enter a date like 2026-03-02."))
+    if not values["start_date"]:
+        errors.add("start_date", gettext(request, "Please enter the first day."))
+    times: dict[str, time | None] = {}
+    for name in ("start_time", "end_time"):
+        times[name] = None
+        if values[name]:
+            if _HH_MM.fullmatch(values[name]):
+                times[name] = time.fromisoformat(values[name])
+            else:
+                errors.add(name, gettext(request, "Please enter a time like 08:30."))
+    if len(values["reason"]) > 200:
+        errors.add("reason", gettext(request, "This is too long."))
+    first = days["start_date"]
+    if errors or first is None:
+        return None
+    last = days["end_date"] or first
+    start = datetime.combine(first, times["start_time"] or time(), tz)
+    end_time = times["end_time"]
+    end = (
+        datetime.combine(last, end_time, tz)
+        if end_time is not None
+        else datetime.combine(last + timedelta(days=1), time(), tz)
+    )
+    if end <= start:
+        errors.add("end_date", gettext(request, "The end must be after the start."))
+        return None
+    return start, end
+
+
+def _absences_page(
+    request: Request,
+    staff: StaffIdentity,
+    target: int,
+    errors: FormErrors,
+    values: dict[str, Any],
+    *,
+    saved: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    listed = container(request).catalogue.absences(staff, target)
+    return render(
+        request,
+        staff,
+        "staff/absences.html",
+        section="/staff/abwesenheiten",
+        status_code=status,
+        absences=listed,
+        target=target,
+        advisor_choices=_advisor_choices(request, staff),
+        errors=errors,
+        values=values,
+        saved=saved,
+    )
