@@ -208,6 +208,12 @@ class Booking(Base):
     service: Mapped[Service] = relationship(lazy="joined")
     advisor: Mapped[Staff] = relationship(foreign_keys=[advisor_id], lazy="joined")
 
+    @property
+    def erased(self) -> bool:
+        """Whether retention has erased the citizen's data: every booking is made with a name,
+        and only the purge blanks it (scheduler/retention.py)."""
+        return self.status != BookingStatus.HELD and self.name == ""
+
 
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_records"

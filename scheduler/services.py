@@ -42,6 +42,7 @@ from scheduler.errors import (
     OffGrid,
     OutsideBookingWindow,
     SlotUnavailable,
+    TokenExpired,
     TokenRevoked,
     TooManyOpenBookings,
 )
@@ -611,6 +612,8 @@ class Scheduler:
         booking = session.scalar(select(Booking).where(Booking.reference == reference))
         if booking is None or booking.token_version != version:
             raise TokenRevoked()
+        if booking.erased:
+            raise TokenExpired()  # its retention has passed: nothing left to show or change
         return booking
 
     def _locked(self, session: Session, reference: str, version: int | None) -> Booking:

@@ -1,11 +1,11 @@
 """The signaling server: one `serve` per WebSocket, rooms kept in step through the bus.
 
 A connection authenticates with a room ticket, is welcomed (waiting or inside), and then
-relays offers, answers and candidates to one named peer, media states and chat to the room,
-and, as host, admits, denies, removes and ends. Each connection has its own bounded outbox
-and writer task, so one slow reader never holds up the room; its input has a size cap, a
-rate limit and a heartbeat deadline. Whatever a client sends, the worst it can do is close
-its own connection.
+relays offers, answers and candidates to one named peer, media states, chat and drafts
+(real-time text) to the room, and, as host, admits, denies, removes and ends. Each
+connection has its own bounded outbox and writer task, so one slow reader never holds up the
+room; its input has a size cap, a rate limit and a heartbeat deadline. Whatever a client
+sends, the worst it can do is close its own connection.
 """
 
 from __future__ import annotations
@@ -476,6 +476,17 @@ class Hub:
                         "at": datetime.now(UTC).isoformat(timespec="seconds"),
                     }
                     await self.bus.publish(room, {"msg": chat})
+            case protocol.Typing():
+                if not peer.inside:
+                    peer.send(protocol.error("not_admitted", "Wait until you are let in."))
+                else:
+                    typing = {
+                        "type": "typing",
+                        "from": peer.id,
+                        "name": peer.holder.name,
+                        "text": message.text,
+                    }
+                    await self.bus.publish(room, {"except": peer.id, "msg": typing})
             case protocol.Leave():
                 peer.close(CloseCode.NORMAL)
             case protocol.Auth():

@@ -96,6 +96,14 @@ class Chat(_Message):
     text: str = Field(min_length=1, max_length=2000)
 
 
+class Typing(_Message):
+    """Real-time text (EN 301 549 clause 6): the draft as it stands, sent while typing; empty
+    once the draft is cleared. The `chat` that commits it follows."""
+
+    type: Literal["typing"]
+    text: str = Field(max_length=2000)
+
+
 class Ping(_Message):
     type: Literal["ping"]
 
@@ -124,7 +132,19 @@ class End(_Message):
 
 
 ClientMessage = Annotated[
-    Auth | Offer | Answer | Candidate | Media | Chat | Ping | Leave | Admit | Deny | Remove | End,
+    Auth
+    | Offer
+    | Answer
+    | Candidate
+    | Media
+    | Chat
+    | Typing
+    | Ping
+    | Leave
+    | Admit
+    | Deny
+    | Remove
+    | End,
     Field(discriminator="type"),
 ]
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -6,10 +6,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Response
+
+from notifications.ics import booking_invite, organizer
 from scheduler.models import Channel
-from scheduler.services import Scheduler
+from scheduler.services import BookingRequest, Scheduler
 from scheduler.views import BookingInfo
-from web.schemas import BookingOut, Needs, ServiceRef, StaffBookingOut
+from web.schemas import BookingOut, Needs, ServiceRef, StaffBookingIn, StaffBookingOut
+from web.settings import Settings
 
 
 def local(moment: datetime, tz: ZoneInfo) -> str:
@@ -53,4 +57,38 @@ def staff_booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo)
         advisor_id=booking.advisor_id,
         advisor_name=booking.advisor_name,
         created_at=local(booking.created_at, scheduler.tz),
+    )
+
+
+def invite_response(scheduler: Scheduler, settings: Settings, booking: BookingInfo) -> Response:
+    """The booking's calendar invite as a download (the API's and the manage page's)."""
+    invite = booking_invite(
+        booking,
+        tz=scheduler.tz,
+        base_url=settings.base_url,
+        organizer=organizer(booking, settings.mail_from),
+        join_url=scheduler.urls(booking, settings.base_url).join,
+        now=scheduler.clock(),
+    )
+    return Response(
+        invite.content,
+        media_type=f"text/calendar; charset=utf-8; method={invite.method}",
+        headers={"Content-Disposition": f'attachment; filename="{booking.reference}.ics"'},
+    )
+
+
+def staff_booking_request(body: StaffBookingIn) -> BookingRequest:
+    """What staff book on a citizen's behalf (the API's and the hotline desk's)."""
+    return BookingRequest(
+        service_id=body.service_id,
+        start=body.start,
+        channel=body.channel.value,
+        name=body.name,
+        email=str(body.email) if body.email else None,
+        phone=body.phone,
+        language=body.language,
+        notes=body.notes,
+        hold_token=body.hold_token,
+        **needs_fields(body.needs),
+        advisor_id=body.advisor_id,
     )

@@ -269,8 +269,13 @@ def test_someone_elses_hold_sends_the_second_person_back_to_the_times(
     slot = time_page.hrefs(f"/buchen/{service.id}/angaben")[0]
     open_page(client, slot)
 
-    with TestClient(app) as other:
+    # A second browser: another client of the same running app (its lifespan runs once, in
+    # the `client` fixture), without the first one's cookies.
+    other = TestClient(app)
+    try:
         second = open_page(other, slot)
+    finally:
+        other.close()
 
     assert second.status == 409
     assert "Dieser Termin wurde gerade von jemand anderem gebucht." in second.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -214,3 +214,14 @@ def test_the_agenda_in_english(app, container, advisor):
     assert "Tuesday, 7 January 2031" in page
     assert "Wheelchair access" in page
     assert ">Join<" in page
+
+
+def test_a_booking_whose_data_were_erased_says_so_in_the_agenda(app, container, advisor, clock):
+    _, service = advisor
+    booking = _book(container, service)
+    clock.now = booking.end + timedelta(days=container.settings.retention_days, seconds=1)
+    assert container.retention.purge()["bookings_anonymised"] == 1
+
+    html = staff_client(app, "anna@example.org").get(TUESDAY).text
+    assert "Olena Kovalenko" not in html
+    assert _german("Personal data erased after the retention period") in html

@@ -20,7 +20,7 @@ from rooms.models import Room, RoomInvite
 from rooms.retention import ERASERS as ROOM_ERASERS
 from scheduler.accounts import StaffIdentity
 from scheduler.db import Base, read_session
-from scheduler.errors import AuthenticationFailed
+from scheduler.errors import AuthenticationFailed, TokenExpired
 from scheduler.models import (
     Absence,
     AuditEntry,
@@ -31,6 +31,7 @@ from scheduler.models import (
 )
 from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.services import BookingRequest, Idempotency
+from scheduler.views import BookingInfo
 from tests.conftest import PASSWORD
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -165,6 +166,16 @@ def test_a_booking_is_anonymised_one_second_after_its_retention_and_not_before(
     clock.now = booking.end_at + RETENTION + SECOND
     purge(container, bookings_anonymised=1, outbox_messages_deleted=3)
     assert_anonymous(stored(container, booking.reference))
+
+
+def test_the_magic_link_of_an_anonymised_booking_counts_as_expired(container, service, clock):
+    booking = book(container, service, local(TUESDAY, 10))
+    manage, _ = container.scheduler.links(BookingInfo.of(booking))
+    clock.now = booking.end_at + RETENTION + SECOND
+    purge(container, bookings_anonymised=1, outbox_messages_deleted=3)
+
+    with pytest.raises(TokenExpired):
+        container.scheduler.booking_for_token(manage)
 
 
 def test_anonymising_keeps_what_statistics_need_and_bumps_nothing(

@@ -10,11 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from notifications.ics import booking_invite, organizer
 from scheduler.models import Channel
 from scheduler.services import BookingRequest, Idempotency
 from web.deps import Services, Token
-from web.presenters import booking_out, local, needs_fields
+from web.presenters import booking_out, invite_response, local, needs_fields
 from web.protection import check_booking, check_hold, check_slot_search
 from web.schemas import (
     BookingIn,
@@ -161,21 +160,8 @@ def get_booking(token: Token, services: Services) -> BookingOut:
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def get_invite(token: Token, services: Services) -> Response:
-    scheduler, settings = services.scheduler, services.settings
-    booking = scheduler.booking_for_token(token)
-    invite = booking_invite(
-        booking,
-        tz=scheduler.tz,
-        base_url=settings.base_url,
-        organizer=organizer(booking, settings.mail_from),
-        join_url=scheduler.urls(booking, settings.base_url).join,
-        now=scheduler.clock(),
-    )
-    return Response(
-        invite.content,
-        media_type=f"text/calendar; charset=utf-8; method={invite.method}",
-        headers={"Content-Disposition": f'attachment; filename="{booking.reference}.ics"'},
-    )
+    booking = services.scheduler.booking_for_token(token)
+    return invite_response(services.scheduler, services.settings, booking)
 
 
 @router.post("/booking/cancel", response_model=BookingOut)

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Body, Depends, Response
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
-from scheduler.services import BookingRequest
 from web.deps import Actor, Services, client_address
-from web.presenters import local, needs_fields, staff_booking_out
+from web.presenters import local, staff_booking_out, staff_booking_request
 from web.schemas import (
     AbsenceIn,
     AbsenceOut,
@@ -194,22 +193,7 @@ def list_bookings(
 
 @router.post("/staff/bookings", response_model=StaffBookingOut, status_code=201)
 def book_on_behalf(body: StaffBookingIn, actor: Actor, services: Services) -> StaffBookingOut:
-    placed = services.desk.book(
-        actor,
-        BookingRequest(
-            service_id=body.service_id,
-            start=body.start,
-            channel=body.channel.value,
-            name=body.name,
-            email=str(body.email) if body.email else None,
-            phone=body.phone,
-            language=body.language,
-            notes=body.notes,
-            hold_token=body.hold_token,
-            **needs_fields(body.needs),
-            advisor_id=body.advisor_id,
-        ),
-    )
+    placed = services.desk.book(actor, staff_booking_request(body))
     assert placed.booking is not None
     return staff_booking_out(services.scheduler, services.settings.base_url, placed.booking)
 

@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
-from notifications.ics import booking_invite, organizer
 from scheduler.availability import Slot
 from scheduler.errors import SlotUnavailable
 from scheduler.models import Channel
@@ -38,6 +37,7 @@ from web.pages.booking_common import (
     with_query,
 )
 from web.pages.security import set_link_cookie, verified_form
+from web.presenters import invite_response
 from web.protection import check_slot_search
 
 
@@ -129,20 +129,7 @@ def appointment(request: Request, linked: Linked, erfolg: str = "") -> Response:
 @router.get("/termin/kalender.ics")
 def calendar_file(request: Request, linked: Linked) -> Response:
     _, booking = linked
-    engine, settings = scheduler(request), request.app.state.container.settings
-    invite = booking_invite(
-        booking,
-        tz=engine.tz,
-        base_url=settings.base_url,
-        organizer=organizer(booking, settings.mail_from),
-        join_url=engine.urls(booking, settings.base_url).join,
-        now=engine.clock(),
-    )
-    return Response(
-        invite.content,
-        media_type=f"text/calendar; charset=utf-8; method={invite.method}",
-        headers={"Content-Disposition": f'attachment; filename="{booking.reference}.ics"'},
-    )
+    return invite_response(scheduler(request), request.app.state.container.settings, booking)
 
 
 @router.get("/termin/verschieben")

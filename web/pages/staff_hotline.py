@@ -18,7 +18,6 @@ from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
 from scheduler.errors import Conflict, InvalidRequest, NotFound
 from scheduler.models import Channel
-from scheduler.services import BookingRequest
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -32,6 +31,7 @@ from web.pages.staff_common import (
     today,
     validate,
 )
+from web.presenters import staff_booking_request
 from web.schemas import StaffBookingIn
 
 router = APIRouter(include_in_schema=False)
@@ -114,22 +114,8 @@ def book(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | Redir
     )
     if errors or body is None:
         return _desk_page(request, staff, errors, values, status=422)
-    needs = body.needs.model_dump() if body.needs else {}
     try:
-        placed = container(request).desk.book(
-            staff,
-            BookingRequest(
-                service_id=body.service_id,
-                start=body.start,
-                channel=body.channel.value,
-                name=body.name,
-                email=str(body.email) if body.email else None,
-                phone=body.phone,
-                language=body.language,
-                notes=body.notes,
-                **needs,
-            ),
-        )
+        placed = container(request).desk.book(staff, staff_booking_request(body))
     except (InvalidRequest, NotFound, Conflict) as exc:
         add_domain_error(request, errors, exc, BOOKING_FIELDS, default="start")
         status = 409 if isinstance(exc, Conflict) else 422

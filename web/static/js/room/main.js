@@ -4,6 +4,7 @@
 import { HostPanel } from "./host.js";
 import { LevelMeter, LocalMedia, webrtcSupported } from "./media.js";
 import { NewSession, PeerLink } from "./peer.js";
+import { DraftSender, LiveDrafts } from "./rtt.js";
 import { Signaling } from "./signaling.js";
 import { Stage } from "./stage.js";
 import { loadTexts, readConfig } from "./texts.js";
@@ -200,6 +201,9 @@ function onMessage(message) {
       } else {
         enterCall(message.participants || []);
       }
+      // Back after a reconnect: the drafts shown may have been sent or dropped meanwhile.
+      drafts.clear();
+      if (message.state === "inside") draftSender.resend();
       break;
     case "admitted":
       iceServers = message.ice_servers || [];
@@ -214,9 +218,11 @@ function onMessage(message) {
       break;
     case "peer-joined":
       peerJoined(message.peer, message.polite);
+      draftSender.resend();
       break;
     case "peer-left":
       peerLeft(message.id);
+      drafts.remove(message.id);
       break;
     case "offer":
     case "answer":
@@ -232,6 +238,9 @@ function onMessage(message) {
       break;
     case "chat":
       chatReceived(message);
+      break;
+    case "typing":
+      drafts.show(message.from, message.name, message.text);
       break;
     case "error":
       console.warn("signaling error", message.code, message.message);
@@ -497,6 +506,8 @@ $("toggle-screen").addEventListener("click", () => (local.screenTrack ? stopShar
 // -- chat -------------------------------------------------------------------------------------
 
 const timeFormat = new Intl.DateTimeFormat(config.language, { hour: "2-digit", minute: "2-digit" });
+const drafts = new LiveDrafts($("live-text-list"), $("live-text-none"), loadTexts("live-text-texts"));
+const draftSender = new DraftSender((message) => Boolean(signaling && signaling.send(message)));
 
 function chatReceived(message) {
   const item = document.createElement("li");
@@ -508,6 +519,7 @@ function chatReceived(message) {
   text.className = "chat__text";
   text.textContent = message.text;
   item.append(meta, " ", text);
+  drafts.remove(message.from); // committed: the message replaces the draft
   $("chat-log").append(item);
   item.scrollIntoView({ block: "nearest" });
 }
@@ -516,8 +528,13 @@ $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("chat-input");
   const text = input.value.trim();
-  if (text && signaling && signaling.send({ type: "chat", text })) input.value = "";
+  if (text && signaling && signaling.send({ type: "chat", text })) {
+    input.value = "";
+    draftSender.committed();
+  }
 });
+
+$("chat-input").addEventListener("input", (event) => draftSender.update(event.currentTarget.value));
 
 $("chat-input").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) {
