@@ -62,6 +62,20 @@ class RoomInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkWindow:
+    """What a join link leads to: the name the host will see unless its holder changes it,
+    and the room's window."""
+
+    name: str
+    opens_at: datetime
+    closes_at: datetime
+    ended: bool
+
+    def closed(self, now: datetime) -> bool:
+        return self.ended or now >= self.closes_at
+
+
+@dataclass(frozen=True, slots=True)
 class Pass:
     """A checked room ticket: who enters which room as what."""
 
@@ -131,22 +145,34 @@ class RoomAccess:
         return self._issue(info, "guest", RoomRole.GUEST, display)
 
     def invite_ticket(self, invite_token: str, name: str | None = None) -> Ticket:
-        claims = self._tokens.decode(invite_token, Audience.INVITE)
-        try:
-            invite_id = int(claims.subject)
-        except ValueError as exc:
-            raise TokenInvalid("malformed invitation") from exc
         with read_session(self._sessions) as session:
-            invite = session.get(RoomInvite, invite_id)
-            if invite is None:
-                raise TokenInvalid("unknown invitation")
-            if invite.revoked_at is not None:
-                raise TokenRevoked("invitation revoked")
-            room = session.get(Room, invite.room_id)
-            assert room is not None  # cascades with its invitations
+            invite, room = self._invite(session, invite_token)
             info = self._info(room, self._room_booking(session, room))
             display = (name or "").strip() or invite.label
         return self._issue(info, f"invite-{invite.id}", RoomRole(invite.role), display)
+
+    def link_window(self, link_token: str) -> LinkWindow:
+        """What a join link (or manage link, or invitation) leads to, read without making the
+        room or issuing a ticket: mail scanners open links before people do."""
+        try:
+            claims = self._booking_claims(link_token)
+        except TokenInvalid:
+            with read_session(self._sessions) as session:
+                invite, room = self._invite(session, link_token)
+                info = self._window(room, self._room_booking(session, room))
+                return LinkWindow(invite.label, info.opens_at, info.closes_at, info.ended)
+        with read_session(self._sessions) as session:
+            booking = self._booking(session, claims.subject, claims.version)
+            if booking.channel != Channel.VIDEO:
+                raise NotFound("no video room for this booking", code="no_video_room")
+            room = session.scalar(select(Room).where(Room.booking_id == booking.id))
+            return LinkWindow(
+                name=booking.name,
+                opens_at=booking.start_at - self.config.opens_before,
+                closes_at=booking.end_at + self.config.closes_after,
+                ended=booking.status == BookingStatus.CANCELLED
+                or (room is not None and room.ended_at is not None),
+            )
 
     def staff_ticket(self, actor: StaffIdentity, room_id: str) -> Ticket:
         with read_session(self._sessions) as session:
@@ -280,6 +306,20 @@ class RoomAccess:
                 return self._tokens.decode(link_token, Audience.MANAGE)
             except TokenInvalid:
                 raise TokenInvalid("not a link of a booking") from None
+
+    def _invite(self, session: Session, invite_token: str) -> tuple[RoomInvite, Room]:
+        claims = self._tokens.decode(invite_token, Audience.INVITE)
+        if not (claims.subject.isascii() and claims.subject.isdigit()):
+            raise TokenInvalid("malformed invitation")
+        invite_id = int(claims.subject)
+        invite = session.get(RoomInvite, invite_id) if invite_id < 2**62 else None
+        if invite is None:
+            raise TokenInvalid("unknown invitation")
+        if invite.revoked_at is not None:
+            raise TokenRevoked("invitation revoked")
+        room = session.get(Room, invite.room_id)
+        assert room is not None  # cascades with its invitations
+        return invite, room
 
     def _booking(self, session: Session, reference: str, version: int) -> Booking:
         booking = session.scalar(select(Booking).where(Booking.reference == reference))

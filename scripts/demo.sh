@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install --quiet -e .
 .venv/bin/sprechstunde migrate
 .venv/bin/sprechstunde seed-demo
-echo "Open http://127.0.0.1:8000/docs for the API."
+echo "Open http://127.0.0.1:8000 to book, http://127.0.0.1:8000/staff for the staff workspace,"
+echo "http://127.0.0.1:8000/docs for the API."
 exec .venv/bin/sprechstunde serve --host 127.0.0.1 --port 8000

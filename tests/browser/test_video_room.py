@@ -1,6 +1,7 @@
 """A consultation in real browsers: an advisor (German) and a citizen (English) meet in a room.
-Waiting room, admission, decoded video both ways, the advisor's screen shared twice and
-stopped, a chat message, hang up, end for everyone; axe on every screen.
+Waiting room, admission, decoded video both ways, the advisor's screen shared and stopped
+three times (once from the browser's own bar), a chat message, hang up, end for everyone;
+axe on every screen.
 
 Network rule: the direct call runs browser and server inside a network namespace with only
 loopback (tests/browser/netns.py); the relay call forces `iceTransportPolicy: "relay"` through
@@ -177,6 +178,20 @@ def meet(browsing: Browsing, room: dict[str, Any]) -> tuple[Any, Any]:
         expect(share).to_have_attribute("aria-pressed", "false")
         citizen.wait_for_selector("#stage video[data-kind='screen']", state="detached")
         assert "stage--screen" not in (citizen.locator("#stage").get_attribute("class") or "")
+
+    # Once more, stopped from the browser's own "Stop sharing" bar: the capture ends and its
+    # track fires `ended`, as Chromium does when that button is pressed.
+    share.click()
+    _frame(citizen, "#stage video[data-kind='screen']")
+    advisor.evaluate(
+        """() => {
+            const track = document.getElementById("self-screen").srcObject.getVideoTracks()[0];
+            track.stop();
+            track.dispatchEvent(new Event("ended"));
+        }"""
+    )
+    expect(share).to_have_attribute("aria-pressed", "false")
+    citizen.wait_for_selector("#stage video[data-kind='screen']", state="detached")
 
     # Chat, both ways.
     citizen.get_by_role("textbox", name="Message").fill("Good morning!")

@@ -22,7 +22,6 @@ from scheduler.errors import InvalidRequest, SchedulerError, TokenInvalid
 from web.container import Container
 from web.errors import local_times, message, status_of
 from web.pages.rendering import Pages
-from web.pages.room_links import check_link
 from web.pages.security import check_csrf, link_token, set_link_cookie
 from web.pages.session import StaffPage, optional_staff
 from web.schemas import InviteIn, TicketIn
@@ -93,7 +92,7 @@ async def _json_body(request: Request, model: type[Body]) -> Body:
 @router.get("/j/{token}")
 def join_link(request: Request, token: LinkToken) -> Response:
     """Check the link (read only), keep it in the link cookie, go on to the room page."""
-    check_link(_container(request), token)
+    _container(request).rooms.link_window(token)
     response = RedirectResponse("/raum", status_code=303)
     set_link_cookie(response, token, secure=_pages(request).secure)
     return response
@@ -105,7 +104,7 @@ def guest_room(request: Request) -> Response:
     if token is None:
         raise TokenInvalid("no join link in this browser")
     container = _container(request)
-    link = check_link(container, token)
+    link = container.rooms.link_window(token)
     now = container.scheduler.clock()
     return _pages(request).render(
         request,
