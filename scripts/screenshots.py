@@ -4,7 +4,9 @@
 
 Starts `sprechstunde serve` with the demo data on a new SQLite file, walks through a booking,
 the room's pre-join screen and the staff workspace in Debian's Chromium (/usr/bin/chromium),
-and writes `<page>-<phone|desktop>.png`.
+and writes `<page>-<phone|desktop>.png`. Then a consultation with a shared screen, seen by the
+citizen: that call runs, like the video tests, in a network namespace of its own with only
+loopback (needs root and `ip`), so that no media leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -22,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Server  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, DESKTOP, PHONE  # noqa: E402
+from tests.browser.netns import NamespacedServer, network_namespace  # noqa: E402
 from web.demo import LOGINS  # noqa: E402
 
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
@@ -50,7 +54,53 @@ def main() -> None:
                 browser.close()
         finally:
             server.stop()
+        with sync_playwright() as playwright:
+            _shoot_call(playwright, Path(workdir), out)
     print(f"screenshots written to {out}")
+
+
+def _shoot_call(playwright: Any, workdir: Path, out: Path) -> None:
+    advisor_login = next(login for login in LOGINS if login.role == "advisor")
+    with network_namespace() as namespace:
+        server = NamespacedServer(namespace, workdir / "call")
+        server.workdir.mkdir()
+        server.start()
+        browser = playwright.chromium.launch(
+            executable_path=str(namespace.chromium(CHROMIUM, server.workdir)),
+            args=[*CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
+        )
+        try:
+            server.cli("seed-demo")
+            for width, viewport in WIDTHS.items():
+                # A room of its own for each width: the guest of a room is let in only once.
+                room = server.open_room(advisor_login.email, advisor_login.password)
+                advisor = browser.new_context(base_url=server.base_url, locale="de-DE")
+                advisor.add_cookies(
+                    [{"name": "staff_session", "value": room["token"], "url": server.base_url}]
+                )
+                host = advisor.new_page()
+                host.goto(f"/staff/raeume/{room['room_id']}")
+                host.get_by_role("button", name="Teilnehmen").click()
+                host.wait_for_selector("#call:not([hidden])")
+                citizen = browser.new_context(
+                    base_url=server.base_url, locale="de-DE", viewport=viewport
+                ).new_page()
+                citizen.goto(room["guest_url"])
+                citizen.get_by_label("Ihr Name, wie ihn die Beratung sieht").fill("Erika")
+                citizen.get_by_role("button", name="Teilnehmen").click()
+                citizen.wait_for_selector("#waiting:not([hidden])")
+                citizen.screenshot(path=out / f"room-waiting-{width}.png")
+                host.get_by_role("button", name="Erika hereinlassen").click()
+                citizen.wait_for_selector("#call:not([hidden])")
+                host.get_by_role("button", name="Bildschirm teilen").click()
+                citizen.wait_for_selector("#stage video[data-kind='screen']")
+                citizen.wait_for_timeout(2000)  # frames arrive, the quality settles
+                citizen.screenshot(path=out / f"room-call-{width}.png")
+                citizen.context.close()
+                advisor.close()
+        finally:
+            browser.close()
+            server.stop()
 
 
 def _shoot(browser: Browser, base_url: str, viewport: dict[str, int], path) -> None:  # type: ignore[no-untyped-def]

@@ -171,6 +171,11 @@ def meet(browsing: Browsing, room: dict[str, Any]) -> tuple[Any, Any]:
         expect(share).to_have_attribute("aria-pressed", "true")
         _frame(citizen, "#stage video[data-kind='screen']")
         assert "stage--screen" in (citizen.locator("#stage").get_attribute("class") or "")
+        screen = citizen.locator("#stage figure[data-kind='screen']").bounding_box()
+        face = citizen.locator("#stage figure[data-kind='camera']").bounding_box()
+        assert screen is not None
+        assert face is not None
+        assert screen["width"] > 2 * face["width"]  # the document large, the face small
         assert citizen.locator("#stage figure[data-kind='screen'] figcaption").inner_text() == (
             f"Screen of {ADVISOR}"
         )
