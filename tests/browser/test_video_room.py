@@ -382,3 +382,17 @@ def test_a_refused_camera_is_explained_and_joining_stays_possible(browsing, site
     expect(page.locator("#preview-off")).to_have_text("No camera picture")
     expect(page.get_by_role("button", name="Join")).to_be_enabled()
     assert violations(page) == []
+
+
+def test_a_browser_without_webrtc_is_told_so_and_offered_no_join(browsing, site, demo_logins):
+    login = demo_logins["advisor"]
+    room = open_room(site.base_url, login.email, login.password)
+    context = browsing.context(lang="de")
+    # An old or locked-down browser: no peer connections at all.
+    context.add_init_script("delete window.RTCPeerConnection;")
+    page = context.new_page()
+    page.goto(room["guest_url"])
+
+    expect(page.locator("#alert")).to_contain_text("Mit diesem Browser sind keine Videogespräche")
+    expect(page.locator("#prejoin")).to_be_hidden()
+    assert violations(page) == []
