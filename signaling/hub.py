@@ -464,29 +464,22 @@ class Hub:
                     await self.bus.update(room, peer.id, peer.conn, media=peer.media)
                     media = {"type": "media", "from": peer.id, **peer.media}
                     await self.bus.publish(room, {"except": peer.id, "msg": media})
-            case protocol.Chat():
+            case protocol.Chat() | protocol.Typing():
                 if not peer.inside:
                     peer.send(protocol.error("not_admitted", "Wait until you are let in."))
                 else:
-                    chat = {
-                        "type": "chat",
-                        "from": peer.id,
-                        "name": peer.holder.name,
-                        "text": message.text,
-                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    }
-                    await self.bus.publish(room, {"msg": chat})
-            case protocol.Typing():
-                if not peer.inside:
-                    peer.send(protocol.error("not_admitted", "Wait until you are let in."))
-                else:
-                    typing = {
-                        "type": "typing",
+                    text = {
+                        "type": message.type,
                         "from": peer.id,
                         "name": peer.holder.name,
                         "text": message.text,
                     }
-                    await self.bus.publish(room, {"except": peer.id, "msg": typing})
+                    if isinstance(message, protocol.Chat):
+                        # A sent message comes back to its sender too, as its confirmation.
+                        text["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                        await self.bus.publish(room, {"msg": text})
+                    else:  # a draft, as it is typed: only for the others
+                        await self.bus.publish(room, {"except": peer.id, "msg": text})
             case protocol.Leave():
                 peer.close(CloseCode.NORMAL)
             case protocol.Auth():
