@@ -71,6 +71,13 @@ def open_room(base_url: str, email: str, password: str) -> dict[str, Any]:
     return {"token": token, "room_id": room["room"]["id"], "guest_url": room["guest"]["url"]}
 
 
+def create_advisor(cli: Any, email: str, password: str, name: str) -> None:
+    """An advisor account for the host of a test room, through `sprechstunde create-user`."""
+    cli(
+        "create-user", "--email", email, "--password", password, "--role", "advisor", "--name", name
+    )
+
+
 def require_namespaces() -> None:
     problem = None
     if os.geteuid() != 0:

@@ -40,6 +40,7 @@ def fill_in(page: Any) -> None:
 def test_the_widget_solves_itself_and_the_booking_is_accepted(browsing, lang):
     page = details_page(browsing, lang)
     assert page.locator("altcha-widget label").inner_text() == LABEL[lang]
+    assert page.locator('altcha-widget a[href*="altcha.org"]').count() == 0
     assert violations(page) == []
     fill_in(page)
 
@@ -66,6 +67,9 @@ def test_the_check_can_be_started_by_keyboard_and_is_announced(browsing):
     assert page.locator("[data-altcha-status]").inner_text() == DONE["de"]
     assert checkbox.is_checked()
     assert page.locator("input[name=altcha]").input_value() != ""
+    # The vendored widget carries a link to its maker's site; hidden footer and logo keep it
+    # out of the page, before and after the check (no way off our origin, not even a link).
+    assert page.locator('altcha-widget a[href*="altcha.org"]').count() == 0
     assert violations(page) == []
 
 

@@ -46,18 +46,7 @@ WATCH_DRAFT = """(marker) => {
 
 @pytest.fixture(scope="module")
 def private_site(private_network: tuple[NamespacedServer, Any]) -> tuple[NamespacedServer, Any]:
-    server, _ = private_network
-    server.cli(
-        "create-user",
-        "--email",
-        EMAIL,
-        "--password",
-        PASSWORD,
-        "--role",
-        "advisor",
-        "--name",
-        ADVISOR,
-    )
+    netns.create_advisor(private_network[0].cli, EMAIL, PASSWORD, ADVISOR)
     return private_network
 
 

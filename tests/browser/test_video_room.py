@@ -76,17 +76,7 @@ CANDIDATE_TYPES = """async () => {
 
 
 def _create_host(cli: Any) -> None:
-    cli(
-        "create-user",
-        "--email",
-        EMAIL,
-        "--password",
-        PASSWORD,
-        "--role",
-        "advisor",
-        "--name",
-        ADVISOR,
-    )
+    netns.create_advisor(cli, EMAIL, PASSWORD, ADVISOR)
 
 
 @pytest.fixture(scope="module")

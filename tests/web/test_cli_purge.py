@@ -27,6 +27,7 @@ from scheduler.db import read_session
 from scheduler.models import Booking
 from scheduler.services import BookingRequest
 from tests.conftest import Clock, World
+from tests.web.test_cli import query, run
 from web.app import create_app
 from web.container import Container
 from web.settings import Settings
@@ -40,23 +41,6 @@ def environment(database: Path, **settings: str) -> dict[str, str]:
     env["SPRECHSTUNDE_DATABASE_URL"] = f"sqlite:///{database}"
     env.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in settings.items()})
     return env
-
-
-def run(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMMAND), *args],
-        cwd=database.parent,
-        env=environment(database),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def query(database: Path, sql: str) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def dump(database: Path) -> str:
