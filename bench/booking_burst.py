@@ -9,8 +9,12 @@ over `--services` services, Monday to Friday 08:00-18:00. Every request asks for
 (service, start) pair, so a correct server answers every one with 201; `--clients` clients send
 them as fast as answers come back, up to `--count` bookings or `--seconds` seconds.
 
-Printed: bookings/s, latency percentiles, the answers by status, the CPU seconds of server and
-client, and a check straight in the database that no advisor has two overlapping bookings.
+`--mail-worker process` runs the outbox worker as `sprechstunde worker` beside the server
+(`SPRECHSTUNDE_EMBEDDED_WORKER=false`), as `compose.yaml` does, instead of as a thread inside it.
+
+Printed: bookings/s, latency percentiles, the answers by status, the CPU seconds of server,
+mail worker and client, how long after the burst the last confirmation was handed over, and a
+check straight in the database that no advisor has two overlapping bookings.
 Goals (reported, never asserted): >= 250 bookings/s and p99 <= 250 ms.
 """
 
@@ -22,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +40,14 @@ import httpx
 
 from bench.common import (
     REQUEST_TIMEOUT,
+    SCRIPT,
     Server,
     StaffApi,
     booking_body,
     double_bookings,
     first_bookable_day,
     reset_postgres,
+    unsent_mail,
 )
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
@@ -55,10 +62,13 @@ LONG_HOURS = [{"weekday": day, "start": "08:00", "end": "18:00"} for day in rang
 class Result:
     database: str
     elapsed: float = 0.0
+    ended: float = 0.0  # perf_counter() at the end of the burst
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0
+    worker_cpu: float | None = None
     client_cpu: float = 0.0
+    mail_drained: float | None = None
     stored: int = 0
     overlaps: list[tuple[object, ...]] = field(default_factory=list)
     created: int = 0
@@ -76,6 +86,14 @@ class Result:
         other = sum(v for k, v in self.statuses.items() if k not in ("201", "409"))
         n = max(len(self.latencies), 1)
         verdict = "OK" if not self.overlaps and self.stored == self.created else "FAILED"
+        worker = (
+            f"  mail worker {self.worker_cpu / n * 1000:.2f}" if self.worker_cpu is not None else ""
+        )
+        drained = (
+            f"{self.mail_drained:.1f} s after the burst"
+            if self.mail_drained is not None
+            else "not within 60 s"
+        )
         lines = [
             f"== {self.database}",
             f"requests        {len(self.latencies)} in {self.elapsed:.2f} s",
@@ -86,10 +104,11 @@ class Result:
             f"{'met' if p99 <= GOAL_P99_MS else 'missed'})",
             f"answers         201: {self.statuses['201']}  409: {self.statuses['409']}  "
             f"other: {other}   ({answers})",
-            f"cpu ms/request  server {self.server_cpu / n * 1000:.2f}  "
+            f"cpu ms/request  server {self.server_cpu / n * 1000:.2f}{worker}  "
             f"client {self.client_cpu / n * 1000:.2f}   "
             f"(server {self.server_cpu:.1f} s, client {self.client_cpu:.1f} s, "
             f"{os.cpu_count()} cpus)",
+            f"mail            every due message handed over {drained}",
             f"database        {self.stored} occupying bookings for {self.created} answered 201 "
             f"(incl. {WARMUP} warm-up), overlapping pairs: {len(self.overlaps)} -> {verdict}",
         ]
@@ -226,26 +245,43 @@ async def burst(
         try:
             await asyncio.gather(*(client(n, began + args.seconds) for n in range(args.clients)))
         finally:
-            result.elapsed = time.perf_counter() - began
+            result.ended = time.perf_counter()
+            result.elapsed = result.ended - began
             for connection in raw:
                 await connection.close()
 
 
 def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Result:
     result = Result(
-        database=f"{database} ({args.workers} worker(s), {args.clients} {args.client} clients)"
+        database=f"{database} ({args.workers} worker(s), mail worker {args.mail_worker}, "
+        f"{args.clients} {args.client} clients)"
     )
     server = Server(url, workdir, workers=args.workers)
+    if args.mail_worker == "process":
+        server.extra_env["SPRECHSTUNDE_EMBEDDED_WORKER"] = "false"
+    worker: subprocess.Popen[bytes] | None = None
     try:
         server.start()
+        if args.mail_worker == "process":
+            with (workdir / "worker.log").open("ab") as log:
+                worker = subprocess.Popen(
+                    [str(SCRIPT), "worker"], env=server.env, cwd=workdir, stdout=log, stderr=log
+                )
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
             plan = prepare(server, client, args)
         assert server.pid is not None
         cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
+        worker_before = cpu_seconds(worker.pid) if worker else 0.0
         asyncio.run(burst(server, plan, args, result))
         result.server_cpu = cpu_seconds(server.pid) - cpu_before
         result.client_cpu = time.process_time() - client_before
+        if worker:
+            result.worker_cpu = cpu_seconds(worker.pid) - worker_before
+        result.mail_drained = drain_time(url, result.ended)
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
         server.stop()
     result.created = result.statuses["201"] + WARMUP
     result.stored, result.overlaps = double_bookings(url)
@@ -253,6 +289,16 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
     if errors:
         print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
     return result
+
+
+def drain_time(url: str, ended: float, limit: float = 60.0) -> float | None:
+    """Seconds from the end of the burst (`ended`, a perf_counter) until no due message
+    waits in the outbox; None if it takes longer than `limit`."""
+    while time.perf_counter() < ended + limit:
+        if unsent_mail(url) == 0:
+            return time.perf_counter() - ended
+        time.sleep(0.1)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,6 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--days", type=int, default=21, help="calendar days of slots to use")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--mail-worker",
+        choices=["embedded", "process"],
+        default="embedded",
+        help="the outbox worker as a thread of each server process, or as its own process",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--client",

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -368,3 +368,26 @@ def double_bookings(url: str) -> tuple[int, list[tuple[Any, ...]]]:
     finally:
         engine.dispose()
     return int(total or 0), pairs
+
+
+def unsent_mail(url: str) -> int:
+    """Outbox messages due now and not yet handled (pending or being sent)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            count = connection.scalar(
+                text(
+                    "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending') "
+                    "AND not_before <= :now"
+                ),
+                {"now": _db_now(url)},
+            )
+    finally:
+        engine.dispose()
+    return int(count or 0)
+
+
+def _db_now(url: str) -> Any:
+    """Now, as the outbox's `not_before` column stores it (text on SQLite)."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%d %H:%M:%S.%f") if url.startswith("sqlite") else now

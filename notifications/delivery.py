@@ -285,7 +285,9 @@ class Outbox:
     def _finish(self, message: OutboxMessage, status: OutboxStatus, **values: object) -> None:
         """Record the outcome, but only while our claim (its lease) is still the one held."""
         with write_session(self._sessions) as session:
-            session.execute(
+            # On the session's connection: the ORM's bulk-update bookkeeping costs more than
+            # the statement, and nothing here is held in the session.
+            session.connection().execute(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == message.id,
@@ -293,7 +295,6 @@ class Outbox:
                     OutboxMessage.locked_until == message.locked_until,
                 )
                 .values(status=status, locked_until=None, **values)
-                .execution_options(synchronize_session=False)
             )
 
 

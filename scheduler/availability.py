@@ -229,6 +229,52 @@ def find_slots(
     ]
 
 
+def free_advisors_at(
+    rules: SlotRules,
+    calendars: Sequence[AdvisorCalendar],
+    start: datetime,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+) -> tuple[int, ...]:
+    """The advisors free at `start`, sorted: the `advisor_ids` that `find_slots` (with every
+    free advisor) gives for that start on its local day, or () when it gives no such slot.
+
+    Booking checks one start; this tests it against each weekly interval instead of walking
+    the day's whole grid. Closed days are the caller's to check, as for `find_slots`.
+    """
+    at = start.timestamp()
+    if at != int(at):
+        return ()
+    at = int(at)
+    local = start.astimezone(tz)
+    day, minute = local.date(), local.hour * 60 + local.minute
+    earliest = math.ceil(now.timestamp()) + rules.min_notice * 60
+    if at < earliest or day > last_bookable_day(rules, now, tz):
+        return ()
+    duration, occupied = rules.duration * 60, (rules.duration + rules.buffer) * 60
+    clock = _LocalClock(tz)
+    free: set[int] = set()
+    for calendar in calendars:
+        for begin, finish in calendar._by_weekday.get(day.weekday(), ()):
+            on_grid = begin <= minute <= finish - rules.duration and not (
+                (minute - begin) % rules.grid_step
+            )
+            # The grid's own test: the wall-clock minute must name this very instant (not the
+            # repeated hour's second pass) and the appointment must end by the interval's end.
+            finish_at = clock.at(day, finish) if on_grid else None
+            if finish_at is None or clock.at(day, minute) != at or at + duration > finish_at:
+                continue
+            taken, absences = calendar.taken_spans, calendar.absence_spans
+            if _overlaps(taken, [s for s, _ in taken], at, at + occupied):
+                continue
+            if _overlaps(absences, [s for s, _ in absences], at, at + duration):
+                continue
+            free.add(calendar.advisor_id)
+            break
+    return tuple(sorted(free))
+
+
 def is_on_grid(
     rules: SlotRules, calendars: Sequence[AdvisorCalendar], start: datetime, tz: ZoneInfo
 ) -> bool:

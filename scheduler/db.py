@@ -5,12 +5,14 @@ Engines and sessions are created by `web` from settings and handed down; nothing
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, finalize
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -84,14 +86,52 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 
-# One writer at a time per SQLite database in this process. SQLite's own busy handler makes a
-# waiting writer sleep and poll (up to 100 ms a nap), which starves unlucky requests under
-# load; a lock in the process hands over at once. Other processes still meet the busy handler.
-_sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+class _SqliteWriter:
+    """One writer at a time per SQLite database file, across threads and processes.
+
+    SQLite's own busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
+    starves unlucky requests under load. Threads of one process queue on a lock; processes
+    (`serve --workers`, `sprechstunde worker`) on an advisory `flock` of `<database>-writer`,
+    which the kernel hands to the next waiter at once and releases if its holder dies.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{database}-writer" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._path is not None and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        # One descriptor per process: a forked child must not share its parent's lock.
+        if self._fd is None or self._pid != os.getpid():
+            assert self._path is not None
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+            finalize(self, os.close, self._fd)
+        return self._fd
+
+
+_sqlite_writers: WeakKeyDictionary[Engine, _SqliteWriter] = WeakKeyDictionary()
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    _sqlite_writers[engine] = threading.Lock()
+    _sqlite_writers[engine] = _SqliteWriter(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -108,16 +108,14 @@ class Desk:
             booking = self._visible(session, actor, reference)
             booking.token_version += 1
             self._audit(session, actor, "reissue_link", booking.id)
+            info = BookingInfo.of(booking)
             self._scheduler.events.emit(
                 session,
                 BookingEvent(
-                    BookingEventKind.LINK_REISSUED,
-                    booking,
-                    self._scheduler.clock(),
-                    actor_id=actor.id,
+                    BookingEventKind.LINK_REISSUED, info, self._scheduler.clock(), actor_id=actor.id
                 ),
             )
-            return BookingInfo.of(booking)
+            return info
 
     def set_outcome(
         self, actor: StaffIdentity, reference: str, outcome: BookingStatus

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from scheduler.models import Booking
+from scheduler.views import BookingInfo
 
 
 class BookingEventKind(StrEnum):
@@ -27,7 +27,7 @@ class BookingEventKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BookingEvent:
     kind: BookingEventKind
-    booking: Booking
+    booking: BookingInfo  # as it is after the change, inside the transaction
     at: datetime
     previous_start: datetime | None = None
     actor_id: int | None = None
@@ -44,6 +44,5 @@ class EventHub:
         self._listeners.append(listener)
 
     def emit(self, session: Session, event: BookingEvent) -> None:
-        session.flush()
         for listener in self._listeners:
             listener(session, event)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, or_, select, text
+from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ from scheduler.availability import (
     SlotRules,
     WeeklyInterval,
     find_slots,
+    free_advisors_at,
     is_on_grid,
     last_bookable_day,
 )
@@ -56,11 +57,12 @@ from scheduler.models import (
     IdempotencyRecord,
     Service,
     Staff,
+    Team,
     WeeklyHours,
     staff_services,
 )
 from scheduler.tokens import Audience, TokenService
-from scheduler.views import BookingInfo, HoldInfo
+from scheduler.views import BookingInfo, HoldInfo, ServiceView
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
 
@@ -134,27 +136,86 @@ def _conflict_kind(exc: IntegrityError) -> str | None:
     return None
 
 
+_SERVICE = (
+    select(
+        Service.id,
+        Service.name,
+        Service.address,
+        Team.name,
+        Team.email,
+        Service.duration_minutes,
+        Service.buffer_minutes,
+        Service.slot_interval_minutes,
+        Service.min_notice_minutes,
+        Service.horizon_days,
+        Service.channels,
+    )
+    .outerjoin(Team, Team.id == Service.team_id)
+    .where(Service.id == bindparam("service_id"), Service.active)
+)
+# The columns of BookingInfo, in its order.
+_BOOKING_INFO = (
+    select(
+        Booking.id,
+        func.coalesce(Booking.reference, ""),
+        Booking.status,
+        Booking.service_id,
+        Service.name,
+        Booking.advisor_id,
+        Staff.name,
+        Booking.channel,
+        Booking.start_at,
+        Booking.end_at,
+        Booking.name,
+        Booking.email,
+        Booking.phone,
+        Booking.language,
+        Booking.notes,
+        Booking.token_version,
+        Booking.sequence,
+        Booking.created_at,
+        Service.address,
+        Team.name,
+        Team.email,
+        Booking.interpreter_language,
+        Booking.sign_language,
+        Booking.wheelchair_access,
+    )
+    .join(Service, Service.id == Booking.service_id)
+    .join(Staff, Staff.id == Booking.advisor_id)
+    .outerjoin(Team, Team.id == Service.team_id)
+    .where(Booking.id == bindparam("id"))
+)
 _ADVISORS = (
     select(Staff.id)
     .join(staff_services, staff_services.c.staff_id == Staff.id)
     .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
 )
-_ADVISOR_IDS = _ADVISORS.order_by(Staff.id)
-_WEEKLY_HOURS = select(
-    WeeklyHours.staff_id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end
-).where(WeeklyHours.staff_id.in_(_ADVISORS))
-_ABSENCES = select(Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
-    Absence.staff_id.in_(_ADVISORS),
-    Absence.start_at < bindparam("hi"),
-    Absence.end_at > bindparam("lo"),
+# The service's advisors, each with its weekly intervals (none: one row of NULLs).
+_ROSTER = (
+    select(Staff.id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end)
+    .join(staff_services, staff_services.c.staff_id == Staff.id)
+    .outerjoin(WeeklyHours, WeeklyHours.staff_id == Staff.id)
+    .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
+    .order_by(Staff.id)
 )
-_TAKEN = select(Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)).where(
-    Booking.advisor_id.in_(_ADVISORS),
-    Booking.status.in_(OCCUPYING),
-    Booking.start_at < bindparam("hi"),
-    Booking.blocked_until > bindparam("lo"),
-    or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > bindparam("now")),
-    Booking.id != bindparam("exclude"),
+# Their absences (kind 0) and taken time (kind 1) around the days asked for, in one query.
+_BUSY = union_all(
+    select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+        Absence.staff_id.in_(_ADVISORS),
+        Absence.start_at < bindparam("hi"),
+        Absence.end_at > bindparam("lo"),
+    ),
+    select(
+        literal(1), Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)
+    ).where(
+        Booking.advisor_id.in_(_ADVISORS),
+        Booking.status.in_(OCCUPYING),
+        Booking.start_at < bindparam("hi"),
+        Booking.blocked_until > bindparam("lo"),
+        or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > bindparam("now")),
+        Booking.id != bindparam("exclude"),
+    ),
 )
 _OPEN_BOOKINGS = select(func.count()).where(
     Booking.email_key == bindparam("email_key"),
@@ -228,6 +289,11 @@ class Scheduler:
             closed_days=closed,
             all_advisors=False,
         )
+
+    def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None:
+        """A booking as its messages and invites show it, read with one plain query."""
+        row = session.connection().execute(_BOOKING_INFO, {"id": booking_id}).first()
+        return BookingInfo(*row) if row is not None else None
 
     def booking_for_token(self, token: str) -> BookingInfo:
         claims = self.tokens.decode(token, Audience.MANAGE)
@@ -309,14 +375,13 @@ class Scheduler:
                 replay = self._replay(session, idempotency)
                 if replay is not None:
                     return replay
-            booking = self._place(session, request)
+            info = self._place(session, request)
             self.events.emit(
                 session,
                 BookingEvent(
-                    BookingEventKind.CREATED, booking, self.clock(), actor_id=request.created_by_id
+                    BookingEventKind.CREATED, info, self.clock(), actor_id=request.created_by_id
                 ),
             )
-            info = BookingInfo.of(booking)
             response = respond(info) if respond else None
             if idempotency is not None and response is not None:
                 session.add(
@@ -352,11 +417,12 @@ class Scheduler:
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = self.clock()
             booking.sequence += 1
+            info = BookingInfo.of(booking)
             self.events.emit(
                 session,
-                BookingEvent(BookingEventKind.CANCELLED, booking, self.clock(), actor_id=actor_id),
+                BookingEvent(BookingEventKind.CANCELLED, info, self.clock(), actor_id=actor_id),
             )
-            return BookingInfo.of(booking)
+            return info
 
     def reschedule(
         self,
@@ -396,17 +462,18 @@ class Scheduler:
             booking.sequence += 1
             session.flush()
             session.refresh(booking)
+            info = BookingInfo.of(booking)
             self.events.emit(
                 session,
                 BookingEvent(
                     BookingEventKind.RESCHEDULED,
-                    booking,
+                    info,
                     now,
                     previous_start=previous_start,
                     actor_id=actor_id,
                 ),
             )
-            return BookingInfo.of(booking)
+            return info
 
         return self._with_retries(move)
 
@@ -437,38 +504,81 @@ class Scheduler:
             raise IdempotencyKeyReused()
         return Placed(None, record.response, replayed=True)
 
-    def _place(self, session: Session, request: BookingRequest) -> Booking:
+    def _place(self, session: Session, request: BookingRequest) -> BookingInfo:
         now = self.clock()
         service = self._service(session, request.service_id)
         email_key = request.email.strip().lower() if request.email else None
         if email_key:
             self._check_cap(session, service, email_key, now)
-        booking = self._claim_hold(session, request, now) if request.hold_token else None
-        if booking is None:
-            advisor_id = self._choose_advisor(
-                session, service, request.start, request.channel, now, request.advisor_id, None
-            )
-            booking = _new_booking(
-                service, advisor_id, request.channel, request.start, BookingStatus.CONFIRMED
-            )
-            _sweep_expired_holds(session, advisor_id, booking.start_at, booking.blocked_until, now)
-            session.add(booking)
-        booking.status = BookingStatus.CONFIRMED
-        booking.reference = new_reference()
-        booking.hold_token_hash = booking.hold_expires_at = None
-        booking.name, booking.email, booking.email_key = request.name, request.email, email_key
-        booking.phone, booking.language, booking.notes = (
-            request.phone,
-            request.language,
-            request.notes,
+        citizen = {
+            "status": BookingStatus.CONFIRMED,
+            "reference": new_reference(),
+            "name": request.name,
+            "email": request.email,
+            "email_key": email_key,
+            "phone": request.phone,
+            "language": request.language,
+            "notes": request.notes,
+            "interpreter_language": request.interpreter_language,
+            "sign_language": request.sign_language,
+            "wheelchair_access": request.wheelchair_access,
+            "created_by_id": request.created_by_id,
+            "created_at": now,
+        }
+        held = self._claim_hold(session, request, now) if request.hold_token else None
+        if held is not None:
+            held.hold_token_hash = held.hold_expires_at = None
+            for name, value in citizen.items():
+                setattr(held, name, value)
+            session.flush()
+            return BookingInfo.of(held)
+        advisor_id = self._choose_advisor(
+            session, service, request.start, request.channel, now, request.advisor_id, None
         )
-        booking.interpreter_language = request.interpreter_language
-        booking.sign_language = request.sign_language
-        booking.wheelchair_access = request.wheelchair_access
-        booking.created_by_id, booking.created_at = request.created_by_id, now
-        booking.service = service
-        session.flush()
-        return booking
+        start = request.start.astimezone(UTC)
+        end = start + timedelta(minutes=service.duration_minutes)
+        blocked_until = end + timedelta(minutes=service.buffer_minutes)
+        _sweep_expired_holds(session, advisor_id, start, blocked_until, now)
+        # A Core insert: the unit of work costs more than the statement on this hottest path.
+        values = {
+            **citizen,
+            "service_id": service.id,
+            "advisor_id": advisor_id,
+            "channel": request.channel,
+            "start_at": start,
+            "end_at": end,
+            "blocked_until": blocked_until,
+            "token_version": 1,
+            "sequence": 0,
+            "updated_at": now,
+        }
+        booking_id = session.connection().scalar(insert(Booking).returning(Booking.id), values)
+        return BookingInfo(
+            id=booking_id,
+            reference=citizen["reference"],
+            status=BookingStatus.CONFIRMED,
+            service_id=service.id,
+            service_name=service.name,
+            advisor_id=advisor_id,
+            advisor_name="",
+            channel=request.channel,
+            start=start,
+            end=end,
+            name=request.name,
+            email=request.email,
+            phone=request.phone,
+            language=request.language,
+            notes=request.notes,
+            token_version=1,
+            sequence=0,
+            created_at=now,
+            address=service.address,
+            team_name=service.team_name,
+            team_email=service.team_email,
+            interpreter_language=request.interpreter_language,
+            sign_language=request.sign_language,
+            wheelchair_access=request.wheelchair_access,
+        )
 
     def _claim_hold(
         self, session: Session, request: BookingRequest, now: datetime
@@ -488,7 +598,9 @@ class Scheduler:
         )
         return booking if matches else None
 
-    def _check_cap(self, session: Session, service: Service, email_key: str, now: datetime) -> None:
+    def _check_cap(
+        self, session: Session, service: Service | ServiceView, email_key: str, now: datetime
+    ) -> None:
         if session.get_bind().dialect.name == "postgresql":
             # Serialises bookings by the same person, so two parallel requests cannot both
             # pass the count below; the lock ends with the transaction.
@@ -504,7 +616,7 @@ class Scheduler:
     def _choose_advisor(
         self,
         session: Session,
-        service: Service,
+        service: Service | ServiceView,
         start: datetime,
         channel: str,
         now: datetime,
@@ -523,14 +635,7 @@ class Scheduler:
             if not calendars:
                 raise NotFound("advisor does not offer this service", field="advisor_id")
         rules = _rules(service)
-        free = next(
-            (
-                s.advisor_ids
-                for s in find_slots(rules, calendars, day, day, now=now, tz=self.tz)
-                if s.start == start
-            ),
-            (),
-        )
+        free = free_advisors_at(rules, calendars, start, now=now, tz=self.tz)
         if not free:
             # Only now tell "not a slot time at all" (422) from "taken" (409).
             if not is_on_grid(rules, calendars, start, self.tz):
@@ -544,7 +649,7 @@ class Scheduler:
         return min(free, key=lambda advisor: (load[advisor], advisor))
 
     def _validate_start(
-        self, session: Session, service: Service, start: datetime, now: datetime
+        self, session: Session, service: Service | ServiceView, start: datetime, now: datetime
     ) -> datetime:
         if start.tzinfo is None:
             raise InvalidRequest("time without offset", field="start", code="naive_time")
@@ -565,16 +670,16 @@ class Scheduler:
             session, self.config.holiday_country, self.config.holiday_subdivision, first, last
         )
 
-    def _service(self, session: Session, service_id: int) -> Service:
-        service = session.get(Service, service_id)
-        if service is None or not service.active:
+    def _service(self, session: Session, service_id: int) -> ServiceView:
+        row = session.connection().execute(_SERVICE, {"service_id": service_id}).first()
+        if row is None:
             raise NotFound("unknown service", field="service_id")
-        return service
+        return ServiceView(*row)
 
     def _calendars(
         self,
         session: Session,
-        service: Service,
+        service: Service | ServiceView,
         first: date,
         last: date,
         now: datetime,
@@ -594,18 +699,19 @@ class Scheduler:
             "now": now,
             "exclude": exclude_booking or 0,
         }
-        ids = list(connection.scalars(_ADVISOR_IDS, params))
-        weekly: dict[int, list[WeeklyInterval]] = {i: [] for i in ids}
-        for staff_id, weekday, start, end in connection.execute(_WEEKLY_HOURS, params):
-            weekly[staff_id].append(
-                WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
-            )
+        weekly: dict[int, list[WeeklyInterval]] = {}
+        for staff_id, weekday, start, end in connection.execute(_ROSTER, params):
+            intervals = weekly.setdefault(staff_id, [])
+            if weekday is not None:
+                intervals.append(
+                    WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
+                )
+        ids = list(weekly)
         absences: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
-        for staff_id, start, end in connection.execute(_ABSENCES, params):
-            absences[staff_id].append((start, end))
         taken: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
-        for advisor_id, start, end in connection.execute(_TAKEN, params).all():
-            taken[advisor_id].append((start, end))
+        busy = (absences, taken)
+        for kind, staff_id, start, end in connection.execute(_BUSY, params):
+            busy[kind][staff_id].append((start, end))
         return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
 
     def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
@@ -627,7 +733,7 @@ class Scheduler:
         return booking
 
 
-def _rules(service: Service) -> SlotRules:
+def _rules(service: Service | ServiceView) -> SlotRules:
     return SlotRules(
         duration=service.duration_minutes,
         buffer=service.buffer_minutes,
@@ -638,7 +744,11 @@ def _rules(service: Service) -> SlotRules:
 
 
 def _new_booking(
-    service: Service, advisor_id: int, channel: str, start: datetime, status: BookingStatus
+    service: Service | ServiceView,
+    advisor_id: int,
+    channel: str,
+    start: datetime,
+    status: BookingStatus,
 ) -> Booking:
     start = start.astimezone(UTC)
     end = start + timedelta(minutes=service.duration_minutes)

@@ -68,6 +68,24 @@ class BookingInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceView:
+    """What booking needs of a service, read in one plain query (the attribute names are the
+    model's, so that rules and checks take either)."""
+
+    id: int
+    name: str
+    address: str | None
+    team_name: str | None
+    team_email: str | None
+    duration_minutes: int
+    buffer_minutes: int
+    slot_interval_minutes: int | None
+    min_notice_minutes: int
+    horizon_days: int
+    channels: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class HoldInfo:
     token: str
     service_id: int

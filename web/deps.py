@@ -18,11 +18,17 @@ def container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
-Services = Annotated[Container, Depends(container)]
+# Dependencies that only look something up are coroutines: FastAPI runs a `def` dependency
+# in the thread pool, a hop that costs more than the lookup.
+async def _container(request: Request) -> Container:
+    return container(request)
+
+
+Services = Annotated[Container, Depends(_container)]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def bearer_token(credentials: Bearer) -> str:
+async def bearer_token(credentials: Bearer) -> str:
     if credentials is None or not credentials.credentials:
         raise TokenInvalid("missing bearer token")
     return credentials.credentials

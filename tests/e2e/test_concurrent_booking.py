@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.common import Call, Server, StaffApi, booking_body, fire_together, first_bookable_day
+from bench.common import (
+    REQUEST_TIMEOUT,
+    Call,
+    Server,
+    StaffApi,
+    booking_body,
+    fire_together,
+    first_bookable_day,
+)
 
 CLIENTS = 100
 
@@ -64,6 +73,40 @@ def test_hundred_clients_race_for_one_slot(server: Server, staff: StaffApi, advi
     ]
     assert {b["reference"] for b in stored} == won
     assert sorted(b["advisor_id"] for b in stored) == sorted(advisor_ids)
+
+
+def test_two_server_processes_on_one_database_race_for_one_slot(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`serve --workers 2`: two processes write one database (on SQLite, one file: they take
+    turns through the writer lock). Still exactly one booking per free advisor, no errors."""
+    with (
+        Server(database_url, tmp_path / "server", workers=2) as server,
+        httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http,
+    ):
+        staff = StaffApi.bootstrap(server, http)
+        service = staff.create_service("Wohngeld")
+        for i in range(3):
+            staff.create_advisor(f"Advisor {i}", f"advisor{i}@example.org", [service["id"]])
+        first = first_bookable_day()
+        starts = staff.slots(service["id"], first, first + timedelta(days=13))[:2]
+
+        responses = fire_together(
+            server.base_url,
+            [
+                Call(
+                    "POST",
+                    "/api/v1/bookings",
+                    booking_body(service["id"], starts[i % 2], f"c{i}@example.org"),
+                )
+                for i in range(CLIENTS)
+            ],
+        )
+
+        assert _statuses(responses) == {201: 6, 409: CLIENTS - 6}, _explain(responses)
+        started = [line for line in server.log().splitlines() if "Started server process" in line]
+        assert len(started) == 2, started
+        assert "database is locked" not in server.log()
 
 
 def test_overlapping_starts_of_two_services(server: Server, staff: StaffApi) -> None:

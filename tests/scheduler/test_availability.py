@@ -18,6 +18,7 @@ from scheduler.availability import (
     SlotRules,
     WeeklyInterval,
     find_slots,
+    free_advisors_at,
     is_on_grid,
     last_bookable_day,
 )
@@ -692,3 +693,69 @@ def test_property_matches_the_naive_reference(scenario):
         closed_days=scenario.closed_days,
     )
     assert scenario.find() == expected
+
+
+@PROPERTY
+@given(scenarios(), st.data())
+def test_property_free_advisors_at_agrees_with_the_search(scenario, data):
+    """Booking checks one start with `free_advisors_at`; it must name exactly the advisors the
+    search offers at that start (every free one), and nobody at a start the search omits."""
+    rules, calendars, now = scenario.rules, scenario.calendars, scenario.now
+    day = scenario.first_day + timedelta(days=data.draw(st.integers(0, 2)))
+    offered = {
+        slot.start: slot.advisor_ids
+        for slot in find_slots(rules, calendars, day, day, now=now, tz=TZ)
+    }
+    # Every grid start of the day, taken or not, the same wall-clock time an hour off (the
+    # repeated autumn hour) and half a minute off, and some whole minutes of the day.
+    bare = [AdvisorCalendar(c.advisor_id, c.weekly) for c in calendars]
+    anytime = SlotRules(rules.duration, rules.buffer, rules.step, 0, 100_000)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    grid = [s.start for s in find_slots(anytime, bare, day, day, now=epoch, tz=TZ)]
+    shifts = [timedelta(0), timedelta(hours=1), timedelta(hours=-1), timedelta(seconds=30)]
+    midnight = datetime.combine(day, time(), TZ).astimezone(UTC)
+    candidates = [start + shift for start in grid for shift in shifts]
+    candidates += [
+        midnight + timedelta(minutes=m) for m in data.draw(st.lists(st.integers(-60, 1500)))
+    ]
+    for start in candidates:
+        if start.astimezone(TZ).date() != day:
+            continue
+        assert free_advisors_at(rules, calendars, start, now=now, tz=TZ) == offered.get(start, ())
+
+
+# --- one start, as booking checks it -------------------------------------------------------
+
+
+def free_at(calendars: Sequence[AdvisorCalendar], start: datetime, now: datetime = NOW):
+    return free_advisors_at(BUFFERED, calendars, start, now=now, tz=TZ)
+
+
+@pytest.mark.parametrize(
+    ("taken_from", "free"),
+    [
+        (local(MON, "09:59", second=59), ()),  # a second into the buffer
+        (local(MON, "10:00"), (1,)),  # where the buffer ends
+    ],
+)
+def test_free_at_counts_the_buffer_to_the_second(taken_from, free):
+    calendar = advisor(1, taken=[(taken_from, taken_from + timedelta(minutes=30))])
+    assert free_at([calendar], local(MON, "09:20")) == free  # occupies 09:20-10:00
+
+
+@pytest.mark.parametrize(
+    ("now", "free"),
+    [
+        (local(MON, "09:20", second=1), ()),
+        (local(MON, "09:20"), (1,)),
+    ],
+)
+def test_free_at_needs_the_start_not_before_now_plus_notice(now, free):
+    assert free_at([advisor(1)], local(MON, "09:20"), now=now) == free
+
+
+def test_free_at_names_every_free_advisor_in_order_and_only_on_the_grid():
+    calendars = [advisor(3), advisor(1), advisor(2, taken=[span(MON, "09:00", "09:30")])]
+    assert free_at(calendars, local(MON, "09:20")) == (1, 3)
+    assert free_at(calendars, local(MON, "09:25")) == ()
+    assert free_at(calendars, local(MON, "09:20", microsecond=1)) == ()

@@ -3,14 +3,16 @@ exclusion constraint), and `UTCDateTime` stores aware UTC times only."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from scheduler.db import write_session
+from scheduler.db import make_engine, make_sessionmaker, write_session
 from scheduler.models import Absence, Booking, BookingStatus, Role, Service, Staff
 
 NINE = datetime(2031, 1, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in Berlin
@@ -192,3 +194,44 @@ def test_utc_datetime_refuses_naive_datetimes(container, ids):
         stored_absence(container, ids, naive, naive + HALF_HOUR)
     assert isinstance(raised.value.orig, ValueError)
     assert "naive" in str(raised.value.orig)
+
+
+# Tries the writer lock of a SQLite file without waiting: prints "free" or "taken".
+_TRY_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    print("taken")
+else:
+    print("free")
+"""
+
+
+def _writer_lock_in_another_process(database: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _TRY_LOCK, f"{database}-writer"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_sqlite_writer_lock_is_held_across_processes_for_the_whole_unit_of_work(tmp_path):
+    """Other processes on the same file (`serve --workers`, `sprechstunde worker`) queue on
+    the lock instead of meeting SQLite's sleep-and-poll busy handler. A SQLite file of its
+    own, whatever database the suite runs on."""
+    database = str(tmp_path / "locks.db")
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        sessions = make_sessionmaker(engine)
+        assert _writer_lock_in_another_process(database) == "free"
+        with write_session(sessions) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            assert _writer_lock_in_another_process(database) == "taken"
+        assert _writer_lock_in_another_process(database) == "free"
+    finally:
+        engine.dispose()

@@ -34,7 +34,7 @@ class AnswerOut(BaseModel):
     expires_in_seconds: int
 
 
-def echo_tests(request: Request) -> EchoTests:
+async def echo_tests(request: Request) -> EchoTests:
     return request.app.state.echo  # type: ignore[no-any-return]
 
 
