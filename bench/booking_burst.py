@@ -257,6 +257,7 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
         f"{args.clients} {args.client} clients)"
     )
     server = Server(url, workdir, workers=args.workers)
+    server.extra_env.update(setting.split("=", 1) for setting in args.server_env)
     if args.mail_worker == "process":
         server.extra_env["SPRECHSTUNDE_EMBEDDED_WORKER"] = "false"
     worker: subprocess.Popen[bytes] | None = None
@@ -316,6 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--days", type=int, default=21, help="calendar days of slots to use")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server, e.g. SPRECHSTUNDE_WORKER_THREADS=4 (repeatable)",
+    )
     parser.add_argument(
         "--mail-worker",
         choices=["embedded", "process"],

@@ -12,6 +12,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -300,11 +301,25 @@ class Outbox:
 
 class OutboxWorker:
     """A thread that delivers the outbox: woken at once after a commit that wrote messages,
-    and every `poll` seconds for reminders and retries."""
+    and every `poll` seconds for reminders and retries.
 
-    def __init__(self, outbox: Outbox, poll: float = 5.0) -> None:
+    With `give_way` (inside a `serve` process: "requests are being answered"), it waits while
+    that holds, at most `max_delay` seconds from being woken: in a rush of bookings the
+    citizens' answers come first and their mails a few seconds later, instead of both slowing
+    down on one interpreter.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        poll: float = 5.0,
+        give_way: Callable[[], bool] | None = None,
+        max_delay: float = 10.0,
+    ) -> None:
         self._outbox = outbox
         self._poll = poll
+        self.give_way = give_way
+        self._max_delay = max_delay
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -325,9 +340,18 @@ class OutboxWorker:
     def run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            latest = time.monotonic() + self._max_delay
             try:
+                self._wait_for_quiet(latest)
                 while self._outbox.deliver_due() and not self._stop.is_set():
-                    pass
+                    self._wait_for_quiet(latest)
             except Exception:  # the worker must outlive a database hiccup; it retries
                 log.exception("outbox delivery failed; retrying")
             self._wake.wait(self._poll)
+
+    def _wait_for_quiet(self, latest: float) -> None:
+        give_way = self.give_way
+        if give_way is None:
+            return
+        while give_way() and time.monotonic() < latest and not self._stop.is_set():
+            self._stop.wait(0.02)

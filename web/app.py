@@ -32,7 +32,7 @@ from web.api import (
 )
 from web.container import Container
 from web.i18n import Catalogues
-from web.middleware import BodySizeLimit, SecurityHeaders
+from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
 from web.pages.language import LanguageMiddleware
 from web.protection import Protection
 from web.settings import Settings
@@ -105,6 +105,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.add_middleware(LanguageMiddleware, catalogues=app.state.catalogues)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # The embedded mail worker gives way while requests are answered (at most 10 s).
+    activity = Activity()
+    container.worker.give_way = activity.busy
+    app.add_middleware(CountRequests, activity=activity)
     return app
 
 

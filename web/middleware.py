@@ -38,6 +38,36 @@ SECURITY_HEADERS = [
 ]
 
 
+class Activity:
+    """How many HTTP requests are being answered, so that background work can give way.
+
+    Only the event loop changes the count (`CountRequests`), so it needs no lock; a thread
+    reading it sees a value at most one request stale.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+
+class CountRequests:
+    def __init__(self, app: ASGIApp, activity: Activity) -> None:
+        self.app = app
+        self.activity = activity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # a WebSocket stays open for a whole call
+            await self.app(scope, receive, send)
+            return
+        self.activity.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.activity.in_flight -= 1
+
+
 class _TooLarge(HTTPException):
     # An HTTPException, so that FastAPI re-raises it while reading the body instead of turning
     # it into "400 error parsing the body"; the app's handler answers 413 body_too_large.

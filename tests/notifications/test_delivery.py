@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from notifications.delivery import DeliveryPolicy, Outbox, SmtpTransport
+from notifications.delivery import DeliveryPolicy, Outbox, OutboxWorker, SmtpTransport
 from notifications.messages import MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduler.db import make_engine, make_sessionmaker
@@ -456,3 +456,39 @@ def test_worker_is_woken_by_a_booking_commit(
         container.worker.stop()
 
     assert [r.message_id for r in arrived] == [_confirmation(container).message_id]
+
+
+def test_worker_gives_way_to_requests_being_answered_but_not_for_longer_than_its_limit(
+    container: Container, service: Service, smtp: SmtpServer
+) -> None:
+    """While `give_way` says requests are being answered, the mail waits, at most
+    `max_delay` seconds from the wake-up; once quiet, it goes at once."""
+    busy = threading.Event()
+    busy.set()
+    worker = OutboxWorker(container.outbox, poll=30.0, give_way=busy.is_set, max_delay=1.5)
+    _wake_on_commit(container, worker)
+    worker.start()
+    try:
+        time.sleep(0.2)
+        book(container, service, TUESDAY)
+        woken = time.monotonic()
+        assert smtp.wait_for(1, timeout=0.7) == []  # still busy, limit not reached
+        arrived = smtp.wait_for(1, timeout=3.0)  # the limit passed: sent although busy
+        waited = time.monotonic() - woken
+        time.sleep(0.3)  # that round is over: the next wake-up starts a new limit
+
+        book(container, service, TUESDAY + timedelta(hours=1))
+        time.sleep(0.3)
+        assert len(smtp.wait_for(2, timeout=0.1)) == 1  # busy again: waiting
+        busy.clear()
+        assert len(smtp.wait_for(2, timeout=1.0)) == 2  # quiet: sent
+    finally:
+        worker.stop()
+
+    assert len(arrived) == 1
+    assert waited < 1.5 + 1.0  # the limit counts from the start of the round it woke
+
+
+def _wake_on_commit(container: Container, worker: OutboxWorker) -> None:
+    """Route the commits' wake-ups to `worker` instead of the container's own."""
+    container.worker.wake = worker.wake  # type: ignore[method-assign]
