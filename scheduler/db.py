@@ -203,8 +203,12 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @contextmanager
 def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that only reads. It ends with COMMIT, not the ROLLBACK of closing: on
+    PostgreSQL a ROLLBACK makes psycopg forget the statements it has prepared on that
+    connection, and every query would be parsed and planned anew."""
     with factory() as session:
         yield session
+        session.commit()
 
 
 class epoch(FunctionElement[int]):
