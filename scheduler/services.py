@@ -8,6 +8,7 @@ two overlapping bookings, and we retry with a fresh view (another advisor may st
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, text, union_all
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,6 +121,13 @@ class BookingUrls:
 
 
 @dataclass(frozen=True, slots=True)
+class _Choice:
+    advisor_id: int
+    # The advisor's holds that have run out (POSIX-second spans): free, but still written.
+    run_out_holds: list[tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
 class Placed:
     booking: BookingInfo | None
     response: dict[str, Any] | None
@@ -153,6 +171,9 @@ _SERVICE = (
     .outerjoin(Team, Team.id == Service.team_id)
     .where(Service.id == bindparam("service_id"), Service.active)
 )
+_SERVICE_LOCKING = _SERVICE.add_columns(
+    func.pg_advisory_xact_lock(func.hashtext(bindparam("person")))
+)
 # The columns of BookingInfo, in its order.
 _BOOKING_INFO = (
     select(
@@ -194,7 +215,7 @@ _ROSTER = (
     .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
     .order_by(Staff.id)
 )
-# Their absences (kind 0) and taken time (kind 1) around the days asked for, in one query;
+# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for;
 # the advisors' ids are given (from _ROSTER): a plain list plans far faster than a subquery.
 _BUSY = union_all(
     select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
@@ -203,13 +224,25 @@ _BUSY = union_all(
         Absence.end_at > bindparam("lo"),
     ),
     select(
-        literal(1), Booking.advisor_id, epoch(Booking.start_at), epoch(Booking.blocked_until)
+        # 1: taken; 2: a hold that has run out, free but still in the table (see _sweep...)
+        case(
+            (
+                and_(
+                    Booking.status == BookingStatus.HELD,
+                    Booking.hold_expires_at <= bindparam("now"),
+                ),
+                literal(2),
+            ),
+            else_=literal(1),
+        ),
+        Booking.advisor_id,
+        epoch(Booking.start_at),
+        epoch(Booking.blocked_until),
     ).where(
         Booking.advisor_id.in_(bindparam("ids", expanding=True)),
         Booking.status.in_(OCCUPYING),
         Booking.start_at < bindparam("hi"),
         Booking.blocked_until > bindparam("lo"),
-        or_(Booking.status != BookingStatus.HELD, Booking.hold_expires_at > bindparam("now")),
         Booking.id != bindparam("exclude"),
     ),
 )
@@ -332,10 +365,10 @@ class Scheduler:
         def place(session: Session) -> HoldInfo:
             now = self.clock()
             service = self._service(session, service_id)
-            advisor_id = self._choose_advisor(session, service, start, channel, now, None, None)
+            choice = self._choose_advisor(session, service, start, channel, now, None, None)
             expires = now + timedelta(minutes=self.config.hold_minutes)
-            booking = _new_booking(service, advisor_id, channel, start, BookingStatus.HELD)
-            _sweep_expired_holds(session, advisor_id, booking.start_at, booking.blocked_until, now)
+            booking = _new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
+            _sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
             booking.hold_token_hash, booking.hold_expires_at = _hash_token(token), expires
             session.add(booking)
             session.flush()
@@ -438,7 +471,7 @@ class Scheduler:
                 raise BookingInPast()
             if booking.start_at == start:
                 return BookingInfo.of(booking)
-            advisor_id = self._choose_advisor(
+            choice = self._choose_advisor(
                 session,
                 booking.service,
                 start,
@@ -451,9 +484,13 @@ class Scheduler:
             new_start = start.astimezone(UTC)
             new_end = new_start + (booking.end_at - booking.start_at)
             blocked_until = new_end + timedelta(minutes=booking.service.buffer_minutes)
-            _sweep_expired_holds(session, advisor_id, new_start, blocked_until, now)
+            _sweep_expired_holds(session, choice, new_start, blocked_until, now)
             previous_start = booking.start_at
-            booking.advisor_id, booking.start_at, booking.end_at = advisor_id, new_start, new_end
+            booking.advisor_id, booking.start_at, booking.end_at = (
+                choice.advisor_id,
+                new_start,
+                new_end,
+            )
             booking.blocked_until = blocked_until
             booking.sequence += 1
             session.flush()
@@ -502,8 +539,8 @@ class Scheduler:
 
     def _place(self, session: Session, request: BookingRequest) -> BookingInfo:
         now = self.clock()
-        service = self._service(session, request.service_id)
         email_key = request.email.strip().lower() if request.email else None
+        service = self._service(session, request.service_id, person=email_key)
         if email_key:
             self._check_cap(session, service, email_key, now)
         citizen = {
@@ -528,13 +565,14 @@ class Scheduler:
                 setattr(held, name, value)
             session.flush()
             return BookingInfo.of(held)
-        advisor_id = self._choose_advisor(
+        choice = self._choose_advisor(
             session, service, request.start, request.channel, now, request.advisor_id, None
         )
+        advisor_id = choice.advisor_id
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)
         blocked_until = end + timedelta(minutes=service.buffer_minutes)
-        _sweep_expired_holds(session, advisor_id, start, blocked_until, now)
+        _sweep_expired_holds(session, choice, start, blocked_until, now)
         # A Core insert: the unit of work costs more than the statement on this hottest path.
         values = {
             **citizen,
@@ -597,12 +635,8 @@ class Scheduler:
     def _check_cap(
         self, session: Session, service: Service | ServiceView, email_key: str, now: datetime
     ) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            # Serialises bookings by the same person, so two parallel requests cannot both
-            # pass the count below; the lock ends with the transaction.
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": email_key}
-            )
+        """Refuse a booking beyond the open bookings one person may hold for a service. On
+        PostgreSQL the caller has taken the person's lock (`_service(..., person=...)`)."""
         open_count = session.connection().scalar(
             _OPEN_BOOKINGS, {"email_key": email_key, "service_id": service.id, "now": now}
         )
@@ -619,13 +653,14 @@ class Scheduler:
         advisor_id: int | None,
         exclude_booking: int | None,
         prefer: int | None = None,
-    ) -> int:
+    ) -> _Choice:
         """The advisor who gets a booking at `start`: free, least loaded that day, lowest id."""
         if channel not in service.channels:
             raise ChannelNotOffered(channel=channel)
         start = self._validate_start(session, service, start, now)
         day = start.astimezone(self.tz).date()
-        calendars = self._calendars(session, service, day, day, now, exclude_booking)
+        stale: dict[int, list[tuple[int, int]]] = {}
+        calendars = self._calendars(session, service, day, day, now, exclude_booking, stale)
         if advisor_id is not None:
             calendars = [c for c in calendars if c.advisor_id == advisor_id]
             if not calendars:
@@ -638,11 +673,12 @@ class Scheduler:
                 raise OffGrid()
             raise SlotUnavailable()
         if prefer in free:
-            return prefer
+            return _Choice(prefer, stale[prefer])
         day_start = datetime.combine(day, time(), self.tz)
         day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
         load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
-        return min(free, key=lambda advisor: (load[advisor], advisor))
+        chosen = min(free, key=lambda advisor: (load[advisor], advisor))
+        return _Choice(chosen, stale[chosen])
 
     def _validate_start(
         self, session: Session, service: Service | ServiceView, start: datetime, now: datetime
@@ -666,11 +702,20 @@ class Scheduler:
             session, self.config.holiday_country, self.config.holiday_subdivision, first, last
         )
 
-    def _service(self, session: Session, service_id: int) -> ServiceView:
-        row = session.connection().execute(_SERVICE, {"service_id": service_id}).first()
+    def _service(self, session: Session, service_id: int, person: str | None = None) -> ServiceView:
+        """The service; on PostgreSQL with `person` (an e-mail key) also that person's
+        transaction lock, in the same round trip. The lock serialises bookings by one person,
+        so that two parallel requests cannot both pass `_check_cap`; statements after this
+        one see what the lock's previous holder committed (each has its own snapshot)."""
+        connection = session.connection()
+        params: dict[str, object] = {"service_id": service_id}
+        query = _SERVICE
+        if person is not None and connection.dialect.name == "postgresql":
+            query, params["person"] = _SERVICE_LOCKING, person
+        row = connection.execute(query, params).first()
         if row is None:
             raise NotFound("unknown service", field="service_id")
-        return ServiceView(*row)
+        return ServiceView(*row[:11])
 
     def _calendars(
         self,
@@ -680,9 +725,11 @@ class Scheduler:
         last: date,
         now: datetime,
         exclude_booking: int | None = None,
+        stale: dict[int, list[tuple[int, int]]] | None = None,
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
-        the local days `first`..`last`, read with a handful of lean queries."""
+        the local days `first`..`last`, read with two lean queries; `stale` receives each
+        advisor's holds that have run out."""
         # Plain Core rows and statements built once: building and caching a statement costs
         # more than running it here, and the ORM's per-row bookkeeping more than the query.
         connection = session.connection()
@@ -705,10 +752,13 @@ class Scheduler:
         ids = list(weekly)
         absences: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
         taken: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
-        busy = (absences, taken)
+        run_out: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
+        busy = (absences, taken, run_out)
         rows = connection.execute(_BUSY, {**params, "ids": ids}) if ids else ()
         for kind, staff_id, start, end in rows:
             busy[kind][staff_id].append((start, end))
+        if stale is not None:
+            stale.update(run_out)
         return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
 
     def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
@@ -761,11 +811,21 @@ def _new_booking(
 
 
 def _sweep_expired_holds(
-    session: Session, advisor_id: int, start: datetime, blocked_until: datetime, now: datetime
+    session: Session, choice: _Choice, start: datetime, blocked_until: datetime, now: datetime
 ) -> None:
     """Delete run-out holds in the way of a booking about to be written: the database
-    constraint, which cannot know the time, still counts them as taken."""
+    constraint, which cannot know the time, still counts them as taken. Only when the
+    calendar read showed one there, which is rare: a statement saved on every booking."""
+    # A second of slack either way: the spans are whole seconds, computed by the database.
+    begin, end = int(start.timestamp()) - 1, math.ceil(blocked_until.timestamp()) + 1
+    if not any(s < end and begin < e for s, e in choice.run_out_holds):
+        return
     session.connection().execute(
         _SWEEP_HOLDS,
-        {"advisor_id": advisor_id, "start": start, "blocked_until": blocked_until, "now": now},
+        {
+            "advisor_id": choice.advisor_id,
+            "start": start,
+            "blocked_until": blocked_until,
+            "now": now,
+        },
     )
