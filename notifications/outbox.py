@@ -77,9 +77,10 @@ class OutboxWriter:
         elif event.kind == BookingEventKind.LINK_REISSUED:
             rows.append(self._row(booking, MessageKind.LINK_REISSUED, event.at))
         if rows:
-            # One multi-row INSERT: the unit of work (or one statement a row) costs more than
-            # the insert, and nothing in this transaction reads the messages back.
-            session.connection().execute(insert(OutboxMessage).values(rows))
+            # One Core statement for all rows (SQLAlchemy sends them as one multi-row INSERT,
+            # psycopg in one pipeline): the unit of work costs more than the insert, and
+            # nothing in this transaction reads the messages back.
+            session.connection().execute(insert(OutboxMessage), rows)
             session.info["outbox_written"] = True
 
     def _reminders(self, booking: BookingInfo, now: datetime) -> list[dict[str, object]]:
