@@ -1,13 +1,15 @@
 """Booking burst: many concurrent clients book distinct slots on a real server.
 
-    python -m bench.booking_burst --database sqlite|postgres|both
+    python -m bench.booking_burst --database sqlite|postgres|both [--instances 2]
 
-A `sprechstunde serve` process is started on a fresh database (SQLite: a new file in a temporary
-directory; PostgreSQL: the database of --postgres-url, created if missing, its `public` schema
-dropped and migrated anew). Test data goes through the HTTP API: `--advisors` advisors spread
-over `--services` services, Monday to Friday 08:00-18:00. Every request asks for a different
-(service, start) pair, so a correct server answers every one with 201; `--clients` clients send
-them as fast as answers come back, up to `--count` bookings or `--seconds` seconds.
+A `sprechstunde serve` process (`--instances N`: N of them on the one database, the clients
+spread evenly over them as by the load balancer of `compose.yaml`) is started on a fresh
+database (SQLite: a new file in a temporary directory; PostgreSQL: the database of
+--postgres-url, created if missing, its `public` schema dropped and migrated anew). Test data
+goes through the HTTP API: `--advisors` advisors spread over `--services` services, Monday to
+Friday 08:00-18:00. Every request asks for a different (service, start) pair, so a correct
+server answers every one with 201; `--clients` clients send them as fast as answers come back,
+up to `--count` bookings or `--seconds` seconds.
 
 `--mail-worker process` runs the outbox worker as `sprechstunde worker` beside the server
 (`SPRECHSTUNDE_EMBEDDED_WORKER=false`), as `compose.yaml` does, instead of as a thread inside it.
@@ -26,6 +28,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -209,20 +212,29 @@ class RawClient:
 
 
 async def burst(
-    server: Server, plan: Sequence[tuple[int, str]], args: argparse.Namespace, result: Result
+    servers: Sequence[Server],
+    plan: Sequence[tuple[int, str]],
+    args: argparse.Namespace,
+    result: Result,
 ) -> None:
+    """Client n talks to instance n mod len(servers), as a balancer in front would."""
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(
-        base_url=server.base_url, limits=limits, timeout=REQUEST_TIMEOUT
-    ) as http:
-        raw = [RawClient("127.0.0.1", server.port) for _ in range(args.clients)]
+    async with contextlib.AsyncExitStack() as stack:
+        http = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=s.base_url, limits=limits, timeout=REQUEST_TIMEOUT)
+            )
+            for s in servers
+        ]
+        raw = [RawClient("127.0.0.1", servers[n % len(servers)].port) for n in range(args.clients)]
 
         async def book(client: int, i: int, service_id: int, start: str) -> str:
             body = booking_body(service_id, start, f"citizen{i}@example.org")
             try:
                 if args.client == "raw":
                     return str(await raw[client].post_json("/api/v1/bookings", body))
-                return str((await http.post("/api/v1/bookings", json=body)).status_code)
+                instance = http[client % len(http)]
+                return str((await instance.post("/api/v1/bookings", json=body)).status_code)
             except (TimeoutError, httpx.HTTPError, OSError, ValueError) as exc:
                 return type(exc).__name__
 
@@ -253,28 +265,38 @@ async def burst(
 
 def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Result:
     result = Result(
-        database=f"{database} ({args.workers} worker(s), mail worker {args.mail_worker}, "
-        f"{args.clients} {args.client} clients)"
+        database=f"{database} ({args.instances} instance(s) of {args.workers} worker(s), "
+        f"mail worker {args.mail_worker}, {args.clients} {args.client} clients)"
     )
-    server = Server(url, workdir, workers=args.workers)
-    server.extra_env.update(setting.split("=", 1) for setting in args.server_env)
-    if args.mail_worker == "process":
-        server.extra_env["SPRECHSTUNDE_EMBEDDED_WORKER"] = "false"
+    secret = secrets.token_urlsafe(32)  # one application behind a balancer: one key
+    servers = [
+        Server(url, workdir / f"instance{k}", workers=args.workers, secret_key=secret)
+        for k in range(args.instances)
+    ]
+    for server in servers:
+        server.extra_env.update(setting.split("=", 1) for setting in args.server_env)
+        if args.mail_worker == "process":
+            server.extra_env["SPRECHSTUNDE_EMBEDDED_WORKER"] = "false"
     worker: subprocess.Popen[bytes] | None = None
     try:
-        server.start()
+        for server in servers:
+            server.start()
         if args.mail_worker == "process":
             with (workdir / "worker.log").open("ab") as log:
                 worker = subprocess.Popen(
-                    [str(SCRIPT), "worker"], env=server.env, cwd=workdir, stdout=log, stderr=log
+                    [str(SCRIPT), "worker"],
+                    env=servers[0].env,
+                    cwd=workdir,
+                    stdout=log,
+                    stderr=log,
                 )
-        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
-            plan = prepare(server, client, args)
-        assert server.pid is not None
-        cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
+        with httpx.Client(base_url=servers[0].base_url, timeout=REQUEST_TIMEOUT) as client:
+            plan = prepare(servers[0], client, args)
+        pids = [server.pid for server in servers if server.pid is not None]
+        cpu_before, client_before = sum(map(cpu_seconds, pids)), time.process_time()
         worker_before = cpu_seconds(worker.pid) if worker else 0.0
-        asyncio.run(burst(server, plan, args, result))
-        result.server_cpu = cpu_seconds(server.pid) - cpu_before
+        asyncio.run(burst(servers, plan, args, result))
+        result.server_cpu = sum(map(cpu_seconds, pids)) - cpu_before
         result.client_cpu = time.process_time() - client_before
         if worker:
             result.worker_cpu = cpu_seconds(worker.pid) - worker_before
@@ -283,12 +305,15 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=30)
-        server.stop()
+        for server in servers:
+            server.stop()
     result.created = result.statuses["201"] + WARMUP
     result.stored, result.overlaps = double_bookings(url)
-    errors = [line for line in server.log().splitlines() if "Traceback" in line or "ERROR" in line]
-    if errors:
-        print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
+    for server in servers:
+        log = server.log().splitlines()
+        errors = [line for line in log if "Traceback" in line or "ERROR" in line]
+        if errors:
+            print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
     return result
 
 
@@ -317,6 +342,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--days", type=int, default=21, help="calendar days of slots to use")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="`sprechstunde serve` instances on one database, the clients spread evenly over "
+        "them as by a load balancer (compose.yaml runs two)",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
