@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # collect the young generation less often (docs/benchmarks.md, signaling relay).
     freeze_startup_objects: bool = True
     # Threads for request handlers per process (database work runs there).
-    worker_threads: int = Field(default=12, ge=1, le=200)
+    worker_threads: int = Field(default=6, ge=1, le=200)
     hotline_phone: str = "+49 391 540-0"
     # The operator on the privacy notice and imprint (/datenschutz): demo values, which a city
     # replaces with its own.
