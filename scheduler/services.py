@@ -174,6 +174,25 @@ _SERVICE = (
 _SERVICE_LOCKING = _SERVICE.add_columns(
     func.pg_advisory_xact_lock(func.hashtext(bindparam("person")))
 )
+# The fields of BookingInfo that are the booking's columns as written.
+_AS_WRITTEN = (
+    "reference",
+    "status",
+    "service_id",
+    "advisor_id",
+    "channel",
+    "name",
+    "email",
+    "phone",
+    "language",
+    "notes",
+    "token_version",
+    "sequence",
+    "created_at",
+    "interpreter_language",
+    "sign_language",
+    "wheelchair_access",
+)
 # The columns of BookingInfo, in its order.
 _BOOKING_INFO = (
     select(
@@ -589,29 +608,14 @@ class Scheduler:
         booking_id = session.connection().scalar(insert(Booking).returning(Booking.id), values)
         return BookingInfo(
             id=booking_id,
-            reference=citizen["reference"],
-            status=BookingStatus.CONFIRMED,
-            service_id=service.id,
             service_name=service.name,
-            advisor_id=advisor_id,
-            advisor_name="",
-            channel=request.channel,
+            advisor_name="",  # a citizen's answer does not name the advisor
             start=start,
             end=end,
-            name=request.name,
-            email=request.email,
-            phone=request.phone,
-            language=request.language,
-            notes=request.notes,
-            token_version=1,
-            sequence=0,
-            created_at=now,
             address=service.address,
             team_name=service.team_name,
             team_email=service.team_email,
-            interpreter_language=request.interpreter_language,
-            sign_language=request.sign_language,
-            wheelchair_access=request.wheelchair_access,
+            **{column: values[column] for column in _AS_WRITTEN},
         )
 
     def _claim_hold(
