@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -235,3 +237,32 @@ def test_sqlite_writer_lock_is_held_across_processes_for_the_whole_unit_of_work(
         assert _writer_lock_in_another_process(database) == "free"
     finally:
         engine.dispose()
+
+
+def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(tmp_path):
+    """Two threads that write again and again: each waits behind the other rather than the
+    releasing one taking the lock straight back (which a plain lock allows, and which under a
+    burst lets an unlucky request wait many turns)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'order.db'}")
+    sessions = make_sessionmaker(engine)
+    order: list[str] = []
+    both = threading.Barrier(2)
+
+    def write(name: str) -> None:
+        both.wait()
+        for _ in range(50):
+            with write_session(sessions) as session:
+                session.execute(text("SELECT 1"))
+                order.append(name)
+
+    try:
+        threads = [threading.Thread(target=write, args=(name,)) for name in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        engine.dispose()
+    turns = sum(1 for first, second in pairwise(order) if first != second)
+    assert len(order) == 100
+    assert turns >= 90, "".join(order)
