@@ -40,6 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine
 
 from bench.common import (
     REQUEST_TIMEOUT,
@@ -320,10 +321,14 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
 def drain_time(url: str, ended: float, limit: float = 60.0) -> float | None:
     """Seconds from the end of the burst (`ended`, a perf_counter) until no due message
     waits in the outbox; None if it takes longer than `limit`."""
-    while time.perf_counter() < ended + limit:
-        if unsent_mail(url) == 0:
-            return time.perf_counter() - ended
-        time.sleep(0.1)
+    engine = create_engine(url)
+    try:
+        while time.perf_counter() < ended + limit:
+            if unsent_mail(engine) == 0:
+                return time.perf_counter() - ended
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
     return None
 
 

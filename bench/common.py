@@ -24,7 +24,9 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
+
+from notifications.models import OutboxMessage, OutboxStatus
 
 SCRIPT = Path(sys.executable).with_name("sprechstunde")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -370,24 +372,15 @@ def double_bookings(url: str) -> tuple[int, list[tuple[Any, ...]]]:
     return int(total or 0), pairs
 
 
-def unsent_mail(url: str) -> int:
+def unsent_mail(engine: Engine) -> int:
     """Outbox messages due now and not yet handled (pending or being sent)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            count = connection.scalar(
-                text(
-                    "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending') "
-                    "AND not_before <= :now"
-                ),
-                {"now": _db_now(url)},
-            )
-    finally:
-        engine.dispose()
-    return int(count or 0)
-
-
-def _db_now(url: str) -> Any:
-    """Now, as the outbox's `not_before` column stores it (text on SQLite)."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%d %H:%M:%S.%f") if url.startswith("sqlite") else now
+    due = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            OutboxMessage.not_before <= datetime.now(UTC),
+        )
+    )
+    with engine.connect() as connection:
+        return int(connection.scalar(due) or 0)
