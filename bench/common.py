@@ -74,6 +74,8 @@ class Server:
     workdir: Path
     workers: int = 1
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # How `sprechstunde` is started: tests put it on their office clock (tests/office_clock.py).
+    command: tuple[str, ...] = (str(SCRIPT),)
     port: int = 0
     # More environment for the server and its commands, e.g. SPRECHSTUNDE_SMTP_HOST.
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -99,7 +101,7 @@ class Server:
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run `sprechstunde <args>` with the server's settings; raise on failure."""
         result = subprocess.run(
-            [str(SCRIPT), *args],
+            [*self.command, *args],
             env=self.env,
             cwd=self.workdir,  # no stray .env file is read
             capture_output=True,
@@ -133,7 +135,7 @@ class Server:
         raise AssertionError("unreachable")
 
     def _launch(self) -> None:
-        command = [str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.workers != 1:
             command += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as log:
@@ -303,9 +305,9 @@ def _expect(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
-def first_bookable_day(days_ahead: int = 4) -> date:
-    """A local date a few days after today (the server uses the real clock)."""
-    return datetime.now(BERLIN).date() + timedelta(days=days_ahead)
+def first_bookable_day(days_ahead: int = 4, today: date | None = None) -> date:
+    """A local date a few days after `today` (by default the real one, the server's)."""
+    return (today or datetime.now(BERLIN).date()) + timedelta(days=days_ahead)
 
 
 def booking_body(service_id: int, start: str, email: str, **extra: Any) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.catalogues = Catalogues()
     app.state.echo = echo
     app.state.hub = hub
-    app.state.protection = protection = Protection(settings)
+    app.state.protection = protection = Protection(settings, lambda: clock().timestamp())
     errors.install(app)
     app.include_router(health.router)
     docs.install(app)

@@ -7,14 +7,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
 
-from scheduler.db import write_session
+from scheduler.db import utcnow, write_session
 from scheduler.errors import SchedulerError
 from scheduler.models import Role
 from web.settings import Settings
 
+Clock = Callable[[], datetime]
 
-def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+
+def _migrate(settings: Settings, _: argparse.Namespace, clock: Clock) -> int:
     from web.database import engine_for, migrate
 
     engine = engine_for(settings.database_url)
@@ -24,14 +28,14 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+def _seed_demo(settings: Settings, _: argparse.Namespace, clock: Clock) -> int:
     from web import demo
     from web.container import Container
 
     if settings.env == "production":
         print("seed-demo refuses to run in production", file=sys.stderr)
         return 2
-    container = Container.build(settings)
+    container = Container.build(settings, clock=clock)
     logins = demo.seed(container)
     container.engine.dispose()
     print("Demo data is ready. Staff logins:")
@@ -40,11 +44,20 @@ def _seed_demo(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     import uvicorn
 
+    factory: str | Callable[[], object] = "web.app:create_app"
+    if clock is not utcnow:
+        if args.workers != 1:
+            # Worker processes import the factory by name and could not share this clock.
+            print("a clock of its own serves with one worker only", file=sys.stderr)
+            return 2
+        from web.app import create_app
+
+        factory = partial(create_app, clock=clock)
     uvicorn.run(
-        "web.app:create_app",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -62,7 +75,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(settings: Settings, args: argparse.Namespace) -> int:
+def _worker(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     """Deliver the outbox, and purge expired personal data daily, until SIGINT or SIGTERM
     (for `embedded_worker=false` set-ups)."""
     import logging
@@ -72,7 +85,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from web.container import Container
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    container = Container.build(settings)
+    container = Container.build(settings, clock=clock)
     # On its own, no commit in this process wakes the worker: poll more often than embedded.
     container.worker = OutboxWorker(container.outbox, poll=1.0)
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -85,11 +98,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _purge(settings: Settings, args: argparse.Namespace) -> int:
+def _purge(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     """Erase the personal data whose retention has passed; print the counts as JSON."""
     from web.container import Container
 
-    container = Container.build(settings)
+    container = Container.build(settings, clock=clock)
     try:
         counts = container.retention.purge(dry_run=args.dry_run)
     finally:
@@ -99,10 +112,10 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+def _create_user(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     from web.container import Container
 
-    container = Container.build(settings)
+    container = Container.build(settings, clock=clock)
     try:
         with write_session(container.sessions) as session:
             staff = container.accounts.create(
@@ -232,12 +245,14 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock = utcnow) -> int:
+    """Run one command. `clock` is the office clock; only tests set another one, from Python
+    (tests/office_clock.py): no setting or option reaches it."""
     args = parser().parse_args(argv)
     if not getattr(args, "needs_settings", True):
         # The probe talks to a server elsewhere: this machine's settings are none of its business.
         return int(args.run(args))
-    return int(args.run(Settings(), args))
+    return int(args.run(Settings(), args, clock))
 
 
 if __name__ == "__main__":

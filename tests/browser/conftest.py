@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.common import Server
+from tests import office_clock
 from web.demo import LOGINS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,7 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     PostgreSQL test database is emptied between tests, which a shared server cannot have."""
     _require_chromium()
     workdir = tmp_path_factory.mktemp("site")
-    server = Server(f"sqlite:///{workdir / 'site.db'}", workdir)
+    server = office_clock.server(f"sqlite:///{workdir / 'site.db'}", workdir)
     try:
         server.cli("migrate")
         server.cli("seed-demo")
@@ -98,8 +99,12 @@ class Browsing:
             locale="de-DE" if lang == "de" else "en-GB",
             java_script_enabled=javascript,
             viewport=viewport,
+            timezone_id="Europe/Berlin",
             **options,
         )
+        if office_clock.OFFSET:
+            # The pages' scripts count down to times the server gave them.
+            context.clock.install(time=office_clock.office_now())
         context.set_default_timeout(10_000)
         context.on("request", lambda request: self.requests.append(request.url))
         context.on("page", self._watch)
