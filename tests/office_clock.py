@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 VARIABLE = "SPRECHSTUNDE_TEST_OFFICE_TIME"
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("sprechstunde")
 
 # Days on which a calendar goes wrong if it can: the office is about to close for the
 # holidays, the year ends, a day has 23 or 25 hours, a week starts after a public holiday.
@@ -76,10 +77,11 @@ def office_today() -> date:
     return office_now().astimezone(BERLIN).date()
 
 
-def command() -> tuple[str, ...]:
-    """How to start `sprechstunde` on the office clock (the plain script when it is real)."""
-    if not OFFSET:
-        return (str(Path(sys.executable).with_name("sprechstunde")),)
+def command(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """How to start `sprechstunde` with `env` on the office clock: the plain script when the
+    clock is the real one, and in production, which refuses any other."""
+    if not OFFSET or (env or {}).get("SPRECHSTUNDE_ENV") == "production":
+        return (str(SCRIPT),)
     return (sys.executable, "-m", "tests.office_clock", "--offset", str(OFFSET.total_seconds()))
 
 
@@ -93,7 +95,7 @@ def server(database_url: str, workdir: Path, **options: Any) -> Server:
     from bench.common import Server
 
     extra_env = {**environment(), **options.pop("extra_env", {})}
-    return Server(database_url, workdir, command=command(), extra_env=extra_env, **options)
+    return Server(database_url, workdir, command=command(extra_env), extra_env=extra_env, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

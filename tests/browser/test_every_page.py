@@ -16,6 +16,8 @@ import pytest
 from tests.browser.axe import violations
 from tests.browser.conftest import DESKTOP
 
+pytestmark = pytest.mark.office_clock
+
 # WCAG 1.4.10 Reflow: usable at 320 CSS pixels (a 1280 px window at 400 % zoom) without
 # scrolling sideways.
 NARROW = {"width": 320, "height": 640}

@@ -10,6 +10,8 @@ import pytest
 from tests.browser.axe import violations
 from tests.browser.conftest import PHONE
 
+pytestmark = pytest.mark.office_clock
+
 PAGES = {
     "advisor": ["/staff/agenda", "/staff/woche", "/staff/zeiten", "/staff/abwesenheiten"],
     "hotline": ["/staff/hotline", "/staff/agenda", "/staff/woche"],

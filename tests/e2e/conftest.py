@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bench.common import REQUEST_TIMEOUT, Server, StaffApi
+from tests import office_clock
 
 _failed = pytest.StashKey[bool]()
 
@@ -40,7 +41,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def server(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
     """A running server; stopped afterwards, also when the test or the start-up fails."""
-    server = Server(database_url, tmp_path / "server")
+    server = office_clock.server(database_url, tmp_path / "server")
     try:
         server.start()
         yield server

@@ -19,6 +19,7 @@ from bench.common import (
     fire_together,
     first_bookable_day,
 )
+from tests.office_clock import office_today
 
 CLIENTS = 100
 
@@ -43,6 +44,7 @@ def _book(http: httpx.Client, service_id: int, start: str, email: str) -> dict[s
     return response.json()  # type: ignore[no-any-return]
 
 
+@pytest.mark.office_clock
 @pytest.mark.parametrize("advisors", [1, 3])
 def test_hundred_clients_race_for_one_slot(server: Server, staff: StaffApi, advisors: int) -> None:
     service = staff.create_service("Wohngeld")
@@ -50,7 +52,7 @@ def test_hundred_clients_race_for_one_slot(server: Server, staff: StaffApi, advi
         staff.create_advisor(f"Advisor {i}", f"advisor{i}@example.org", [service["id"]])["id"]
         for i in range(advisors)
     }
-    first = first_bookable_day()
+    first = first_bookable_day(today=office_today())
     start = staff.slots(service["id"], first, first + timedelta(days=13))[0]
 
     responses = fire_together(
@@ -79,7 +81,8 @@ def test_two_server_processes_on_one_database_race_for_one_slot(
     database_url: str, tmp_path: Path
 ) -> None:
     """`serve --workers 2`: two processes write one database (on SQLite, one file: they take
-    turns through the writer lock). Still exactly one booking per free advisor, no errors."""
+    turns through the writer lock). Still exactly one booking per free advisor, no errors.
+    Worker processes cannot share a test's office clock: this one runs on the real time."""
     with (
         Server(database_url, tmp_path / "server", workers=2) as server,
         httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http,
@@ -109,12 +112,13 @@ def test_two_server_processes_on_one_database_race_for_one_slot(
         assert "database is locked" not in server.log()
 
 
+@pytest.mark.office_clock
 def test_overlapping_starts_of_two_services(server: Server, staff: StaffApi) -> None:
     """A at 09:00 (30 min) and B at 09:15 (30 min, 15-min grid) overlap on the one advisor."""
     a = staff.create_service("Grundsicherung")
     b = staff.create_service("Hilfe zur Pflege", slot_interval_minutes=15)
     advisor = staff.create_advisor("Advisor", "advisor@example.org", [a["id"], b["id"]])
-    first = first_bookable_day()
+    first = first_bookable_day(today=office_today())
     start_a = staff.slots(a["id"], first, first + timedelta(days=13))[0]
     day = _day_of(start_a)
     start_b = (datetime.fromisoformat(start_a) + timedelta(minutes=15)).isoformat()
@@ -137,12 +141,13 @@ def test_overlapping_starts_of_two_services(server: Server, staff: StaffApi) -> 
     assert stored[0]["start"] in (start_a, start_b)
 
 
+@pytest.mark.office_clock
 def test_two_reschedules_to_one_free_slot(
     server: Server, staff: StaffApi, http: httpx.Client
 ) -> None:
     service = staff.create_service("Wohngeld")
     staff.create_advisor("Advisor", "advisor@example.org", [service["id"]])
-    first = first_bookable_day()
+    first = first_bookable_day(today=office_today())
     slots = staff.slots(service["id"], first, first + timedelta(days=13))
     bookings = [_book(http, service["id"], slots[i], f"c{i}@example.org") for i in range(2)]
     tokens = [str(b["manage_url"]).rsplit("/", 1)[1] for b in bookings]

@@ -16,13 +16,15 @@ import pytest
 
 from bench.common import (
     REQUEST_TIMEOUT,
-    SCRIPT,
     Server,
     StaffApi,
     booking_body,
     first_bookable_day,
 )
+from tests import office_clock
 from tests.notifications.conftest import Received, SmtpServer
+
+pytestmark = pytest.mark.office_clock
 
 ARRIVAL_SECONDS = 5.0
 
@@ -39,7 +41,9 @@ def launch(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]
     servers: list[Server] = []
 
     def start(**env: str) -> Server:
-        server = Server(database_url, tmp_path / f"server{len(servers)}", extra_env=env)
+        server = office_clock.server(
+            database_url, tmp_path / f"server{len(servers)}", extra_env=env
+        )
         servers.append(server)
         return server.start()
 
@@ -63,7 +67,7 @@ def worker(server: Server) -> Iterator[subprocess.Popen[bytes]]:
     log = server.workdir / "worker.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(SCRIPT), "worker"],
+            [*server.command, "worker"],
             env=server.env,
             cwd=server.workdir,
             stdout=out,
@@ -89,7 +93,7 @@ def book_one(server: Server, email: str, nth: int = 0) -> str:
             service = staff.create_service("Wohngeld")
             staff.create_advisor("Advisor", "advisor@example.org", [service["id"]])
         service_id = http.get("/api/v1/services").json()[0]["id"]
-        first = first_bookable_day()
+        first = first_bookable_day(today=office_clock.office_today())
         slots = StaffApi(http, {}).slots(service_id, first, first + timedelta(days=13))
         response = http.post("/api/v1/bookings", json=booking_body(service_id, slots[nth], email))
         assert response.status_code == 201, response.text

@@ -7,8 +7,12 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from bench.common import Server, StaffApi, booking_body, first_bookable_day
+from tests.office_clock import office_today
+
+pytestmark = pytest.mark.office_clock
 
 MARKER = "[redacted]"
 
@@ -28,7 +32,7 @@ def test_tokens_never_appear_in_the_log(
 ) -> None:
     service = staff.create_service("Wohngeld")
     staff.create_advisor("Advisor", "advisor@example.org", [service["id"]])
-    first = first_bookable_day()
+    first = first_bookable_day(today=office_today())
     start = staff.slots(service["id"], first, first + timedelta(days=13))[0]
     response = http.post(
         "/api/v1/bookings", json=booking_body(service["id"], start, "erika@example.org")

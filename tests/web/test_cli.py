@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -17,21 +16,23 @@ import pytest
 
 from scheduler.accounts import StaffIdentity
 from scheduler.models import Role
+from tests import office_clock
 from web import demo
 from web.container import Container
 from web.settings import Settings
 
-COMMAND = Path(sys.executable).parent / "sprechstunde"
 LONG_SECRET = "a-production-secret-that-is-long-enough-0123456789"
 
 
 def run(database: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the command with a clean SPRECHSTUNDE_* environment, outside the project dir."""
+    """Run the command with a clean SPRECHSTUNDE_* environment, outside the project dir, on
+    the office clock (the real one in production, which refuses any other)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
     environment["SPRECHSTUNDE_DATABASE_URL"] = f"sqlite:///{database}"
     environment.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in env.items()})
+    environment.update(office_clock.environment())
     return subprocess.run(
-        [str(COMMAND), *args],
+        [*office_clock.command(environment), *args],
         cwd=next(p for p in database.parents if p.is_dir()),
         env=environment,
         capture_output=True,
@@ -101,6 +102,7 @@ def test_migrate_twice_changes_nothing(database):
     assert len(query(database, "SELECT version_num FROM alembic_version")) == 1
 
 
+@pytest.mark.office_clock
 def test_seed_demo_prints_the_three_demo_logins(seeded):
     _, result = seeded
     for login in demo.LOGINS:
@@ -109,6 +111,7 @@ def test_seed_demo_prints_the_three_demo_logins(seeded):
     assert {login.role for login in demo.LOGINS} == {"admin", "advisor", "hotline"}
 
 
+@pytest.mark.office_clock
 def test_seed_demo_creates_services_teams_advisors_and_bookings(seeded):
     database, _ = seeded
     assert count(database, "services") >= 3
@@ -157,7 +160,7 @@ def build(database: Path) -> Container:
         database_url=f"sqlite:///{database}",
         secret_key="test-secret-key-that-is-long-enough-0123",
     )
-    return Container.build(settings)
+    return Container.build(settings, clock=office_clock.office_now)
 
 
 def test_create_user_creates_an_account_that_can_log_in(database):

@@ -1,7 +1,7 @@
 """`sprechstunde purge`, and the daily purge inside `serve` and `sprechstunde worker`.
 
-The commands run as real processes against their own SQLite file (on the real clock: the data
-is made with a clock set back in time); the run inside the app uses the suite's database.
+The commands run as real processes against their own SQLite file (on the office clock: the
+data is made with a clock set back from it); the run inside the app uses the suite's database.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,18 +25,21 @@ from sqlalchemy import select
 from scheduler.db import read_session
 from scheduler.models import Booking
 from scheduler.services import BookingRequest
+from tests import office_clock
 from tests.conftest import Clock, World
 from tests.web.test_cli import query, run
 from web.app import create_app
 from web.container import Container
 from web.settings import Settings
 
-COMMAND = Path(sys.executable).parent / "sprechstunde"
 BERLIN = ZoneInfo("Europe/Berlin")
+
+pytestmark = pytest.mark.office_clock
 
 
 def environment(database: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
+    env.update(office_clock.environment())
     env["SPRECHSTUNDE_DATABASE_URL"] = f"sqlite:///{database}"
     env.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in settings.items()})
     return env
@@ -87,7 +89,7 @@ def database(migrated: Path, tmp_path: Path) -> Path:
     days ago (within the 90 days), booked on a clock set back to then."""
     target = tmp_path / "sprechstunde.db"
     target.write_bytes(migrated.read_bytes())
-    clock = Clock(datetime.now(UTC) - timedelta(days=200))
+    clock = Clock(office_clock.office_now() - timedelta(days=200))
     settings = Settings(_env_file=None, database_url=f"sqlite:///{target}")  # type: ignore[call-arg]
     container = Container.build(settings, clock=clock)
     try:
@@ -95,7 +97,7 @@ def database(migrated: Path, tmp_path: Path) -> Path:
         service = world.service(name="Wohngeld")
         world.advisor([service])
         book_first_slot(container, service.id, "old@example.org")
-        clock.now = datetime.now(UTC) - timedelta(days=30)
+        clock.now = office_clock.office_now() - timedelta(days=30)
         book_first_slot(container, service.id, "recent@example.org")
     finally:
         container.engine.dispose()
@@ -145,11 +147,11 @@ def test_a_dry_run_changes_nothing_and_a_second_purge_finds_nothing(database):
 
 def test_the_worker_command_purges_at_the_time_of_day_and_stops_on_sigterm(database):
     # Far enough ahead for the process to start (imports take a second or two).
-    soon = (datetime.now(BERLIN) + timedelta(seconds=6)).strftime("%H:%M:%S")
+    soon = (office_clock.office_now() + timedelta(seconds=6)).astimezone(BERLIN)
     with subprocess.Popen(
-        [str(COMMAND), "worker"],
+        [*office_clock.command(), "worker"],
         cwd=database.parent,
-        env=environment(database, purge_time=soon),
+        env=environment(database, purge_time=soon.strftime("%H:%M:%S")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bench.common import Call, Server, StaffApi, booking_body, fire_together, first_bookable_day
+from tests import office_clock
 from tests.conftest import MONDAY, REDIS_URL, Clock
 from tests.conftest import booking_body as body_for
 from web.app import create_app
@@ -379,7 +380,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         "SPRECHSTUNDE_BOOKINGS_PER_HOUR": "3",
         "SPRECHSTUNDE_UNVERIFIED_BOOKINGS_PER_HOUR": "2",
     }
-    server = Server(database_url, tmp_path / "server", extra_env=limits)
+    server = office_clock.server(database_url, tmp_path / "server", extra_env=limits)
     try:
         server.start()
         yield server
@@ -399,6 +400,7 @@ def _from(address: str) -> dict[str, str]:
     return {"X-Forwarded-For": address}
 
 
+@pytest.mark.office_clock
 def test_concurrent_clients_get_exactly_their_budget(server: Server) -> None:
     import httpx
 
@@ -406,7 +408,7 @@ def test_concurrent_clients_get_exactly_their_budget(server: Server) -> None:
         staff = StaffApi.bootstrap(server, http)
         service = staff.create_service("Wohngeld")
         staff.create_advisor("Advisor", "advisor@example.org", [service["id"]])
-    first = first_bookable_day()
+    first = first_bookable_day(today=office_clock.office_today())
     path = f"/api/v1/services/{service['id']}/slots?start={first}&end={first + timedelta(days=6)}"
     addresses = ["198.51.100.7", "198.51.100.8", "2001:db8::9"]
 
@@ -423,6 +425,7 @@ def test_concurrent_clients_get_exactly_their_budget(server: Server) -> None:
     assert {r.status_code for r in unlimited} == {200}
 
 
+@pytest.mark.office_clock
 def test_concurrent_bookings_without_a_proof_get_the_stricter_budget(server: Server) -> None:
     import httpx
 
@@ -430,7 +433,7 @@ def test_concurrent_bookings_without_a_proof_get_the_stricter_budget(server: Ser
         staff = StaffApi.bootstrap(server, http)
         service = staff.create_service("Grundsicherung")
         staff.create_advisor("Advisor", "advisor@example.org", [service["id"]])
-        first = first_bookable_day()
+        first = first_bookable_day(today=office_clock.office_today())
         starts = staff.slots(service["id"], first, first + timedelta(days=13))
 
     calls = [
