@@ -26,7 +26,8 @@ from scheduler.availability import AdvisorCalendar, find_slots
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.db import read_session, write_session
 from scheduler.models import Booking, BookingStatus, Role
-from scheduler.services import _rules, new_reference
+from scheduler.placement import slot_rules
+from scheduler.services import new_reference
 from web.container import Container
 from web.settings import Settings
 
@@ -89,9 +90,9 @@ def _fill(container: Container, service_id: int) -> None:
     rng = random.Random(7)
     last = FIRST + timedelta(days=DAYS - 1)
     with read_session(container.sessions) as session:
-        service = scheduler._service(session, service_id)
-        calendars = scheduler._calendars(session, service, FIRST, last, NOW)
-        rules = _rules(service)
+        service = scheduler.placement.service(session, service_id)
+        calendars = scheduler.placement.calendars(session, service, FIRST, last, NOW)
+        rules = slot_rules(service)
     rows = []
     for calendar in calendars:
         for slot in find_slots(rules, [calendar], FIRST, last, now=NOW, tz=scheduler.tz):
@@ -156,10 +157,10 @@ def run(url: str, label: str, runs: int) -> None:
     scheduler = container.scheduler
     last = FIRST + timedelta(days=DAYS - 1)
     with read_session(container.sessions) as session:
-        service = scheduler._service(session, service_id)
-        calendars = scheduler._calendars(session, service, FIRST, last, NOW)
-        closed = scheduler._closed(session, FIRST, last)
-        rules = _rules(service)
+        service = scheduler.placement.service(session, service_id)
+        calendars = scheduler.placement.calendars(session, service, FIRST, last, NOW)
+        closed = scheduler.placement.closed(session, FIRST, last)
+        rules = slot_rules(service)
     as_datetimes = [_with_datetimes(c) for c in calendars]
     rows = [
         (

@@ -16,7 +16,6 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -74,6 +73,7 @@ class MailContext:
     citizen_name: str
     manage_url: str
     join_url: str | None
+    booking_url: str  # the start page, to book again
     connection_test_url: str
     phone: str | None
     address: str | None
@@ -92,15 +92,6 @@ class RenderedMail:
 def _tel(number: str) -> str:
     """A `tel:` URI (RFC 3966) for a number written for people, e.g. "0391 540-0"."""
     return "tel:" + re.sub(r"[^0-9+]", "", number)
-
-
-def _booking_url(manage_url: str) -> str:
-    """The site's start page: manage links are `{base_url}/b/{token}`."""
-    base, separator, _ = manage_url.rpartition("/b/")
-    if separator:
-        return base + "/"
-    parts = urlsplit(manage_url)
-    return f"{parts.scheme}://{parts.netloc}/"
 
 
 def _tidy_text(text: str) -> str:
@@ -217,5 +208,4 @@ def _values(
         "start_time": dates.time(context.start),
         "when": dates.date_and_time_range(context.start, context.end),
         "previous_when": dates.date_and_time(previous) if previous else None,
-        "booking_url": _booking_url(context.manage_url),
     }

@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
@@ -25,7 +27,6 @@ from notifications.messages import MailContext, MailRenderer, MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import BookingStatus, Channel
-from scheduler.services import Scheduler
 from scheduler.views import BookingInfo
 
 # Messages that carry the calendar invite (REQUEST, or CANCEL for the cancellation).
@@ -137,20 +138,54 @@ class Composed:
     ics_method: str | None = None
 
 
+class BookingReader(Protocol):
+    """What composing a message reads of the booking engine (`scheduler.services.Scheduler`)."""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The office's time zone, in which a message shows its times."""
+        ...
+
+    def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None: ...
+
+
+class BookingLinks(Protocol):
+    """The citizen's addresses of a booking; their paths are the web's (`web.links.Links`)."""
+
+    def urls(self, booking: BookingInfo) -> tuple[str, str | None]:
+        """The link to manage the booking and, for a video appointment, the one to join it."""
+        ...
+
+    @property
+    def start_url(self) -> str:
+        """The start page, where a new appointment is booked."""
+        ...
+
+    @property
+    def connection_test_url(self) -> str:
+        """The page that tests camera, microphone and connection."""
+        ...
+
+
 class MessageComposer:
     """Renders an outbox message from its booking as it is at sending time."""
 
-    def __init__(self, scheduler: Scheduler, renderer: MailRenderer, config: OutboxConfig) -> None:
-        self._scheduler = scheduler
+    def __init__(
+        self,
+        bookings: BookingReader,
+        links: BookingLinks,
+        renderer: MailRenderer,
+        config: OutboxConfig,
+    ) -> None:
+        self._bookings = bookings
+        self._links = links
         self._renderer = renderer
         self._config = config
 
     def compose(self, session: Session, message: OutboxMessage, now: datetime) -> Composed | None:
         """The mail, or None when there is nothing left to say (booking gone or cancelled)."""
         info = (
-            self._scheduler.booking_info(session, message.booking_id)
-            if message.booking_id
-            else None
+            self._bookings.booking_info(session, message.booking_id) if message.booking_id else None
         )
         if info is None:
             return None
@@ -158,7 +193,7 @@ class MessageComposer:
         cancelled = info.status == BookingStatus.CANCELLED
         if cancelled != (kind == MessageKind.CANCELLATION):
             return None  # no confirmation or reminder of a cancelled booking
-        urls = self._scheduler.urls(info, self._config.base_url)
+        manage_url, join_url = self._links.urls(info)
         previous = message.params.get("previous_start") if message.params else None
         context = MailContext(
             reference=info.reference,
@@ -166,11 +201,12 @@ class MessageComposer:
             channel=info.channel,
             start=info.start,
             end=info.end,
-            timezone=self._scheduler.config.timezone,
+            timezone=self._bookings.tz.key,
             citizen_name=info.name,
-            manage_url=urls.manage,
-            join_url=urls.join,
-            connection_test_url=f"{self._config.base_url}/connection-test",
+            manage_url=manage_url,
+            join_url=join_url,
+            booking_url=self._links.start_url,
+            connection_test_url=self._links.connection_test_url,
             phone=info.phone,
             address=info.address if info.channel == Channel.IN_PERSON else None,
             team_name=info.team_name,
@@ -182,10 +218,10 @@ class MessageComposer:
             return Composed(mail.subject, mail.text, mail.html)
         invite = booking_invite(
             info,
-            tz=self._scheduler.tz,
+            tz=self._bookings.tz,
             base_url=self._config.base_url,
             organizer=organizer(info, self._config.mail_from),
-            join_url=urls.join,
+            join_url=join_url,
             now=now,
         )
         return Composed(mail.subject, mail.text, mail.html, invite.content.decode(), invite.method)

@@ -7,6 +7,10 @@
     │   ├── OutsideBookingWindow  in the past, within the minimum notice or beyond the horizon
     │   ├── ClosedDay             a public holiday or closure day
     │   ├── ChannelNotOffered
+    │   ├── PhoneRequired         an appointment by phone without a number to call
+    │   ├── EmailRequired         a video appointment without an address for its link
+    │   ├── NotesTooLong          notes beyond the limit (scheduler/requests.py)
+    │   ├── WheelchairAccessInPersonOnly  step-free access asked for other than a visit
     │   └── IdempotencyKeyReused  the same key with another request body
     ├── Conflict                  the state does not allow it now (-> 409)
     │   ├── SlotUnavailable       someone else has the slot (or it overlaps)
@@ -62,6 +66,22 @@ class ClosedDay(InvalidRequest):
 
 class ChannelNotOffered(InvalidRequest):
     code = "channel_not_offered"
+
+
+class PhoneRequired(InvalidRequest):
+    code = "phone_required"
+
+
+class EmailRequired(InvalidRequest):
+    code = "email_required"
+
+
+class NotesTooLong(InvalidRequest):
+    code = "notes_too_long"
+
+
+class WheelchairAccessInPersonOnly(InvalidRequest):
+    code = "wheelchair_access_in_person_only"
 
 
 class IdempotencyKeyReused(InvalidRequest):

@@ -216,11 +216,13 @@ class Booking(Base):
 
 
 class IdempotencyRecord(Base):
+    """The outcome of a booking made with an idempotency key: the answer's body as the
+    transport rendered it (scheduler/idempotency.py)."""
+
     __tablename__ = "idempotency_records"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

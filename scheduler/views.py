@@ -67,6 +67,27 @@ class BookingInfo:
         )
 
 
+# The fields of BookingInfo that are the booking's columns as written.
+AS_WRITTEN = (
+    "reference",
+    "status",
+    "service_id",
+    "advisor_id",
+    "channel",
+    "name",
+    "email",
+    "phone",
+    "language",
+    "notes",
+    "token_version",
+    "sequence",
+    "created_at",
+    "interpreter_language",
+    "sign_language",
+    "wheelchair_access",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceView:
     """What booking needs of a service, read in one plain query (the attribute names are the

@@ -24,6 +24,7 @@ from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.services import Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
 from web.database import engine_for
+from web.links import Links
 from web.settings import Settings
 
 
@@ -47,6 +48,7 @@ class Container:
     tokens: TokenService
     accounts: Accounts
     scheduler: Scheduler
+    links: Links
     catalogue: Catalogue
     desk: Desk
     outbox: Outbox
@@ -70,6 +72,7 @@ class Container:
             max_open_per_email=settings.max_open_bookings_per_email,
         )
         scheduler = Scheduler(sessions, tokens, config, clock=clock)
+        links = Links(settings.base_url, scheduler.links)
         outbox_config = OutboxConfig(
             base_url=settings.base_url,
             mail_from=settings.mail_from,
@@ -81,7 +84,7 @@ class Container:
             sessions,
             _transport(settings),
             settings.mail_from,
-            MessageComposer(scheduler, MailRenderer(), outbox_config),
+            MessageComposer(scheduler, links, MailRenderer(), outbox_config),
             clock=clock,
         )
         worker = OutboxWorker(outbox)
@@ -109,6 +112,7 @@ class Container:
             tokens=tokens,
             accounts=accounts,
             scheduler=scheduler,
+            links=links,
             catalogue=Catalogue(sessions, accounts),
             desk=Desk(scheduler),
             outbox=outbox,

@@ -214,6 +214,7 @@ def _book_some(container: Container, service_ids: list[int]) -> None:
         if channel not in service.channels:
             channel = "video"
         email = name.lower().replace(" ", ".").replace("ı", "i") + "@example.org"
+        phone = f"0391 555 {index:04d}" if channel == "phone" else None
         try:
             scheduler.book(
                 BookingRequest(
@@ -222,6 +223,7 @@ def _book_some(container: Container, service_ids: list[int]) -> None:
                     channel=channel,
                     name=name,
                     email=email,
+                    phone=phone,
                     language=language,
                 )
             )

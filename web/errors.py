@@ -36,6 +36,15 @@ MESSAGES = {
     ),
     "closed_day": "The office is closed on that day.",
     "channel_not_offered": "This service is not offered through that channel.",
+    "phone_required": "An appointment by phone needs the phone number to call.",
+    "email_required": (
+        "A video appointment needs an e-mail address: the e-mail with the link to the video "
+        "room goes there."
+    ),
+    "notes_too_long": "The note is too long: at most {maximum} characters.",
+    "wheelchair_access_in_person_only": (
+        "Wheelchair access can only be arranged for an appointment in person."
+    ),
     "idempotency_key_reused": ("This Idempotency-Key was already used with a different request."),
     "conflict": "The request conflicts with the current state.",
     "slot_unavailable": "This appointment time is no longer available. Please choose another one.",

@@ -10,10 +10,12 @@ from fastapi import Response
 
 from notifications.ics import booking_invite, organizer
 from scheduler.models import Channel
-from scheduler.services import BookingRequest, Scheduler
+from scheduler.requests import BookingRequest
+from scheduler.services import Scheduler
 from scheduler.views import BookingInfo
+from web.container import Container
+from web.links import Links
 from web.schemas import BookingOut, Needs, ServiceRef, StaffBookingIn, StaffBookingOut
-from web.settings import Settings
 
 
 def local(moment: datetime, tz: ZoneInfo) -> str:
@@ -25,8 +27,8 @@ def needs_fields(needs: Needs | None) -> dict[str, Any]:
     return needs.model_dump() if needs is not None else {}
 
 
-def booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> BookingOut:
-    urls = scheduler.urls(booking, base_url)
+def booking_out(scheduler: Scheduler, links: Links, booking: BookingInfo) -> BookingOut:
+    urls = links.urls(booking)
     return BookingOut(
         reference=booking.reference,
         status=booking.status,
@@ -51,24 +53,24 @@ def booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> Bo
     )
 
 
-def staff_booking_out(scheduler: Scheduler, base_url: str, booking: BookingInfo) -> StaffBookingOut:
+def staff_booking_out(scheduler: Scheduler, links: Links, booking: BookingInfo) -> StaffBookingOut:
     return StaffBookingOut(
-        **booking_out(scheduler, base_url, booking).model_dump(),
+        **booking_out(scheduler, links, booking).model_dump(),
         advisor_id=booking.advisor_id,
         advisor_name=booking.advisor_name,
         created_at=local(booking.created_at, scheduler.tz),
     )
 
 
-def invite_response(scheduler: Scheduler, settings: Settings, booking: BookingInfo) -> Response:
+def invite_response(services: Container, booking: BookingInfo) -> Response:
     """The booking's calendar invite as a download (the API's and the manage page's)."""
     invite = booking_invite(
         booking,
-        tz=scheduler.tz,
-        base_url=settings.base_url,
-        organizer=organizer(booking, settings.mail_from),
-        join_url=scheduler.urls(booking, settings.base_url).join,
-        now=scheduler.clock(),
+        tz=services.scheduler.tz,
+        base_url=services.settings.base_url,
+        organizer=organizer(booking, services.settings.mail_from),
+        join_url=services.links.urls(booking).join,
+        now=services.scheduler.clock(),
     )
     return Response(
         invite.content,

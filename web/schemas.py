@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from scheduler.models import BookingStatus, Channel, Role
+from scheduler.requests import NOTES_MAX
 
 Name = Annotated[
     str,
@@ -115,13 +116,22 @@ class BookingIn(BaseModel):
     email: Annotated[EmailStr, Field(max_length=320)]
     phone: Phone | None = None
     language: Language = "de"
-    notes: Annotated[str, Field(max_length=1000, pattern=r"^[^\x00]*$")] = ""
+    # The length allowed is the engine's rule (notes_too_long); max_length only guards the body.
+    notes: Annotated[
+        str,
+        Field(
+            max_length=2 * NOTES_MAX,
+            pattern=r"^[^\x00]*$",
+            description=f"at most {NOTES_MAX} characters",
+        ),
+    ] = ""
     hold_token: Annotated[str, Field(max_length=100)] | None = None
     needs: Needs | None = None
 
 
 class StaffBookingIn(BookingIn):
-    """A booking on a citizen's behalf: for a phone callback the e-mail may be left out."""
+    """A booking on a citizen's behalf: the e-mail may be left out where the engine's rules
+    allow it (a phone callback, a visit)."""
 
     email: Annotated[EmailStr, Field(max_length=320)] | None = None  # type: ignore[assignment]
     advisor_id: Id | None = None

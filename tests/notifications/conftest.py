@@ -31,7 +31,7 @@ from bench.common import free_port
 from notifications.models import OutboxMessage
 from scheduler.db import read_session
 from scheduler.models import Service
-from scheduler.services import BookingRequest
+from scheduler.requests import BookingRequest
 from scheduler.views import BookingInfo
 from web.container import Container
 from web.settings import Settings

@@ -306,7 +306,7 @@ def test_invite_carries_an_alarm(container: Container, service: Service, smtp: S
 
 
 def _join_url(container: Container, booking: BookingInfo) -> str | None:
-    return container.scheduler.urls(booking, container.settings.base_url).join
+    return container.links.urls(booking).join
 
 
 def test_video_invite_location_and_url_are_the_join_link(

@@ -26,7 +26,7 @@ LANGUAGES = ["de", "en"]
 START = datetime(2031, 1, 7, 8, 0, tzinfo=UTC)  # Tuesday, 09:00 in Berlin (CET)
 MANAGE_URL = "https://termine.example.org/b/eyJ0eXAi.bWFuYWdl.c2ln"
 JOIN_URL = "https://termine.example.org/join/eyJ0eXAi.am9pbg.c2ln"
-TEST_URL = "https://termine.example.org/connection-test"
+TEST_URL = "https://termine.example.org/verbindungstest"
 URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
@@ -46,6 +46,7 @@ def context(**changes: object) -> MailContext:
         citizen_name="Erika Mustermann",
         manage_url=MANAGE_URL,
         join_url=JOIN_URL,
+        booking_url="https://termine.example.org/",
         connection_test_url=TEST_URL,
         phone=None,
         address=None,

@@ -16,7 +16,7 @@ from scheduler.db import read_session
 from scheduler.errors import SlotUnavailable
 from scheduler.events import BookingEvent
 from scheduler.models import Booking, Service
-from scheduler.services import BookingRequest, Placed
+from scheduler.requests import BookingRequest, Placed
 from tests.conftest import World, booking_body
 from tests.notifications.conftest import CITIZEN, TUESDAY, book, deliver_all, outbox
 from web.container import Container

@@ -180,7 +180,7 @@ def test_reminder_whose_moment_has_passed_at_booking_time_is_not_written(
 
 
 def _manage_url(container: Container, booking: BookingInfo) -> str:
-    return container.scheduler.urls(booking, container.settings.base_url).manage
+    return container.links.urls(booking).manage
 
 
 def test_reminders_after_a_reissued_link_carry_the_new_link(

@@ -331,16 +331,22 @@ def test_the_needs_are_stored_with_the_booking(client, world, container):
     assert "Stufenloser Zugang (Rollstuhl)" in appointment.text
 
 
-def test_wheelchair_access_is_asked_and_kept_only_for_a_visit(client, world, container):
+def test_wheelchair_access_is_asked_only_for_a_visit_and_refused_for_another(
+    client, world, container
+):
     service = make_service(world)
     time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
     form = open_page(client, time_page.hrefs(f"/buchen/{service.id}/angaben")[0])
     assert "field-wheelchair" not in form.attributes
 
-    submit_details(client, form, f"/buchen/{service.id}/angaben", wheelchair_access="1")
+    answer = read(
+        submit_details(client, form, f"/buchen/{service.id}/angaben", wheelchair_access="1")
+    )
 
-    [booking] = bookings(container)
-    assert booking.wheelchair_access is False
+    assert answer.status == 422
+    assert answer.hrefs("#field-") == ["#field-wheelchair"]
+    assert "Einen stufenlosen Zugang gibt es nur bei einem Termin vor Ort." in answer.text
+    assert [b.status for b in bookings(container)] == ["held"]
 
 
 def test_too_many_open_appointments_are_explained_at_the_email_field(client, world, container):

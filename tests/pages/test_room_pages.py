@@ -159,7 +159,11 @@ def test_a_link_of_a_phone_appointment_has_no_room(room_world, world, client):
     service = world.service(name="Telefon", channels=["phone"])
     world.advisor([service])
     body = signaling.booking_body(
-        service, START + timedelta(hours=1), channel="phone", email="max@example.org"
+        service,
+        START + timedelta(hours=1),
+        channel="phone",
+        email="max@example.org",
+        phone="0391 1234",
     )
     phone = client.post("/api/v1/bookings", json=body)
     assert phone.status_code == 201, phone.text

@@ -7,18 +7,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduler.models import BookingStatus, Role
-from scheduler.services import BookingRequest
+from scheduler.requests import BookingRequest
 from tests.pages.test_staff_login import post, staff_client
 from web.i18n import Catalogues
 
 # MONDAY (6 January) is a public holiday in Saxony-Anhalt: the appointments are on Tuesday.
 NINE = datetime(2031, 1, 7, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+TEN = NINE + timedelta(hours=1)
 TUESDAY = "/staff/agenda?tag=2031-01-07"
 
 
 @pytest.fixture
 def advisor(world):
-    service = world.service(name="Wohngeld: Erstberatung", channels=["video", "phone"])
+    service = world.service(name="Wohngeld: Erstberatung", channels=["video", "phone", "in_person"])
     return world.advisor([service], email="anna@example.org"), service
 
 
@@ -49,8 +50,8 @@ def test_the_agenda_shows_the_booking_with_needs_and_a_join_link(app, container,
         notes="Bescheid vom Mai",
         language="en",
         interpreter_language="Ukrainisch",
-        wheelchair_access=True,
     )
+    _book(container, service, TEN, channel="in_person", name="Jonas", wheelchair_access=True)
     page = staff_client(app, "anna@example.org").get(TUESDAY)
     assert page.status_code == 200
     html = page.text
@@ -208,7 +209,8 @@ def test_unknown_or_overlong_references_give_404_pages(app, advisor):
 
 def test_the_agenda_in_english(app, container, advisor):
     _, service = advisor
-    _book(container, service, wheelchair_access=True)
+    _book(container, service)
+    _book(container, service, TEN, channel="in_person", name="Jonas", wheelchair_access=True)
     page = staff_client(app, "anna@example.org").get(f"{TUESDAY}&lang=en").text
     assert '<html lang="en"' in page
     assert "Tuesday, 7 January 2031" in page

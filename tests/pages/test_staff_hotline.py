@@ -4,12 +4,12 @@ an ad-hoc video room with its guest link."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from scheduler.models import Role
-from scheduler.services import BookingRequest
+from scheduler.requests import BookingRequest
 from tests.pages.test_staff_login import field_error, post, staff_client
 
 # The clock stands at MONDAY 08:00 in Berlin, a public holiday: the first free time is Tuesday
@@ -47,6 +47,17 @@ def test_the_next_free_times_come_earliest_first(hotline):
     assert "Dienstag, 7. Januar 2031" in page
     # A few days, not the whole horizon.
     assert len({s[:10] for s in starts}) == 4
+
+
+def test_no_free_time_names_the_last_day_searched(app, hotline, world):
+    client, _ = hotline
+    nobody = world.service(name="Pflege", channels=["phone"])
+
+    page = client.get(f"/staff/hotline?anliegen={nobody.id}&kanal=phone").text
+
+    # As far as the engine searches from the test clock's Monday, 6 January 2031.
+    assert app.state.container.scheduler.search_window(date(2031, 1, 6))[1] == date(2031, 3, 8)
+    assert "Bis Samstag, 8. März 2031 gibt es keine freien Zeiten." in page
 
 
 def test_a_taken_time_is_not_offered(hotline, container):

@@ -21,6 +21,7 @@ from rooms.retention import ERASERS as ROOM_ERASERS
 from scheduler.accounts import StaffIdentity
 from scheduler.db import Base, read_session
 from scheduler.errors import AuthenticationFailed, TokenExpired
+from scheduler.idempotency import Idempotency
 from scheduler.models import (
     Absence,
     AuditEntry,
@@ -29,8 +30,8 @@ from scheduler.models import (
     IdempotencyRecord,
     LoginFailure,
 )
+from scheduler.requests import BookingRequest
 from scheduler.retention import ERASERS, DailyPurge, Retention
-from scheduler.services import BookingRequest, Idempotency
 from scheduler.views import BookingInfo
 from tests.conftest import PASSWORD
 
@@ -62,12 +63,13 @@ def book(
     start: datetime,
     idempotency: Idempotency | None = None,
     email: str = "Erika@example.org",
+    channel: str = "video",
 ):
     placed = container.scheduler.book(
         BookingRequest(
             service_id=service.id,
             start=start,
-            channel="video",
+            channel=channel,
             name="Erika Mustermann",
             email=email,
             phone="+49 391 1234567",
@@ -75,7 +77,7 @@ def book(
             notes="Bitte den Bescheid vom März mitbesprechen.",
             interpreter_language="Ukrainisch",
             sign_language=True,
-            wheelchair_access=True,
+            wheelchair_access=channel == "in_person",
         ),
         idempotency=idempotency,
         respond=lambda info: {"reference": info.reference, "name": "Erika Mustermann"},
@@ -122,7 +124,6 @@ def assert_personal(booking: Booking) -> None:
     assert booking.notes
     assert booking.interpreter_language == "Ukrainisch"
     assert booking.sign_language
-    assert booking.wheelchair_access
 
 
 def assert_anonymous(booking: Booking) -> None:
@@ -162,6 +163,17 @@ def test_a_booking_is_anonymised_one_second_after_its_retention_and_not_before(
     clock.now = booking.end_at + RETENTION - SECOND
     purge(container)
     assert_personal(stored(container, booking.reference))
+
+    clock.now = booking.end_at + RETENTION + SECOND
+    purge(container, bookings_anonymised=1, outbox_messages_deleted=3)
+    assert_anonymous(stored(container, booking.reference))
+
+
+def test_a_visit_is_anonymised_with_its_need_of_wheelchair_access(container, world, clock):
+    service = world.service(name="Pflege", channels=["in_person"])
+    world.advisor([service])
+    booking = book(container, service, local(TUESDAY, 10), channel="in_person")
+    assert booking.wheelchair_access
 
     clock.now = booking.end_at + RETENTION + SECOND
     purge(container, bookings_anonymised=1, outbox_messages_deleted=3)

@@ -27,8 +27,10 @@ from scheduler.errors import (
     SlotUnavailable,
     TooManyOpenBookings,
 )
+from scheduler.idempotency import Idempotency
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role, Staff
-from scheduler.services import REFERENCE_ALPHABET, BookingRequest, Idempotency, new_reference
+from scheduler.requests import BookingRequest
+from scheduler.services import REFERENCE_ALPHABET, new_reference
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOLIDAY_MONDAY = date(2031, 1, 6)  # Epiphany, a public holiday in Saxony-Anhalt

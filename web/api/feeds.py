@@ -39,7 +39,7 @@ def reset_my_feed(actor: Actor, services: Services) -> FeedOut:
 def feed(token: str, services: Services) -> Response:
     owner = services.accounts.feed_owner(token)
     scheduler, base_url = services.scheduler, services.settings.base_url
-    bookings = [(b, scheduler.urls(b, base_url).join) for b in services.desk.upcoming(owner.id)]
+    bookings = [(b, services.links.urls(b).join) for b in services.desk.upcoming(owner.id)]
     host = urlsplit(base_url).hostname or "Sprechstunde"
     content = advisor_feed(
         bookings,

@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
-from scheduler.services import BookingRequest, Idempotency
+from scheduler.requests import BookingRequest
 from web.deps import Services, Token
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.protection import check_booking, check_hold, check_slot_search
@@ -123,7 +124,7 @@ def create_booking(
     altcha: AltchaProof = None,
 ) -> JSONResponse:
     check_booking(request, altcha)
-    scheduler, base_url = services.scheduler, services.settings.base_url
+    scheduler, links = services.scheduler, services.links
     idempotency = None
     if idempotency_key is not None:
         canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
@@ -142,8 +143,9 @@ def create_booking(
             **needs_fields(body.needs),
         ),
         idempotency=idempotency,
-        respond=lambda info: booking_out(scheduler, base_url, info).model_dump(mode="json"),
+        respond=lambda info: booking_out(scheduler, links, info).model_dump(mode="json"),
     )
+    # A replay answers as the booking did: the record keeps the answer, the status is ours.
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
     return JSONResponse(placed.response, status_code=201, headers=headers)
 
@@ -151,7 +153,7 @@ def create_booking(
 @router.get("/booking", response_model=BookingOut)
 def get_booking(token: Token, services: Services) -> BookingOut:
     booking = services.scheduler.booking_for_token(token)
-    return booking_out(services.scheduler, services.settings.base_url, booking)
+    return booking_out(services.scheduler, services.links, booking)
 
 
 @router.get(
@@ -161,7 +163,7 @@ def get_booking(token: Token, services: Services) -> BookingOut:
 )
 def get_invite(token: Token, services: Services) -> Response:
     booking = services.scheduler.booking_for_token(token)
-    return invite_response(services.scheduler, services.settings, booking)
+    return invite_response(services, booking)
 
 
 @router.post("/booking/cancel", response_model=BookingOut)
@@ -169,7 +171,7 @@ def cancel_booking(token: Token, services: Services) -> BookingOut:
     scheduler = services.scheduler
     claims = scheduler.booking_for_token(token)
     booking = scheduler.cancel(claims.reference, claims.token_version)
-    return booking_out(scheduler, services.settings.base_url, booking)
+    return booking_out(scheduler, services.links, booking)
 
 
 @router.post("/booking/reschedule", response_model=BookingOut)
@@ -177,4 +179,4 @@ def reschedule_booking(body: RescheduleIn, token: Token, services: Services) -> 
     scheduler = services.scheduler
     claims = scheduler.booking_for_token(token)
     booking = scheduler.reschedule(claims.reference, body.start, claims.token_version)
-    return booking_out(scheduler, services.settings.base_url, booking)
+    return booking_out(scheduler, services.links, booking)

@@ -51,7 +51,7 @@ def _invite_out(services: Services, invite: InviteLink) -> InviteOut:
         room_id=invite.room_id,
         role=invite.role.value,
         label=invite.label,
-        url=f"{services.settings.base_url}/j/{invite.token}",
+        url=services.links.join_url(invite.token),
         revoked=invite.revoked,
     )
 

@@ -184,9 +184,9 @@ def list_bookings(
         raise InvalidRequest("end before start", field="end", code="range_reversed")
     if last - start > timedelta(days=62):
         raise InvalidRequest("range too long", field="end", code="range_too_long", maximum=62)
-    scheduler, base_url = services.scheduler, services.settings.base_url
+    scheduler, links = services.scheduler, services.links
     return [
-        staff_booking_out(scheduler, base_url, b)
+        staff_booking_out(scheduler, links, b)
         for b in services.desk.bookings(actor, start, last, advisor_id)
     ]
 
@@ -195,19 +195,19 @@ def list_bookings(
 def book_on_behalf(body: StaffBookingIn, actor: Actor, services: Services) -> StaffBookingOut:
     placed = services.desk.book(actor, staff_booking_request(body))
     assert placed.booking is not None
-    return staff_booking_out(services.scheduler, services.settings.base_url, placed.booking)
+    return staff_booking_out(services.scheduler, services.links, placed.booking)
 
 
 @router.get("/staff/bookings/{reference}", response_model=StaffBookingOut)
 def get_booking(reference: str, actor: Actor, services: Services) -> StaffBookingOut:
     booking = services.desk.booking(actor, reference)
-    return staff_booking_out(services.scheduler, services.settings.base_url, booking)
+    return staff_booking_out(services.scheduler, services.links, booking)
 
 
 @router.post("/staff/bookings/{reference}/cancel", response_model=StaffBookingOut)
 def staff_cancel(reference: str, actor: Actor, services: Services) -> StaffBookingOut:
     booking = services.desk.cancel(actor, reference)
-    return staff_booking_out(services.scheduler, services.settings.base_url, booking)
+    return staff_booking_out(services.scheduler, services.links, booking)
 
 
 @router.post("/staff/bookings/{reference}/reschedule", response_model=StaffBookingOut)
@@ -215,14 +215,14 @@ def staff_reschedule(
     reference: str, body: RescheduleIn, actor: Actor, services: Services
 ) -> StaffBookingOut:
     booking = services.desk.reschedule(actor, reference, body.start)
-    return staff_booking_out(services.scheduler, services.settings.base_url, booking)
+    return staff_booking_out(services.scheduler, services.links, booking)
 
 
 @router.post("/staff/bookings/{reference}/reissue-link", response_model=StaffBookingOut)
 def reissue_link(reference: str, actor: Actor, services: Services) -> StaffBookingOut:
     """A new magic link for the citizen; every older link stops working at once."""
     booking = services.desk.reissue_link(actor, reference)
-    return staff_booking_out(services.scheduler, services.settings.base_url, booking)
+    return staff_booking_out(services.scheduler, services.links, booking)
 
 
 @router.post("/staff/bookings/{reference}/outcome", response_model=StaffBookingOut)
@@ -230,7 +230,7 @@ def set_outcome(
     reference: str, body: OutcomeIn, actor: Actor, services: Services
 ) -> StaffBookingOut:
     booking = services.desk.set_outcome(actor, reference, body.outcome)
-    return staff_booking_out(services.scheduler, services.settings.base_url, booking)
+    return staff_booking_out(services.scheduler, services.links, booking)
 
 
 @router.get("/staff/bookings/{reference}/audit", response_model=list[AuditOut])

@@ -22,8 +22,6 @@ from web.pages.rendering import Pages
 from web.pages.security import link_token
 
 WEEK = timedelta(days=7)
-# The slot search reads at most this many days at once (SchedulerConfig.max_search_days - 1).
-SEARCH_DAYS = 61
 
 
 def pages(request: Request) -> Pages:
@@ -140,7 +138,7 @@ def week_view(
     monday = min(max(monday, this_monday), horizon - timedelta(days=horizon.weekday()))
     sunday = monday + timedelta(days=6)
     first = max(monday, today)
-    found = scheduler.slots(service.id, first, first + timedelta(days=SEARCH_DAYS), channel)
+    found = scheduler.slots(service.id, *scheduler.search_window(first), channel)
     local = scheduler.tz
 
     def day_of(slot: Slot) -> date:
@@ -151,7 +149,7 @@ def week_view(
     if first == today:
         soonest = found[0] if found else None
     else:
-        ahead = scheduler.slots(service.id, today, today + timedelta(days=SEARCH_DAYS), channel)
+        ahead = scheduler.slots(service.id, *scheduler.search_window(today), channel)
         soonest = ahead[0] if ahead else None
     return Week(
         first=monday,

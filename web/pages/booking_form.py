@@ -1,7 +1,9 @@
 """The details form of a booking: reading, checking and keeping what the person typed.
 
-The fields are checked with the same types as the JSON API (web/schemas.py); the messages
-are English msgids, translated when the page is rendered.
+The fields are checked with the same types as the JSON API (web/schemas.py); what a booking
+needs beyond well-formed fields (a phone number for a callback, the length of the note...) is
+the booking engine's to decide (scheduler/requests.py), and its refusals are shown at their
+fields. The messages are English msgids, translated when the page is rendered.
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ from typing import Annotated, Any
 from pydantic import EmailStr, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
-from scheduler.models import Channel
-from scheduler.services import BookingRequest
+from scheduler.errors import InvalidRequest
+from scheduler.requests import BookingRequest
 from web.schemas import Name, Phone, ShortName
 
-NOTES_MAX = 500
 LANGUAGES = ("de", "en")
 
 _NAME = TypeAdapter(Name)
 _EMAIL = TypeAdapter(Annotated[EmailStr, Field(max_length=320)])
 _PHONE = TypeAdapter(Phone)
 _INTERPRETER = TypeAdapter(ShortName)
+
+# The engine's refusals of a booking (by code), as this form asks to put them right; a
+# placeholder is filled from the refusal (its `maximum`).
+RULE_MESSAGES = {
+    "phone_required": "Enter the phone number we should call.",
+    "email_required": "Enter your e-mail address.",
+    "notes_too_long": "Shorten your note to at most %(maximum)s characters.",
+    "wheelchair_access_in_person_only": (
+        "Step-free access can only be arranged for an appointment in person."
+    ),
+}
 
 # Field name -> the id of its input, which the error summary links to.
 FIELD_IDS = {
@@ -31,6 +43,7 @@ FIELD_IDS = {
     "phone": "field-phone",
     "language": "field-language",
     "interpreter_language": "field-interpreter",
+    "wheelchair_access": "field-wheelchair",
     "notes": "field-notes",
     "consent": "field-consent",
     "altcha": "field-altcha",
@@ -67,9 +80,18 @@ class Details:
             hold_token=hold_token,
             interpreter_language=self.interpreter_language or None,
             sign_language=self.sign_language,
-            # Only a visit needs a step-free way in.
-            wheelchair_access=self.wheelchair_access and channel == Channel.IN_PERSON,
+            wheelchair_access=self.wheelchair_access,
         )
+
+    def refused(self, error: InvalidRequest) -> bool:
+        """The engine's refusal of the booking at the field it names, in this form's words;
+        False for a refusal the form has no field or no words for."""
+        field = str(error.params.get("field", ""))
+        text = RULE_MESSAGES.get(error.code)
+        if text is None or field not in FIELD_IDS:
+            return False
+        self.errors[field] = text
+        return True
 
 
 def _text(form: FormData, name: str) -> str:
@@ -77,7 +99,7 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def read_details(form: FormData, channel: str) -> Details:
+def read_details(form: FormData) -> Details:
     details = Details(
         name=_text(form, "name"),
         email=_text(form, "email"),
@@ -100,14 +122,12 @@ def read_details(form: FormData, channel: str) -> Details:
         errors["email"] = "Enter an e-mail address in the form name@example.org."
     if details.phone and not _valid(_PHONE, details.phone):
         errors["phone"] = "Enter a phone number with digits only, for example 0391 123456."
-    elif not details.phone and channel == Channel.PHONE:
-        errors["phone"] = "Enter the phone number we should call."
     if details.language not in LANGUAGES:
         errors["language"] = "Choose the language of the consultation."
     if details.interpreter_language and not _valid(_INTERPRETER, details.interpreter_language):
         errors["interpreter_language"] = "Enter the language with at most 50 characters."
-    if len(details.notes) > NOTES_MAX or "\x00" in details.notes:
-        errors["notes"] = "Shorten your note to at most 500 characters."
+    if "\x00" in details.notes:
+        errors["notes"] = "Remove the characters that are not allowed from your note."
     if not details.consent:
         errors["consent"] = "Agree to the processing of your data to book the appointment."
     return details

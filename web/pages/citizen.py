@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from scheduler.availability import Slot
-from scheduler.errors import SlotUnavailable, TooManyOpenBookings
+from scheduler.errors import InvalidRequest, SlotUnavailable, TooManyOpenBookings
 from scheduler.models import Service
+from scheduler.requests import NOTES_MAX
 from scheduler.views import HoldInfo
 from web.pages.booking_common import (
     ServiceText,
@@ -107,7 +108,7 @@ def book(
     channel = channel_of(service, _field(form, "kanal")) or ""
     moment = parse_start(_field(form, "start"))
     hold_token = _field(form, "hold") or None
-    details = read_details(form, channel)
+    details = read_details(form)
     if details.errors:
         return _details_page(request, service, channel, moment, details, None, hold_token)
     try:
@@ -127,6 +128,12 @@ def book(
             "There are already %(maximum)s open appointments for this concern with this e-mail "
             "address. Cancel one of them first, or call the hotline."
         )
+        return _details_page(
+            request, service, channel, moment, details, None, hold_token, error.params
+        )
+    except InvalidRequest as error:
+        if not details.refused(error):
+            raise
         return _details_page(
             request, service, channel, moment, details, None, hold_token, error.params
         )
@@ -225,6 +232,7 @@ def _details_page(
         end=moment + timedelta(minutes=service.duration_minutes),
         start_value=start_param(moment, engine),
         details=details,
+        notes_max=NOTES_MAX,
         field_ids=FIELD_IDS,
         hold=hold,
         hold_minutes=request.app.state.container.settings.hold_minutes,

@@ -129,7 +129,7 @@ def appointment(request: Request, linked: Linked, erfolg: str = "") -> Response:
 @router.get("/termin/kalender.ics")
 def calendar_file(request: Request, linked: Linked) -> Response:
     _, booking = linked
-    return invite_response(scheduler(request), request.app.state.container.settings, booking)
+    return invite_response(request.app.state.container, booking)
 
 
 @router.get("/termin/verschieben")

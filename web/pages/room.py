@@ -140,7 +140,7 @@ async def guest_ticket(request: Request) -> JSONResponse:
 
 
 def _invite_url(request: Request, token: str) -> str:
-    return f"{_container(request).settings.base_url}/j/{token}"
+    return _container(request).links.join_url(token)
 
 
 @router.get("/staff/raeume/{room_id}")

@@ -5,7 +5,7 @@ with the link to send."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -17,7 +17,6 @@ from rooms.access import RoomRole
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
 from scheduler.errors import Conflict, InvalidRequest, NotFound
-from scheduler.models import Channel
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -38,7 +37,6 @@ router = APIRouter(include_in_schema=False)
 
 Form = Annotated[FormData, Depends(verified_form)]
 SECTION = "/staff/hotline"
-SEARCH_DAYS = 28  # how far ahead "the next free times" looks
 OFFER_DAYS = 4  # how many days with free times are offered
 BOOKING_FIELDS = {
     "service_id": "anliegen",
@@ -50,6 +48,7 @@ BOOKING_FIELDS = {
     "language": "language",
     "notes": "notes",
     "needs": "interpreter_language",
+    "wheelchair_access": "wheelchair_access",
     "advisor_id": "start",
 }
 _TEXT_FIELDS = ("name", "email", "phone", "language", "notes", "interpreter_language")
@@ -86,11 +85,6 @@ def book(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | Redir
     errors = FormErrors()
     if not values["start"]:
         errors.add("start", gettext(request, "Please choose a time."))
-    if values["kanal"] == Channel.VIDEO and not values["email"]:
-        message = "For a video appointment, the citizen needs the e-mail with the link."
-        errors.add("email", gettext(request, message))
-    if values["kanal"] == Channel.PHONE and not values["phone"]:
-        errors.add("phone", gettext(request, "For a callback, a phone number is needed."))
     body = validate(
         request,
         StaffBookingIn,
@@ -151,7 +145,7 @@ def room(
         "staff/adhoc_room.html",
         section=SECTION,
         room_id=room_id,
-        guest_url=f"{services.settings.base_url}/j/{guest.token}",
+        guest_url=services.links.join_url(guest.token),
     )
 
 
@@ -178,12 +172,10 @@ def _reference(entered: str) -> str:
 
 def _offer(request: Request, service_id: int, channel: str) -> list[tuple[date, list[Slot]]]:
     """The first days with free times, earliest first."""
-    first = today(request)
-    slots = container(request).scheduler.slots(
-        service_id, first, first + timedelta(days=SEARCH_DAYS - 1), channel
-    )
+    scheduler = container(request).scheduler
+    slots = scheduler.slots(service_id, *scheduler.search_window(today(request)), channel)
     days: dict[date, list[Slot]] = {}
-    tz = container(request).scheduler.tz
+    tz = scheduler.tz
     for slot in slots:
         day = slot.start.astimezone(tz).date()
         if day not in days and len(days) == OFFER_DAYS:
@@ -224,6 +216,7 @@ def _desk_page(
         chosen=chosen,
         channel=channel,
         offer=offer,
+        searched_until=container(request).scheduler.search_window(today(request))[1],
         errors=errors,
         values=values,
     )

@@ -1,0 +1,217 @@
+"""Where a booking can go: the service, its advisors' calendars around some days, the closed
+days, the checks of a start and the choice of the advisor. The booking use cases
+(`services.py`) run these inside their transactions, so that what they read is what they
+write against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from scheduler import calendar, queries
+from scheduler.availability import (
+    AdvisorCalendar,
+    SlotRules,
+    WeeklyInterval,
+    free_advisors_at,
+    is_on_grid,
+    last_bookable_day,
+)
+from scheduler.errors import (
+    ChannelNotOffered,
+    ClosedDay,
+    InvalidRequest,
+    NotFound,
+    OffGrid,
+    OutsideBookingWindow,
+    SlotUnavailable,
+)
+from scheduler.models import Booking, BookingStatus, Service
+from scheduler.views import ServiceView
+
+Span = tuple[int, int]  # POSIX seconds, start inclusive, end exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    advisor_id: int
+    # The advisor's holds that have run out: free, but still written.
+    run_out_holds: list[Span]
+
+
+def slot_rules(service: Service | ServiceView) -> SlotRules:
+    return SlotRules(
+        duration=service.duration_minutes,
+        buffer=service.buffer_minutes,
+        step=service.slot_interval_minutes,
+        min_notice=service.min_notice_minutes,
+        horizon_days=service.horizon_days,
+    )
+
+
+class Placement:
+    def __init__(self, tz: ZoneInfo, holiday_country: str, holiday_subdivision: str | None) -> None:
+        self.tz = tz
+        self._holidays = (holiday_country, holiday_subdivision)
+
+    def service(self, session: Session, service_id: int, person: str | None = None) -> ServiceView:
+        """The service; on PostgreSQL with `person` (an e-mail key) also that person's
+        transaction lock, in the same round trip. The lock serialises bookings by one person,
+        so that two parallel requests cannot both pass the cap on open bookings; statements
+        after this one see what the lock's previous holder committed (each has its own
+        snapshot)."""
+        connection = session.connection()
+        params: dict[str, object] = {"service_id": service_id}
+        query = queries.SERVICE
+        if person is not None and connection.dialect.name == "postgresql":
+            query, params["person"] = queries.SERVICE_LOCKING, person
+        row = connection.execute(query, params).first()
+        if row is None:
+            raise NotFound("unknown service", field="service_id")
+        return ServiceView(*row[:11])
+
+    def calendars(
+        self,
+        session: Session,
+        service: Service | ServiceView,
+        first: date,
+        last: date,
+        now: datetime,
+        exclude_booking: int | None = None,
+        stale: dict[int, list[Span]] | None = None,
+    ) -> list[AdvisorCalendar]:
+        """The service's advisors with their hours and the absences and taken time around
+        the local days `first`..`last`, read with two lean queries; `stale` receives each
+        advisor's holds that have run out."""
+        connection = session.connection()
+        lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
+        hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
+        params = {
+            "service_id": service.id,
+            "lo": lo,
+            "hi": hi,
+            "now": now,
+            "exclude": exclude_booking or 0,
+        }
+        weekly: dict[int, list[WeeklyInterval]] = {}
+        for staff_id, weekday, start, end in connection.execute(queries.ROSTER, params):
+            intervals = weekly.setdefault(staff_id, [])
+            if weekday is not None:
+                intervals.append(
+                    WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
+                )
+        ids = list(weekly)
+        absences: dict[int, list[Span]] = {i: [] for i in ids}
+        taken: dict[int, list[Span]] = {i: [] for i in ids}
+        run_out: dict[int, list[Span]] = {i: [] for i in ids}
+        busy = (absences, taken, run_out)
+        rows = connection.execute(queries.BUSY, {**params, "ids": ids}) if ids else ()
+        for kind, staff_id, start, end in rows:
+            busy[kind][staff_id].append((start, end))
+        if stale is not None:
+            stale.update(run_out)
+        return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
+
+    def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
+        return calendar.closed_days(session, *self._holidays, first, last)
+
+    def choose(
+        self,
+        session: Session,
+        service: Service | ServiceView,
+        start: datetime,
+        channel: str,
+        now: datetime,
+        advisor_id: int | None,
+        exclude_booking: int | None,
+        prefer: int | None = None,
+    ) -> Choice:
+        """The advisor who gets a booking at `start`: free, least loaded that day, lowest id."""
+        if channel not in service.channels:
+            raise ChannelNotOffered(channel=channel)
+        start = self._check_start(session, service, start, now)
+        day = start.astimezone(self.tz).date()
+        stale: dict[int, list[Span]] = {}
+        calendars = self.calendars(session, service, day, day, now, exclude_booking, stale)
+        if advisor_id is not None:
+            calendars = [c for c in calendars if c.advisor_id == advisor_id]
+            if not calendars:
+                raise NotFound("advisor does not offer this service", field="advisor_id")
+        rules = slot_rules(service)
+        free = free_advisors_at(rules, calendars, start, now=now, tz=self.tz)
+        if not free:
+            # Only now tell "not a slot time at all" (422) from "taken" (409).
+            if not is_on_grid(rules, calendars, start, self.tz):
+                raise OffGrid()
+            raise SlotUnavailable()
+        if prefer in free:
+            return Choice(prefer, stale[prefer])
+        day_start = datetime.combine(day, time(), self.tz)
+        day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
+        load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
+        chosen = min(free, key=lambda advisor: (load[advisor], advisor))
+        return Choice(chosen, stale[chosen])
+
+    def _check_start(
+        self, session: Session, service: Service | ServiceView, start: datetime, now: datetime
+    ) -> datetime:
+        if start.tzinfo is None:
+            raise InvalidRequest("time without offset", field="start", code="naive_time")
+        start = start.astimezone(UTC)
+        if start.second or start.microsecond:
+            raise OffGrid()
+        if start < now + timedelta(minutes=service.min_notice_minutes):
+            raise OutsideBookingWindow(field="start", reason="too_soon")
+        day = start.astimezone(self.tz).date()
+        if day > last_bookable_day(slot_rules(service), now, self.tz):
+            raise OutsideBookingWindow(field="start", reason="beyond_horizon")
+        if self.closed(session, day, day):
+            raise ClosedDay(field="start")
+        return start
+
+
+def new_booking(
+    service: Service | ServiceView,
+    advisor_id: int,
+    channel: str,
+    start: datetime,
+    status: BookingStatus,
+) -> Booking:
+    """The row of a booking at `start` with the chosen advisor, its buffer included."""
+    start = start.astimezone(UTC)
+    end = start + timedelta(minutes=service.duration_minutes)
+    return Booking(
+        service_id=service.id,
+        advisor_id=advisor_id,
+        channel=channel,
+        status=status,
+        start_at=start,
+        end_at=end,
+        blocked_until=end + timedelta(minutes=service.buffer_minutes),
+    )
+
+
+def sweep_expired_holds(
+    session: Session, choice: Choice, start: datetime, blocked_until: datetime, now: datetime
+) -> None:
+    """Delete run-out holds in the way of a booking about to be written: the database
+    constraint, which cannot know the time, still counts them as taken. Only when the
+    calendar read showed one there, which is rare: a statement saved on every booking."""
+    # A second of slack either way: the spans are whole seconds, computed by the database.
+    begin, end = int(start.timestamp()) - 1, math.ceil(blocked_until.timestamp()) + 1
+    if not any(s < end and begin < e for s, e in choice.run_out_holds):
+        return
+    session.connection().execute(
+        queries.SWEEP_HOLDS,
+        {
+            "advisor_id": choice.advisor_id,
+            "start": start,
+            "blocked_until": blocked_until,
+            "now": now,
+        },
+    )

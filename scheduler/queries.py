@@ -1,0 +1,136 @@
+"""The statements of the booking use cases, built once at import: building and caching a
+statement costs more than running it on the hot paths (slot search, booking). They run as
+plain Core statements on the session's connection; the ORM's per-row bookkeeping would cost
+more than the queries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, bindparam, case, delete, func, literal, select, union_all
+
+from scheduler.db import epoch
+from scheduler.models import (
+    OCCUPYING,
+    Absence,
+    Booking,
+    BookingStatus,
+    Service,
+    Staff,
+    Team,
+    WeeklyHours,
+    staff_services,
+)
+
+# What booking needs of a service: the fields of ServiceView, in its order.
+SERVICE = (
+    select(
+        Service.id,
+        Service.name,
+        Service.address,
+        Team.name,
+        Team.email,
+        Service.duration_minutes,
+        Service.buffer_minutes,
+        Service.slot_interval_minutes,
+        Service.min_notice_minutes,
+        Service.horizon_days,
+        Service.channels,
+    )
+    .outerjoin(Team, Team.id == Service.team_id)
+    .where(Service.id == bindparam("service_id"), Service.active)
+)
+# The same, with the PostgreSQL transaction lock on a person (see Placement.service).
+SERVICE_LOCKING = SERVICE.add_columns(
+    func.pg_advisory_xact_lock(func.hashtext(bindparam("person")))
+)
+# A booking as messages and invites show it: the fields of BookingInfo, in its order.
+BOOKING_INFO = (
+    select(
+        Booking.id,
+        func.coalesce(Booking.reference, ""),
+        Booking.status,
+        Booking.service_id,
+        Service.name,
+        Booking.advisor_id,
+        Staff.name,
+        Booking.channel,
+        Booking.start_at,
+        Booking.end_at,
+        Booking.name,
+        Booking.email,
+        Booking.phone,
+        Booking.language,
+        Booking.notes,
+        Booking.token_version,
+        Booking.sequence,
+        Booking.created_at,
+        Service.address,
+        Team.name,
+        Team.email,
+        Booking.interpreter_language,
+        Booking.sign_language,
+        Booking.wheelchair_access,
+    )
+    .join(Service, Service.id == Booking.service_id)
+    .join(Staff, Staff.id == Booking.advisor_id)
+    .outerjoin(Team, Team.id == Service.team_id)
+    .where(Booking.id == bindparam("id"))
+)
+# The service's advisors, each with its weekly intervals (none: one row of NULLs).
+ROSTER = (
+    select(Staff.id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end)
+    .join(staff_services, staff_services.c.staff_id == Staff.id)
+    .outerjoin(WeeklyHours, WeeklyHours.staff_id == Staff.id)
+    .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
+    .order_by(Staff.id)
+)
+# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for;
+# the advisors' ids are given (from ROSTER): a plain list plans far faster than a subquery.
+BUSY = union_all(
+    select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+        Absence.staff_id.in_(bindparam("ids", expanding=True)),
+        Absence.start_at < bindparam("hi"),
+        Absence.end_at > bindparam("lo"),
+    ),
+    select(
+        # 1: taken; 2: a hold that has run out, free but still in the table (see SWEEP_HOLDS)
+        case(
+            (
+                and_(
+                    Booking.status == BookingStatus.HELD,
+                    Booking.hold_expires_at <= bindparam("now"),
+                ),
+                literal(2),
+            ),
+            else_=literal(1),
+        ),
+        Booking.advisor_id,
+        epoch(Booking.start_at),
+        epoch(Booking.blocked_until),
+    ).where(
+        Booking.advisor_id.in_(bindparam("ids", expanding=True)),
+        Booking.status.in_(OCCUPYING),
+        Booking.start_at < bindparam("hi"),
+        Booking.blocked_until > bindparam("lo"),
+        Booking.id != bindparam("exclude"),
+    ),
+)
+# A person's confirmed appointments of a service still to come, for the cap on them.
+OPEN_BOOKINGS = select(func.count()).where(
+    Booking.email_key == bindparam("email_key"),
+    Booking.service_id == bindparam("service_id"),
+    Booking.status == BookingStatus.CONFIRMED,
+    Booking.start_at > bindparam("now"),
+)
+# An advisor's run-out holds in the way of a booking about to be written.
+SWEEP_HOLDS = (
+    delete(Booking)
+    .where(
+        Booking.advisor_id == bindparam("advisor_id"),
+        Booking.status == BookingStatus.HELD,
+        Booking.hold_expires_at <= bindparam("now"),
+        Booking.start_at < bindparam("blocked_until"),
+        Booking.blocked_until > bindparam("start"),
+    )
+    .execution_options(synchronize_session=False)
+)

@@ -1,0 +1,69 @@
+"""What the booking use case takes and gives back, and the rules a booking request must keep.
+
+The rules live here and nowhere else: the citizens' API, the staff API, the booking pages and
+the hotline desk all hand their request to `Scheduler.book`, which checks it with
+`BookingRequest.check` before anything is written. The transports only word the errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scheduler.errors import (
+    ChannelNotOffered,
+    EmailRequired,
+    NotesTooLong,
+    PhoneRequired,
+    WheelchairAccessInPersonOnly,
+)
+from scheduler.models import Channel
+from scheduler.views import BookingInfo
+
+# What an advisor reads before the consultation: a few sentences, not a case file.
+NOTES_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    service_id: int
+    start: datetime
+    channel: str
+    name: str
+    email: str | None
+    phone: str | None = None
+    language: str = "de"
+    notes: str = ""
+    hold_token: str | None = None
+    advisor_id: int | None = None
+    created_by_id: int | None = None
+    interpreter_language: str | None = None
+    sign_language: bool = False
+    wheelchair_access: bool = False
+
+    def check(self, channels: Sequence[str]) -> None:
+        """Refuse a request that can never be booked as given, whoever sends it; `channels`
+        are those the service offers."""
+        if self.channel not in channels:
+            raise ChannelNotOffered(channel=self.channel)
+        if self.channel == Channel.PHONE and not (self.phone or "").strip():
+            raise PhoneRequired(field="phone")
+        # The link to the video room only ever reaches the citizen by e-mail.
+        if self.channel == Channel.VIDEO and not (self.email or "").strip():
+            raise EmailRequired(field="email")
+        if len(self.notes) > NOTES_MAX:
+            raise NotesTooLong(field="notes", maximum=NOTES_MAX)
+        if self.wheelchair_access and self.channel != Channel.IN_PERSON:
+            raise WheelchairAccessInPersonOnly(field="wheelchair_access")
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A booking just made, or None when an idempotency key replays an earlier answer; the
+    answer as the transport rendered it inside the booking's transaction."""
+
+    booking: BookingInfo | None
+    response: dict[str, Any] | None
+    replayed: bool = False
