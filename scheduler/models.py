@@ -225,6 +225,9 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Read and written only by instances of the previous version while a rolling upgrade runs;
+    # this one leaves it to its default (migration 0005), and a later migration drops it.
+    status_code: Mapped[int] = mapped_column(Integer, server_default="201")
 
 
 class AuditEntry(Base):

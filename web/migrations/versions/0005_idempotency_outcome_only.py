@@ -17,13 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The transport decides the status of a replayed answer; every stored one was 201.
-    # SQLite (3.35+) drops a column in place: no batch copy of the table needed.
-    op.drop_column("idempotency_records", "status_code")
+    # The transport decides the status of a replayed answer; every stored one was 201. Expand
+    # only: instances of the previous release still write and read the column during a rolling
+    # upgrade, so it stays, filled by a default, until a later release drops it.
+    with op.batch_alter_table("idempotency_records") as table:
+        table.alter_column("status_code", existing_type=sa.Integer(), server_default="201")
 
 
 def downgrade() -> None:
-    op.add_column(
-        "idempotency_records",
-        sa.Column("status_code", sa.Integer(), nullable=False, server_default="201"),
-    )
+    with op.batch_alter_table("idempotency_records") as table:
+        table.alter_column("status_code", existing_type=sa.Integer(), server_default=None)
