@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from scheduler.db import read_session
 from scheduler.models import Booking, BookingStatus, Role
 from scheduler.requests import NOTES_MAX
-from tests.pages.test_citizen_flow import details_values, open_page
-from tests.pages.test_staff_login import post, staff_client
 from tests.scheduler.test_booking_rules import IDS, RULES, Rule
+from tests.web.pages.test_citizen_flow import details_values, open_page
+from tests.web.pages.test_staff_login import post, staff_client
 from web.errors import MESSAGES
 from web.i18n import Catalogues
 from web.pages.booking_form import FIELD_IDS, RULE_MESSAGES

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from tests.web.test_devmail import book, delivered_confirmation, messages
+from tests.web.api.test_devmail import book, delivered_confirmation, messages
 
 URL = re.compile(r"https?://[^\s\"'<>]+")
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from scheduler.models import Role
 from tests.conftest import PASSWORD
-from tests.pages.test_staff_login import field_error, log_in, post, staff_client
+from tests.web.pages.test_staff_login import field_error, log_in, post, staff_client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.models import BookingStatus, Role
 from scheduler.requests import BookingRequest
-from tests.pages.test_staff_login import post, staff_client
+from tests.web.pages.test_staff_login import post, staff_client
 from web.i18n import Catalogues
 
 # MONDAY (6 January) is a public holiday in Saxony-Anhalt: the appointments are on Tuesday.

@@ -3,7 +3,7 @@ a service (optional; the v1 contract's fields stay as they were)."""
 
 from __future__ import annotations
 
-from tests.pages.test_citizen_flow import TUESDAY, at, make_service, open_page
+from tests.web.pages.test_citizen_flow import TUESDAY, at, make_service, open_page
 
 
 def test_needs_go_in_with_a_booking_and_come_back_in_its_answers(client, world):

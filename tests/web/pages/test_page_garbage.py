@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from scheduler.models import Role
-from tests.pages.test_staff_login import csrf_token, staff_client
+from tests.web.pages.test_staff_login import csrf_token, staff_client
 
 PATH_VALUES = ["0", "-1", "99999999999999999999999", "abc", "%00", "%C3%A4", "2031-02-30", "'--"]
 QUERIES = [

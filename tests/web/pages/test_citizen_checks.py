@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scheduler.catalogue import HoursSpec
-from tests.pages.test_citizen_flow import (
+from tests.web.pages.test_citizen_flow import (
     TUESDAY,
     at,
     bookings,

@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.catalogue import HoursSpec
 from scheduler.models import Role
-from tests.pages.test_staff_login import field_error, post, staff_client
+from tests.web.pages.test_staff_login import field_error, post, staff_client
 from web.i18n import Catalogues
 
 

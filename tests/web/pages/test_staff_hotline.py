@@ -10,7 +10,7 @@ import pytest
 
 from scheduler.models import Role
 from scheduler.requests import BookingRequest
-from tests.pages.test_staff_login import field_error, post, staff_client
+from tests.web.pages.test_staff_login import field_error, post, staff_client
 
 # The clock stands at MONDAY 08:00 in Berlin, a public holiday: the first free time is Tuesday
 # 09:00 (the hours are 9-12 and 13-16).

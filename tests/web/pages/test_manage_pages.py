@@ -10,7 +10,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from notifications.models import OutboxMessage
-from tests.pages.test_citizen_flow import TUESDAY, at, bookings, make_service, open_page, read
+from tests.web.pages.test_citizen_flow import TUESDAY, at, bookings, make_service, open_page, read
 from web.container import Container
 
 
