@@ -311,8 +311,8 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
     result.created = result.statuses["201"] + WARMUP
     result.stored, result.overlaps = double_bookings(url)
     for server in servers:
-        log = server.log().splitlines()
-        errors = [line for line in log if "Traceback" in line or "ERROR" in line]
+        lines = server.log().splitlines()
+        errors = [line for line in lines if "Traceback" in line or "ERROR" in line]
         if errors:
             print(f"server log has {len(errors)} error lines, e.g. {errors[0]}", file=sys.stderr)
     return result

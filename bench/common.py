@@ -221,7 +221,7 @@ def fire_together(base_url: str, calls: Sequence[Call]) -> list[httpx.Response]:
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-        return answers  # type: ignore[return-value]
+        return answers  # type: ignore[return-value]  # exceptions were raised above
 
     return asyncio.run(run())
 

@@ -61,7 +61,7 @@ from scheduler.accounts import StaffIdentity
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.db import make_sessionmaker, read_session, utcnow, write_session
 from scheduler.models import Role
-from scheduler.services import BookingRequest
+from scheduler.requests import BookingRequest
 from web.container import Container
 from web.database import engine_for, migrate
 from web.settings import Settings
@@ -228,7 +228,7 @@ class Throughput:
 
 def settings_for(url: str, sink: Sink) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="test",
         database_url=url,
         base_url=BASE_URL,
@@ -323,7 +323,7 @@ def write_copies(container: Container, templates: Sequence[OutboxMessage], n: in
         )
     with write_session(container.sessions) as session:
         session.execute(insert(OutboxMessage), rows)
-    return {row["message_id"] for row in rows}
+    return {str(row["message_id"]) for row in rows}
 
 
 def drain(outbox: Outbox, deadline: float) -> int:

@@ -402,7 +402,7 @@ async def expect(ws: ClientConnection, kind: str) -> dict[str, Any]:
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), STEP_TIMEOUT))
         if message.get("type") == kind:
-            return message  # type: ignore[no-any-return]
+            return message
         if message.get("type") == "error":
             raise SetupFailed(f"expected {kind}, got {message}")
 
@@ -550,7 +550,7 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
     figures.rss_after = rss_mib(target.pid)
     figures.sockets_after_connect = established(target.port)
     if rooms:
-        headers = rooms[0].guest.ws.response.headers  # type: ignore[union-attr]
+        headers = rooms[0].guest.ws.response.headers  # type: ignore[union-attr]  # set once the handshake is done
         figures.extensions = headers.get("Sec-WebSocket-Extensions", "")
         await drive(target, rooms, args)
     figures.sockets_after_load = established(target.port)
@@ -621,7 +621,7 @@ def _read_json(path: Path, seconds: float = 30.0) -> dict[str, Any]:
         if time.monotonic() > deadline:
             return {}
         time.sleep(0.1)
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    return json.loads(path.read_text())
 
 
 def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
@@ -764,7 +764,7 @@ def print_profile(path: Path, messages: int, top: int = 12) -> None:
         return
     stats = pstats.Stats(str(path))
     layers: Counter[str] = Counter()
-    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]  # pstats keeps it untyped
         layers[layer(filename, function)] += row[2]
     total, n = sum(layers.values()), max(messages, 1)
     print(f"\n== {path.stem}: CPU of the event loop's thread under cProfile ({path})")

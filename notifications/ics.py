@@ -67,7 +67,7 @@ def booking_invite(
     event = _event(booking, tz, base_url, join_url, now)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     name, address = parseaddr(organizer)
-    event.add("organizer", f"mailto:{address}", parameters={"CN": name} if name else None)
+    event.add("organizer", f"mailto:{address}", parameters={"CN": name} if name else {})
     if booking.email:
         event.add(
             "attendee",

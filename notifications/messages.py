@@ -127,7 +127,7 @@ class MailRenderer:
             undefined=StrictUndefined,
         )
         environment.policies["ext.i18n.trimmed"] = True
-        environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+        environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
         environment.filters["tel"] = _tel
         return environment
 

@@ -67,7 +67,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        moment: datetime = value  # psycopg's timestamptz
+        return moment.astimezone(UTC)
 
 
 def utcnow() -> datetime:

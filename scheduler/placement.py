@@ -7,8 +7,10 @@ write against.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -73,7 +75,8 @@ class Placement:
         row = connection.execute(query, params).first()
         if row is None:
             raise NotFound("unknown service", field="service_id")
-        return ServiceView(*row[:11])
+        values: tuple[Any, ...] = tuple(row)
+        return ServiceView(*values[:11])
 
     def calendars(
         self,
@@ -110,7 +113,9 @@ class Placement:
         taken: dict[int, list[Span]] = {i: [] for i in ids}
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
-        rows = connection.execute(queries.BUSY, {**params, "ids": ids}) if ids else ()
+        rows: Iterable[Any] = ()
+        if ids:
+            rows = connection.execute(queries.BUSY, {**params, "ids": ids})
         for kind, staff_id, start, end in rows:
             busy[kind][staff_id].append((start, end))
         if stale is not None:

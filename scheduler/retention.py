@@ -64,7 +64,7 @@ class Cutoffs:
         )
 
 
-def due_bookings(cutoffs: Cutoffs) -> Select[tuple[int]]:
+def due_bookings(cutoffs: Cutoffs) -> Select[Any]:
     """The ids of the bookings whose retention has passed (holds are never among them)."""
     return select(Booking.id).where(
         Booking.status != BookingStatus.HELD,
@@ -94,7 +94,7 @@ class Eraser:
             return self.apply(session, keys)
         statement = delete(self.key.class_).where(self.key.in_(keys))
         result = session.execute(statement, execution_options={"synchronize_session": False})
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)  # type: ignore[attr-defined]  # a DML Result is a CursorResult
 
 
 def _still_personal() -> ColumnElement[bool]:
@@ -129,13 +129,13 @@ def _anonymise(session: Session, ids: Sequence[Any]) -> int:
         )
     )
     result = session.execute(statement, execution_options={"synchronize_session": False})
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a DML Result is a CursorResult
 
 
 def _clear_reason(session: Session, ids: Sequence[Any]) -> int:
     statement = update(Absence).where(Absence.id.in_(ids)).values(reason="")
     result = session.execute(statement, execution_options={"synchronize_session": False})
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a DML Result is a CursorResult
 
 
 BOOKINGS = Eraser(
@@ -229,7 +229,7 @@ class Retention:
                 # Each process of a deployment runs the purge at the same time: on PostgreSQL
                 # they share out the rows instead of waiting on (or deadlocking over) each
                 # other's. SQLite has one writer anyway and ignores the clause.
-                keys = session.scalars(
+                keys: Sequence[object] = session.scalars(
                     select(eraser.key)
                     .where(eraser.due(cutoffs))
                     .limit(self._batch_size)

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select
@@ -48,6 +48,8 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out
 # Written in the transaction of a change, after it: the staff desk's audit entry. What it
 # raises undoes the change.
 Audit = Callable[[Session, BookingInfo], None]
+
+T = TypeVar("T")
 
 
 def _unaudited(session: Session, booking: BookingInfo) -> None:
@@ -151,7 +153,10 @@ class Scheduler:
     def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None:
         """A booking as its messages and invites show it, read with one plain query."""
         row = session.connection().execute(queries.BOOKING_INFO, {"id": booking_id}).first()
-        return BookingInfo(*row) if row is not None else None
+        if row is None:
+            return None
+        values: tuple[Any, ...] = tuple(row)
+        return BookingInfo(*values)
 
     def booking_for_token(self, token: str) -> BookingInfo:
         claims = self.tokens.decode(token, Audience.MANAGE)
@@ -350,8 +355,8 @@ class Scheduler:
         return info
 
     def _with_retries(
-        self, work: Callable[[Session], Any], on_unique: Callable[[], Any] | None = None
-    ) -> Any:
+        self, work: Callable[[Session], T], on_unique: Callable[[], T | None] | None = None
+    ) -> T:
         for _ in range(self.config.max_attempts):
             try:
                 with write_session(self.sessions) as session:
@@ -415,7 +420,9 @@ class Scheduler:
             "sequence": 0,
             "updated_at": now,
         }
-        booking_id = session.connection().scalar(insert(Booking).returning(Booking.id), values)
+        inserted = session.connection().execute(insert(Booking).returning(Booking.id), values)
+        booking_id = inserted.scalar_one()
+        written: dict[str, Any] = {column: values[column] for column in AS_WRITTEN}
         return BookingInfo(
             id=booking_id,
             service_name=service.name,
@@ -425,7 +432,7 @@ class Scheduler:
             address=service.address,
             team_name=service.team_name,
             team_email=service.team_email,
-            **{column: values[column] for column in AS_WRITTEN},
+            **written,
         )
 
     def _claim_hold(
