@@ -34,6 +34,7 @@ from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
 from web.pages.language import LanguageMiddleware
+from web.pages.rendering import Pages
 from web.protection import Protection
 from web.settings import Settings
 
@@ -45,7 +46,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         settings.connection_test_sessions,
         settings.connection_test_seconds,
         ice_servers=lambda: [
-            RTCIceServer(**server.as_dict())  # type: ignore[arg-type]
+            RTCIceServer(
+                urls=list(server.urls), username=server.username, credential=server.credential
+            )
             for server in container.ice.for_participant("connection-test")
         ],
     )
@@ -84,8 +87,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         docs_url=None,
         redoc_url=None,
     )
+    # Read through web.deps, the only other module that touches app.state.
+    catalogues = Catalogues()
     app.state.container = container
-    app.state.catalogues = Catalogues()
+    app.state.catalogues = catalogues
+    app.state.pages = Pages(catalogues, container.settings)
     app.state.echo = echo
     app.state.hub = hub
     app.state.protection = protection = Protection(settings, lambda: clock().timestamp())
@@ -102,7 +108,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     if settings.env != "production":
         app.include_router(devmail.router)
     pages.install(app)
-    app.add_middleware(LanguageMiddleware, catalogues=app.state.catalogues)
+    app.add_middleware(LanguageMiddleware, catalogues=catalogues)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     # The embedded mail worker gives way while requests are answered (at most 10 s).

@@ -12,7 +12,7 @@ from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.db import read_session, write_session
 from scheduler.errors import SchedulerError
 from scheduler.models import Role, Staff
-from scheduler.services import BookingRequest
+from scheduler.requests import BookingRequest
 from web.container import Container
 
 OFFICE = "Wilhelm-Höpfner-Ring 4, 39116 Magdeburg"

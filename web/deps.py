@@ -1,4 +1,11 @@
-"""FastAPI dependencies: the container, the staff member behind a bearer token, the client."""
+"""FastAPI dependencies, and the one place that reads what `create_app` keeps on `app.state`:
+the container, the page renderer, the bot protection, the catalogues, the connection tests and
+the signaling hub. Then the staff member behind a bearer token, the client and its limits.
+
+Each of the app's parts comes twice: a plain function of the request (or WebSocket), for code
+that is no dependency (error handlers, the helpers of pages), and an `Annotated` alias for
+handlers.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,96 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
+from rooms.echo import EchoTests
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import TokenInvalid
+from signaling.hub import Hub
 from web.container import Container
+from web.i18n import Catalogues
+
+# web/pages/__init__.py imports no page module at import time, so that this import does not
+# run into the page modules, which import this module.
+from web.pages.rendering import Pages
+from web.protection import Protection
 
 _bearer = HTTPBearer(auto_error=False, description="A staff access token or a magic-link token")
 
 
-def container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+# -- what create_app keeps on app.state ------------------------------------------------------
+
+
+def container(connection: HTTPConnection) -> Container:
+    found: Container = connection.app.state.container
+    return found
+
+
+def pages(connection: HTTPConnection) -> Pages:
+    found: Pages = connection.app.state.pages
+    return found
+
+
+def has_pages(connection: HTTPConnection) -> bool:
+    return hasattr(connection.app.state, "pages")
+
+
+def protection(connection: HTTPConnection) -> Protection:
+    found: Protection = connection.app.state.protection
+    return found
+
+
+def catalogues(connection: HTTPConnection) -> Catalogues:
+    found: Catalogues = connection.app.state.catalogues
+    return found
+
+
+def echo_tests(connection: HTTPConnection) -> EchoTests:
+    found: EchoTests = connection.app.state.echo
+    return found
+
+
+def signaling_hub(connection: HTTPConnection) -> Hub:
+    found: Hub = connection.app.state.hub
+    return found
 
 
 # Dependencies that only look something up are coroutines: FastAPI runs a `def` dependency
 # in the thread pool, a hop that costs more than the lookup.
-async def _container(request: Request) -> Container:
-    return container(request)
+async def _container(connection: HTTPConnection) -> Container:
+    return container(connection)
+
+
+async def _pages(connection: HTTPConnection) -> Pages:
+    return pages(connection)
+
+
+async def _protection(connection: HTTPConnection) -> Protection:
+    return protection(connection)
+
+
+async def _catalogues(connection: HTTPConnection) -> Catalogues:
+    return catalogues(connection)
+
+
+async def _echo_tests(connection: HTTPConnection) -> EchoTests:
+    return echo_tests(connection)
+
+
+async def _signaling_hub(connection: HTTPConnection) -> Hub:
+    return signaling_hub(connection)
 
 
 Services = Annotated[Container, Depends(_container)]
+Renderer = Annotated[Pages, Depends(_pages)]
+Guard = Annotated[Protection, Depends(_protection)]
+Texts = Annotated[Catalogues, Depends(_catalogues)]
+Echo = Annotated[EchoTests, Depends(_echo_tests)]
+SignalingHub = Annotated[Hub, Depends(_signaling_hub)]
+
+
+# -- the staff member behind a bearer token --------------------------------------------------
+
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
@@ -44,5 +122,25 @@ def current_staff(token: Token, services: Services) -> StaffIdentity:
 Actor = Annotated[StaffIdentity, Depends(current_staff)]
 
 
+# -- the client and its limits ---------------------------------------------------------------
+
+
 def client_address(request: Request) -> str:
+    # The proxy's X-Forwarded-For is already applied by uvicorn for `trusted_proxies`.
     return request.client.host if request.client else "unknown"
+
+
+def check_slot_search(request: Request) -> None:
+    """Raise RateLimited (429) when this address searches too often."""
+    protection(request).check_search(client_address(request))
+
+
+def check_booking(request: Request, altcha: str | None = None) -> None:
+    """Raise AltchaRejected (422) for a bad proof of work, RateLimited (429) when this address
+    books too often: the stricter limit applies without a proof of work."""
+    protection(request).check_booking(client_address(request), altcha)
+
+
+def check_hold(request: Request, altcha: str | None = None) -> None:
+    """As check_booking, for holding a slot (its own budget of the same size)."""
+    protection(request).check_booking(client_address(request), altcha, hold=True)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler import errors
+from web.deps import catalogues, container, has_pages, pages
 from web.protection import RateLimited
 
 STATUS = [
@@ -100,11 +101,11 @@ _NOT_PAGES = ("/api/", "/ws/", "/openapi.json", "/healthz", "/readyz", "/static/
 
 
 def message(request: Request, code: str, **params: object) -> str:
-    catalogues = request.app.state.catalogues
-    language = getattr(request.state, "language", None) or catalogues.negotiate(
+    texts = catalogues(request)
+    language = getattr(request.state, "language", None) or texts.negotiate(
         request.headers.get("accept-language")
     )
-    text = catalogues.gettext(language, MESSAGES.get(code, MESSAGES["invalid_request"]))
+    text = texts.gettext(language, MESSAGES.get(code, MESSAGES["invalid_request"]))
     try:
         return text.format(**params)
     except (KeyError, IndexError):
@@ -117,14 +118,14 @@ def problem(
     params = extra.pop("params", {})
     detail = message(request, code, **params)
     if is_page(request):
-        return request.app.state.pages.error(request, status, code, detail)  # type: ignore[no-any-return]
+        return pages(request).error(request, status, code, detail)
     body = {"code": code, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def is_page(request: Request) -> bool:
     path = request.url.path
-    return hasattr(request.app.state, "pages") and not (
+    return has_pages(request) and not (
         path.startswith(_NOT_PAGES) or path.startswith("/feeds/") or path == "/docs"
     )
 
@@ -138,7 +139,7 @@ def local_times(
 ) -> tuple[dict[str, object], dict[str, str]]:
     """Times of an error in the office's zone: `<name>_date` and `<name>_time` for the message,
     and `<name>` in ISO 8601 with its offset for the body (a page shows or counts down to it)."""
-    tz = request.app.state.container.scheduler.tz
+    tz = container(request).scheduler.tz
     texts = dict(params)
     body: dict[str, str] = {}
     for name, value in params.items():

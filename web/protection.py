@@ -7,6 +7,9 @@ Redis when several processes serve the city. A booking whose browser solved an A
 challenge (a second of hashing in the background, nothing for the person to do) gets the
 normal limit; one without (no JavaScript, or an integrator's API call) a stricter limit, never
 a refusal. A solved challenge is accepted once.
+
+Handlers check a request with `check_slot_search`, `check_booking` and `check_hold` of
+`web.deps`, which find the app's `Protection` and the client's address.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import altcha
-from fastapi import Request
 
 from scheduler.errors import InvalidRequest, SchedulerError
 from web.settings import Settings
@@ -270,28 +272,3 @@ class Protection:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
-
-
-def _protection(request: Request) -> Protection:
-    return request.app.state.protection  # type: ignore[no-any-return]
-
-
-def _address(request: Request) -> str:
-    # The proxy's X-Forwarded-For is already applied by uvicorn for `trusted_proxies`.
-    return request.client.host if request.client else "unknown"
-
-
-def check_slot_search(request: Request) -> None:
-    """Raise RateLimited (429) when this address searches too often."""
-    _protection(request).check_search(_address(request))
-
-
-def check_booking(request: Request, altcha: str | None = None) -> None:
-    """Raise AltchaRejected (422) for a bad proof of work, RateLimited (429) when this address
-    books too often: the stricter limit applies without a proof of work."""
-    _protection(request).check_booking(_address(request), altcha)
-
-
-def check_hold(request: Request, altcha: str | None = None) -> None:
-    """As check_booking, for holding a slot (its own budget of the same size)."""
-    _protection(request).check_booking(_address(request), altcha, hold=True)

@@ -3,10 +3,10 @@ booking limit): a proof of work solved in the browser, verified in web/protectio
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+from web.deps import Guard
 
 router = APIRouter(prefix="/api/v1", tags=["citizens"])
 
@@ -23,6 +23,5 @@ router = APIRouter(prefix="/api/v1", tags=["citizens"])
         }
     },
 )
-def altcha_challenge(request: Request) -> JSONResponse:
-    challenge: dict[str, Any] = request.app.state.protection.altcha.challenge()
-    return JSONResponse(challenge, headers={"Cache-Control": "no-store"})
+def altcha_challenge(guard: Guard) -> JSONResponse:
+    return JSONResponse(guard.altcha.challenge(), headers={"Cache-Control": "no-store"})

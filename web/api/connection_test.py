@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from rooms.echo import EchoTests
+from web.deps import Echo
 
 router = APIRouter(prefix="/api/v1/connection-test", tags=["connection test"])
 
@@ -34,11 +34,6 @@ class AnswerOut(BaseModel):
     expires_in_seconds: int
 
 
-async def echo_tests(request: Request) -> EchoTests:
-    return request.app.state.echo  # type: ignore[no-any-return]
-
-
-Echo = Annotated[EchoTests, Depends(echo_tests)]
 SessionId = Annotated[str, Path(max_length=64)]
 
 

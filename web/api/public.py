@@ -13,9 +13,8 @@ from fastapi.responses import JSONResponse
 from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
-from web.deps import Services, Token
+from web.deps import Services, Token, check_booking, check_hold, check_slot_search
 from web.presenters import booking_out, invite_response, local, needs_fields
-from web.protection import check_booking, check_hold, check_slot_search
 from web.schemas import (
     BookingIn,
     BookingOut,

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 
 from rooms.access import InviteLink, RoomInfo, Ticket
-from signaling.hub import Hub
 from signaling.protocol import CloseCode
-from web.deps import Actor, Services, Token
+from web.deps import Actor, Services, SignalingHub, Token
 from web.presenters import local
 from web.schemas import (
     AdhocRoomIn,
@@ -128,10 +127,9 @@ async def revoke_invite(
     invite_id: Annotated[int, Path(ge=1, le=2**62)],
     actor: Actor,
     services: Services,
-    request: Request,
+    hub: SignalingHub,
 ) -> InviteOut:
     """Revoke an invitation; its holder, if in the room, is sent out at once."""
     invite = await anyio.to_thread.run_sync(services.rooms.revoke_invite, actor, room_id, invite_id)
-    hub: Hub = request.app.state.hub
     await hub.expel(room_id, f"invite-{invite.id}", CloseCode.TICKET_REVOKED)
     return _invite_out(services, invite)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from signaling.hub import Hub
+from web.deps import signaling_hub
 
 router = APIRouter()
 
@@ -33,6 +34,6 @@ class StarletteTransport:
 
 @router.websocket("/ws/signaling")
 async def signaling(websocket: WebSocket) -> None:
-    hub: Hub = websocket.app.state.hub
+    hub: Hub = signaling_hub(websocket)
     await websocket.accept()
     await hub.serve(StarletteTransport(websocket))

@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web.pages import citizen, info, manage, room, staff
-from web.pages.rendering import STATIC_DIR, Pages
-from web.pages.session import LoginRequired, redirect_to_login
-
 
 def install(app: FastAPI) -> None:
-    app.state.pages = Pages(app.state.catalogues, app.state.container.settings)
+    # Imported here, not at the top: the page modules import web.deps, which imports `Pages`
+    # from this package; importing the package must not run into them.
+    from web.pages import citizen, info, manage, room, staff
+    from web.pages.rendering import STATIC_DIR
+    from web.pages.session import LoginRequired, redirect_to_login
+
     app.add_exception_handler(LoginRequired, redirect_to_login)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (info, citizen, manage, room, staff):

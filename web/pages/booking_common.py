@@ -18,22 +18,14 @@ from scheduler.errors import InvalidRequest, NotFound, TokenError, TokenExpired,
 from scheduler.models import BookingStatus, Channel, Service
 from scheduler.services import Scheduler
 from scheduler.views import BookingInfo
-from web.pages.rendering import Pages
+from web.deps import container, pages
 from web.pages.security import link_token
 
 WEEK = timedelta(days=7)
 
 
-def pages(request: Request) -> Pages:
-    return request.app.state.pages  # type: ignore[no-any-return]
-
-
-def scheduler(request: Request) -> Scheduler:
-    return request.app.state.container.scheduler  # type: ignore[no-any-return]
-
-
 def service_by_id(request: Request, service_id: int) -> Service:
-    found = next((s for s in scheduler(request).services() if s.id == service_id), None)
+    found = next((s for s in container(request).scheduler.services() if s.id == service_id), None)
     if found is None:
         raise NotFound("unknown service", field="service_id")
     return found
@@ -70,7 +62,7 @@ class ServiceText:
 def service_name(request: Request, booking: BookingInfo) -> str:
     """The booked service's name in the page's language (the German one if it has no other)."""
     language = pages(request).language(request)
-    for service in scheduler(request).services():
+    for service in container(request).scheduler.services():
         if service.id == booking.service_id:
             return ServiceText.of(service, language).name
     return booking.service_name
@@ -191,7 +183,7 @@ def link_problem(error: TokenError) -> LinkProblem:
 
 def booking_from_token(request: Request, token: str) -> BookingInfo:
     try:
-        return scheduler(request).booking_for_token(token)
+        return container(request).scheduler.booking_for_token(token)
     except TokenError as error:
         raise link_problem(error) from None
 

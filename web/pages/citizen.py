@@ -20,12 +20,19 @@ from scheduler.errors import InvalidRequest, SlotUnavailable, TooManyOpenBooking
 from scheduler.models import Service
 from scheduler.requests import NOTES_MAX
 from scheduler.views import HoldInfo
+from web.deps import (
+    Renderer,
+    Services,
+    check_booking,
+    check_hold,
+    check_slot_search,
+    container,
+    pages,
+)
 from web.pages.booking_common import (
     ServiceText,
     channel_of,
-    pages,
     parse_start,
-    scheduler,
     service_by_id,
     start_param,
     week_view,
@@ -33,13 +40,7 @@ from web.pages.booking_common import (
 )
 from web.pages.booking_form import FIELD_IDS, Details, read_details
 from web.pages.security import set_link_cookie, verified_form
-from web.protection import (
-    AltchaRejected,
-    RateLimited,
-    check_booking,
-    check_hold,
-    check_slot_search,
-)
+from web.protection import AltchaRejected, RateLimited
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,19 +49,19 @@ HOLD_COOKIE = "booking_hold"
 
 
 @router.get("/")
-def start(request: Request) -> HTMLResponse:
-    language = pages(request).language(request)
-    services = [ServiceText.of(s, language) for s in scheduler(request).services()]
-    return pages(request).render(request, "citizen/start.html", services=services)
+def start(request: Request, renderer: Renderer, services: Services) -> HTMLResponse:
+    language = renderer.language(request)
+    offered = [ServiceText.of(s, language) for s in services.scheduler.services()]
+    return renderer.render(request, "citizen/start.html", services=offered)
 
 
 @router.get("/buchen/{service_id}", response_model=None)
-def choose_channel(request: Request, service_id: ServiceId) -> Response:
+def choose_channel(request: Request, service_id: ServiceId, renderer: Renderer) -> Response:
     service = service_by_id(request, service_id)
     if len(service.channels) == 1:
         return RedirectResponse(_time_url(service.id, service.channels[0]), status_code=303)
-    text = ServiceText.of(service, pages(request).language(request))
-    return pages(request).render(request, "citizen/channel.html", service=text)
+    text = ServiceText.of(service, renderer.language(request))
+    return renderer.render(request, "citizen/channel.html", service=text)
 
 
 @router.get("/buchen/{service_id}/zeit", response_model=None)
@@ -75,17 +76,24 @@ def choose_time(
 
 
 @router.get("/buchen/{service_id}/angaben", response_model=None)
-def details_form(request: Request, service_id: ServiceId, kanal: str, start: str) -> Response:
+def details_form(
+    request: Request,
+    service_id: ServiceId,
+    kanal: str,
+    start: str,
+    renderer: Renderer,
+    services: Services,
+) -> Response:
     service = service_by_id(request, service_id)
     channel = channel_of(service, kanal) or ""
     moment = parse_start(start)
     hold = _take_hold(request, service, moment, channel)
     if isinstance(hold, Response):
         return hold
-    language = pages(request).language(request)
+    language = renderer.language(request)
     response = _details_page(request, service, channel, moment, Details(language=language), hold)
     if hold is not None:
-        minutes = request.app.state.container.settings.hold_minutes
+        minutes = services.settings.hold_minutes
         response.set_cookie(
             HOLD_COOKIE,
             hold.token,
@@ -93,7 +101,7 @@ def details_form(request: Request, service_id: ServiceId, kanal: str, start: str
             path="/buchen",
             httponly=True,
             samesite="lax",
-            secure=pages(request).secure,
+            secure=renderer.secure,
         )
     return response
 
@@ -103,6 +111,8 @@ def book(
     request: Request,
     service_id: ServiceId,
     form: Annotated[FormData, Depends(verified_form)],
+    renderer: Renderer,
+    services: Services,
 ) -> Response:
     service = service_by_id(request, service_id)
     channel = channel_of(service, _field(form, "kanal")) or ""
@@ -118,7 +128,7 @@ def book(
             "The automatic check against bots failed. Please send the form again."
         )
         return _details_page(request, service, channel, moment, details, None, hold_token)
-    engine = scheduler(request)
+    engine = services.scheduler
     try:
         placed = engine.book(details.request(service.id, moment, channel, hold_token))
     except SlotUnavailable:
@@ -140,7 +150,7 @@ def book(
     assert placed.booking is not None
     manage_token, _ = engine.links(placed.booking)
     response = RedirectResponse("/termin/bestaetigt", status_code=303)
-    set_link_cookie(response, manage_token, secure=pages(request).secure)
+    set_link_cookie(response, manage_token, secure=renderer.secure)
     response.delete_cookie(HOLD_COOKIE, path="/buchen")
     return response
 
@@ -156,14 +166,14 @@ def _time_url(service_id: int, channel: str, day: date | None = None) -> str:
 
 
 def _local_day(request: Request, moment: datetime) -> date:
-    return moment.astimezone(scheduler(request).tz).date()
+    return moment.astimezone(container(request).scheduler.tz).date()
 
 
 def _time_page(
     request: Request, service: Service, channel: str, asked: date | None, *, taken: bool = False
 ) -> Response:
     check_slot_search(request)
-    engine = scheduler(request)
+    engine = container(request).scheduler
 
     def slot_url(slot: Slot) -> str:
         return with_query(
@@ -197,7 +207,7 @@ def _take_hold(
 ) -> HoldInfo | Response | None:
     """A hold on the slot; the time picker again when the slot is gone; no hold (but still the
     form) when this address has held too many slots lately."""
-    engine = scheduler(request)
+    engine = container(request).scheduler
     previous = request.cookies.get(HOLD_COOKIE)
     if previous:
         engine.release_hold(previous)
@@ -221,7 +231,7 @@ def _details_page(
     hold_token: str | None = None,
     error_params: dict[str, object] | None = None,
 ) -> HTMLResponse:
-    engine = scheduler(request)
+    engine = container(request).scheduler
     return pages(request).render(
         request,
         "citizen/details.html",
@@ -235,7 +245,7 @@ def _details_page(
         notes_max=NOTES_MAX,
         field_ids=FIELD_IDS,
         hold=hold,
-        hold_minutes=request.app.state.container.settings.hold_minutes,
+        hold_minutes=container(request).settings.hold_minutes,
         hold_token=hold.token if hold else hold_token,
         change_url=_time_url(service.id, channel, _local_day(request, moment)),
         maximum=(error_params or {}).get("maximum", 0),

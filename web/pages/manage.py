@@ -7,10 +7,10 @@ it. Every change is a POST with a CSRF token.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,15 +21,14 @@ from scheduler.availability import Slot
 from scheduler.errors import SlotUnavailable
 from scheduler.models import Channel
 from scheduler.views import BookingInfo
+from web.deps import Renderer, Services, check_slot_search, container, pages
 from web.pages.booking_common import (
     LinkProblem,
     booking_from_token,
     cookie_booking,
     is_open,
     link_problem_page,
-    pages,
     parse_start,
-    scheduler,
     service_by_id,
     service_name,
     start_param,
@@ -38,14 +37,13 @@ from web.pages.booking_common import (
 )
 from web.pages.security import set_link_cookie, verified_form
 from web.presenters import invite_response
-from web.protection import check_slot_search
 
 
 class LinkRoute(APIRoute):
     """Answers a missing, expired or unknown booking link with the page that says what to do,
     wherever in a handler or its dependencies it turns up."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def route(request: Request) -> Response:
@@ -75,10 +73,11 @@ class Join:
 def _join(request: Request, booking: BookingInfo) -> Join | None:
     if booking.channel != Channel.VIDEO or not is_open(booking):
         return None
-    settings = request.app.state.container.settings
+    services = container(request)
+    settings = services.settings
     opens = booking.start - timedelta(minutes=settings.room_opens_minutes)
     closes = booking.end + timedelta(minutes=settings.room_closes_minutes)
-    now = scheduler(request).clock()
+    now = services.scheduler.clock()
     state: Literal["waiting", "open", "closed"] = (
         "waiting" if now < opens else "open" if now < closes else "closed"
     )
@@ -86,25 +85,26 @@ def _join(request: Request, booking: BookingInfo) -> Join | None:
 
 
 def _render(
-    request: Request, template: str, booking: BookingInfo, status_code: int = 200, **context: object
+    request: Request, template: str, booking: BookingInfo, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    services = container(request)
     return pages(request).render(
         request,
         template,
         status_code=status_code,
         booking=booking,
         service_name=service_name(request, booking),
-        changeable=is_open(booking) and booking.start > scheduler(request).clock(),
-        room_opens_minutes=request.app.state.container.settings.room_opens_minutes,
+        changeable=is_open(booking) and booking.start > services.scheduler.clock(),
+        room_opens_minutes=services.settings.room_opens_minutes,
         **context,
     )
 
 
 @router.get("/b/{token}")
-def magic_link(request: Request, token: str) -> Response:
+def magic_link(request: Request, token: str, renderer: Renderer) -> Response:
     booking_from_token(request, token)
     response = RedirectResponse("/termin", status_code=303)
-    set_link_cookie(response, token, secure=pages(request).secure)
+    set_link_cookie(response, token, secure=renderer.secure)
     return response
 
 
@@ -127,9 +127,9 @@ def appointment(request: Request, linked: Linked, erfolg: str = "") -> Response:
 
 
 @router.get("/termin/kalender.ics")
-def calendar_file(request: Request, linked: Linked) -> Response:
+def calendar_file(linked: Linked, services: Services) -> Response:
     _, booking = linked
-    return invite_response(request.app.state.container, booking)
+    return invite_response(services, booking)
 
 
 @router.get("/termin/verschieben")
@@ -146,14 +146,15 @@ def reschedule_pick(
 
 
 @router.post("/termin/verschieben")
-def reschedule(request: Request, linked: Linked, form: Form) -> Response:
+def reschedule(request: Request, linked: Linked, form: Form, services: Services) -> Response:
     _, booking = linked
     value = form.get("start")
     new_start = parse_start(value if isinstance(value, str) else "")
+    engine = services.scheduler
     try:
-        scheduler(request).reschedule(booking.reference, new_start, booking.token_version)
+        engine.reschedule(booking.reference, new_start, booking.token_version)
     except SlotUnavailable:
-        day = new_start.astimezone(scheduler(request).tz).date()
+        day = new_start.astimezone(engine.tz).date()
         return _picker(request, booking, day, taken=True)
     return RedirectResponse("/termin?erfolg=verschoben", status_code=303)
 
@@ -167,9 +168,9 @@ def cancel_confirm(request: Request, linked: Linked) -> Response:
 
 
 @router.post("/termin/absagen")
-def cancel(request: Request, linked: Linked, form: Form) -> Response:
+def cancel(linked: Linked, form: Form, services: Services) -> Response:
     _, booking = linked
-    scheduler(request).cancel(booking.reference, booking.token_version)
+    services.scheduler.cancel(booking.reference, booking.token_version)
     return RedirectResponse("/termin?erfolg=abgesagt", status_code=303)
 
 
@@ -177,7 +178,7 @@ def _picker(
     request: Request, booking: BookingInfo, asked: date | None, *, taken: bool = False
 ) -> HTMLResponse:
     check_slot_search(request)
-    engine = scheduler(request)
+    engine = container(request).scheduler
     service = service_by_id(request, booking.service_id)
 
     def slot_url(slot: Slot) -> str:

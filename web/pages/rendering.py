@@ -15,6 +15,7 @@ from babel.dates import format_date, format_time
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from web.i18n import Catalogues
 from web.pages.security import csrf_token_for, set_csrf_cookie
@@ -33,13 +34,15 @@ def date_locale(language: str) -> str:
 
 
 @pass_context
-def _gettext(context: Any, message: str) -> str:
-    return context["translations"].gettext(message)  # type: ignore[no-any-return]
+def _gettext(context: Context, message: str) -> str:
+    translations: gettext.GNUTranslations = context["translations"]
+    return translations.gettext(message)
 
 
 @pass_context
-def _ngettext(context: Any, singular: str, plural: str, count: int) -> str:
-    return context["translations"].ngettext(singular, plural, count)  # type: ignore[no-any-return]
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    translations: gettext.GNUTranslations = context["translations"]
+    return translations.ngettext(singular, plural, count)
 
 
 @cache
@@ -62,7 +65,7 @@ class Pages:
             lstrip_blocks=True,
         )
         # newstyle: `_("Hello %(name)s", name=...)` escapes its parameters.
-        self.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+        self.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]  # jinja2's i18n extension adds it at run time
         self.env.globals["static_url"] = static_url
         self.env.filters |= {
             "local": self._local,

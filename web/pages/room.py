@@ -19,9 +19,8 @@ from pydantic import ValidationError
 from rooms.access import Ticket
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import InvalidRequest, SchedulerError, TokenInvalid
-from web.container import Container
+from web.deps import Renderer, Services, container, pages
 from web.errors import local_times, message, status_of
-from web.pages.rendering import Pages
 from web.pages.security import check_csrf, link_token, set_link_cookie
 from web.pages.session import StaffPage, optional_staff
 from web.schemas import InviteIn, TicketIn
@@ -35,20 +34,12 @@ SIGNALING_PATH = "/ws/signaling"
 Body = TypeVar("Body", TicketIn, InviteIn)
 
 
-def _container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
-
-
-def _pages(request: Request) -> Pages:
-    return request.app.state.pages  # type: ignore[no-any-return]
-
-
 def _config(request: Request, **extra: Any) -> dict[str, Any]:
     """What the room script needs to know, as the page's JSON data block."""
     return {
         "signalingPath": SIGNALING_PATH,
-        "iceTransportPolicy": _container(request).settings.ice_transport_policy,
-        "language": _pages(request).language(request),
+        "iceTransportPolicy": container(request).settings.ice_transport_policy,
+        "language": pages(request).language(request),
         **extra,
     }
 
@@ -60,7 +51,7 @@ def _json_error(request: Request, exc: SchedulerError) -> JSONResponse:
 
 
 def _ticket_json(request: Request, ticket: Ticket) -> JSONResponse:
-    tz = _container(request).scheduler.tz
+    tz = container(request).scheduler.tz
     body = {
         "ticket": ticket.token,
         "expires_at": ticket.holder.expires_at.astimezone(tz).isoformat(),
@@ -90,23 +81,22 @@ async def _json_body(request: Request, model: type[Body]) -> Body:
 
 
 @router.get("/j/{token}")
-def join_link(request: Request, token: LinkToken) -> Response:
+def join_link(token: LinkToken, renderer: Renderer, services: Services) -> Response:
     """Check the link (read only), keep it in the link cookie, go on to the room page."""
-    _container(request).rooms.link_window(token)
+    services.rooms.link_window(token)
     response = RedirectResponse("/raum", status_code=303)
-    set_link_cookie(response, token, secure=_pages(request).secure)
+    set_link_cookie(response, token, secure=renderer.secure)
     return response
 
 
 @router.get("/raum")
-def guest_room(request: Request) -> Response:
+def guest_room(request: Request, renderer: Renderer, services: Services) -> Response:
     token = link_token(request)
     if token is None:
         raise TokenInvalid("no join link in this browser")
-    container = _container(request)
-    link = container.rooms.link_window(token)
-    now = container.scheduler.clock()
-    return _pages(request).render(
+    link = services.rooms.link_window(token)
+    now = services.scheduler.clock()
+    return renderer.render(
         request,
         "room/room.html",
         host=False,
@@ -119,7 +109,7 @@ def guest_room(request: Request) -> Response:
 
 
 @router.post("/raum/ticket")
-async def guest_ticket(request: Request) -> JSONResponse:
+async def guest_ticket(request: Request, services: Services) -> JSONResponse:
     """A ticket for the link in the cookie; 409 `room_not_open` with `opens_at` before the
     room's window, so the page can say when and try again then."""
     try:
@@ -129,7 +119,7 @@ async def guest_ticket(request: Request) -> JSONResponse:
             raise TokenInvalid("no join link in this browser")
         body = await _json_body(request, TicketIn)
         ticket = await anyio.to_thread.run_sync(
-            _container(request).rooms.link_ticket, token, body.name or None
+            services.rooms.link_ticket, token, body.name or None
         )
     except SchedulerError as exc:
         return _json_error(request, exc)
@@ -140,14 +130,16 @@ async def guest_ticket(request: Request) -> JSONResponse:
 
 
 def _invite_url(request: Request, token: str) -> str:
-    return _container(request).links.join_url(token)
+    return container(request).links.join_url(token)
 
 
 @router.get("/staff/raeume/{room_id}")
-def host_room(request: Request, room_id: RoomId, staff: StaffPage) -> Response:
+def host_room(
+    request: Request, room_id: RoomId, staff: StaffPage, renderer: Renderer, services: Services
+) -> Response:
     # Reading the invitations checks that this room is the staff member's (403/404 otherwise).
-    invites = _container(request).rooms.invites(staff, room_id)
-    return _pages(request).render(
+    invites = services.rooms.invites(staff, room_id)
+    return renderer.render(
         request,
         "room/room.html",
         host=True,
@@ -176,23 +168,21 @@ def _staff_or_401(request: Request) -> StaffIdentity:
 
 
 @router.post("/staff/raeume/{room_id}/ticket")
-async def host_ticket(request: Request, room_id: RoomId) -> JSONResponse:
+async def host_ticket(request: Request, room_id: RoomId, services: Services) -> JSONResponse:
     try:
         check_csrf(request)
         staff = _staff_or_401(request)
-        ticket = await anyio.to_thread.run_sync(
-            _container(request).rooms.staff_ticket, staff, room_id
-        )
+        ticket = await anyio.to_thread.run_sync(services.rooms.staff_ticket, staff, room_id)
     except SchedulerError as exc:
         return _json_error(request, exc)
     return _ticket_json(request, ticket)
 
 
 @router.post("/staff/raeume/{room_id}/einladungen")
-async def invite(request: Request, room_id: RoomId) -> Response:
+async def invite(request: Request, room_id: RoomId, services: Services) -> Response:
     """A link for an interpreter or another extra guest: JSON for the page's script, or a
     plain form post that returns to the room page, which lists the links."""
-    rooms = _container(request).rooms
+    rooms = services.rooms
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             check_csrf(request)
@@ -205,9 +195,7 @@ async def invite(request: Request, room_id: RoomId) -> Response:
         return JSONResponse({"id": link.id, "label": link.label, "url": url}, status_code=201)
     form = await request.form()
     check_csrf(request, form)
-    staff = optional_staff(request)
-    if staff is None:
-        raise TokenInvalid("not logged in")
+    staff = _staff_or_401(request)
     label = form.get("label")
     if not isinstance(label, str):
         label = ""
@@ -216,9 +204,9 @@ async def invite(request: Request, room_id: RoomId) -> Response:
 
 
 @router.get("/staff/termine/{reference}/raum")
-def booking_room(request: Request, reference: Reference, staff: StaffPage) -> Response:
+def booking_room(reference: Reference, staff: StaffPage, services: Services) -> Response:
     """The room of a booking, made on first use (the agenda's Join button links here)."""
-    room = _container(request).rooms.booking_room(staff, reference)
+    room = services.rooms.booking_room(staff, reference)
     return RedirectResponse(f"/staff/raeume/{room.id}", status_code=303)
 
 
@@ -226,12 +214,12 @@ def booking_room(request: Request, reference: Reference, staff: StaffPage) -> Re
 
 
 @router.get("/verbindungstest")
-def connection_test(request: Request) -> Response:
-    return _pages(request).render(
+def connection_test(request: Request, renderer: Renderer, services: Services) -> Response:
+    return renderer.render(
         request,
         "room/connection_test.html",
         config={
             "offerUrl": "/api/v1/connection-test",
-            "hotline": _container(request).settings.hotline_phone,
+            "hotline": services.settings.hotline_phone,
         },
     )

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import TokenError
+from web.deps import container
 from web.pages.security import staff_token
 
 LOGIN_PATH = "/staff/login"
@@ -26,7 +27,7 @@ def optional_staff(request: Request) -> StaffIdentity | None:
     if token is None:
         return None
     try:
-        return request.app.state.container.accounts.identify(token)  # type: ignore[no-any-return]
+        return container(request).accounts.identify(token)
     except TokenError:
         return None
 

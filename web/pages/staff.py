@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from scheduler.errors import AuthenticationFailed, LoginThrottled
-from web.deps import client_address
+from web.deps import Renderer, Services, client_address, pages
 from web.pages import staff_admin, staff_agenda, staff_hotline, staff_hours
 from web.pages.security import STAFF_COOKIE, clear_cookie, set_staff_cookie, verified_form
 from web.pages.session import StaffPage, optional_staff
-from web.pages.staff_common import HOME, FormErrors, container, domain_message, see_other, text
+from web.pages.staff_common import HOME, FormErrors, domain_message, see_other, text
 
 router = APIRouter(include_in_schema=False)
 for module in (staff_agenda, staff_hours, staff_hotline, staff_admin):
@@ -49,19 +49,20 @@ def login_form(
 
 
 @router.post("/staff/login", response_model=None)
-def login(request: Request, form: Form) -> HTMLResponse | RedirectResponse:
-    pages = request.app.state.pages
+def login(
+    request: Request, form: Form, renderer: Renderer, services: Services
+) -> HTMLResponse | RedirectResponse:
     email, password, next_path = text(form, "email"), form.get("password"), text(form, "next")
     password = password if isinstance(password, str) else ""
     errors = FormErrors()
     if not email:
-        errors.add("email", pages.gettext(request, "Please enter your e-mail address."))
+        errors.add("email", renderer.gettext(request, "Please enter your e-mail address."))
     if not password:
-        errors.add("password", pages.gettext(request, "Please enter your password."))
+        errors.add("password", renderer.gettext(request, "Please enter your password."))
     if errors:
         return _login_page(request, safe_next(next_path), errors=errors, email=email, status=422)
     try:
-        token = container(request).accounts.login(email, password, client_address(request))
+        token = services.accounts.login(email, password, client_address(request))
     except AuthenticationFailed as exc:
         errors.add("email", domain_message(request, exc))
         return _login_page(request, safe_next(next_path), errors=errors, email=email, status=401)
@@ -69,7 +70,7 @@ def login(request: Request, form: Form) -> HTMLResponse | RedirectResponse:
         wait = int(str(exc.params.get("retry_after", 900)))
         errors.add(
             "email",
-            pages.gettext(
+            renderer.gettext(
                 request,
                 "Too many failed logins. Please wait {minutes} minutes and try again.",
                 minutes=math.ceil(wait / 60),
@@ -80,15 +81,15 @@ def login(request: Request, form: Form) -> HTMLResponse | RedirectResponse:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    response = see_other(safe_next(next_path))
-    set_staff_cookie(response, token, secure=pages.secure)
-    return response
+    redirect = see_other(safe_next(next_path))
+    set_staff_cookie(redirect, token, secure=renderer.secure)
+    return redirect
 
 
 @router.post("/staff/logout")
-def logout(request: Request, form: Form) -> RedirectResponse:
+def logout(form: Form, renderer: Renderer) -> RedirectResponse:
     response = see_other("/staff/login?abgemeldet=true")
-    clear_cookie(response, STAFF_COOKIE, secure=request.app.state.pages.secure)
+    clear_cookie(response, STAFF_COOKIE, secure=renderer.secure)
     return response
 
 
@@ -101,7 +102,7 @@ def _login_page(
     logged_out: bool = False,
     status: int = 200,
 ) -> HTMLResponse:
-    return request.app.state.pages.render(  # type: ignore[no-any-return]
+    return pages(request).render(
         request,
         "staff/login.html",
         status_code=status,

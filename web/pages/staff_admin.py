@@ -13,13 +13,13 @@ from scheduler.accounts import StaffIdentity
 from scheduler.catalogue import AdvisorSpec, ServiceSpec
 from scheduler.errors import InvalidRequest, NotFound
 from scheduler.models import Role
+from web.deps import Services, container, pages
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
     MAX_ID,
     FormErrors,
     add_domain_error,
-    container,
     render,
     require_section,
     see_other,
@@ -76,7 +76,7 @@ def admin(
 
 @router.post("/staff/admin/anliegen", response_model=None)
 def create_service(
-    request: Request, staff: StaffPage, form: Form
+    request: Request, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
     values = _values(form, SERVICE_FIELDS, lists=("channels", "advisor_ids"))
@@ -97,7 +97,7 @@ def create_service(
             advisor_ids=advisor_ids,
         )
         try:
-            container(request).catalogue.create_service(staff, spec)
+            services.catalogue.create_service(staff, spec)
         except (InvalidRequest, NotFound) as exc:
             add_domain_error(request, errors, exc, SERVICE_FIELDS)
     if errors:
@@ -106,7 +106,9 @@ def create_service(
 
 
 @router.post("/staff/admin/teams", response_model=None)
-def create_team(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+def create_team(
+    request: Request, staff: StaffPage, form: Form, services: Services
+) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
     values = _values(form, TEAM_FIELDS)
     errors = FormErrors()
@@ -115,7 +117,7 @@ def create_team(request: Request, staff: StaffPage, form: Form) -> HTMLResponse 
     if body is not None:
         email = str(body.email) if body.email else None
         try:
-            container(request).catalogue.create_team(staff, body.name, email)
+            services.catalogue.create_team(staff, body.name, email)
         except InvalidRequest as exc:
             add_domain_error(request, errors, exc, TEAM_FIELDS)
     if errors:
@@ -125,7 +127,7 @@ def create_team(request: Request, staff: StaffPage, form: Form) -> HTMLResponse 
 
 @router.post("/staff/admin/mitarbeitende", response_model=None)
 def create_advisor(
-    request: Request, staff: StaffPage, form: Form
+    request: Request, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
     values = _values(form, ADVISOR_FIELDS, lists=("service_ids",))
@@ -143,7 +145,7 @@ def create_advisor(
             team_id=body.team_id,
         )
         try:
-            container(request).catalogue.create_advisor(staff, spec)
+            services.catalogue.create_advisor(staff, spec)
         except (InvalidRequest, NotFound) as exc:
             add_domain_error(request, errors, exc, ADVISOR_FIELDS)
     if errors:
@@ -165,7 +167,7 @@ def _values(
 def _ids(request: Request, raw: list[str], name: str, errors: FormErrors) -> list[int]:
     if all(v.isdigit() and 1 <= int(v) <= MAX_ID for v in raw):
         return [int(v) for v in raw]
-    message = request.app.state.pages.gettext(request, "Please choose one of the options.")
+    message = pages(request).gettext(request, "Please choose one of the options.")
     errors.add(SERVICE_FIELDS[name], message)
     return []
 

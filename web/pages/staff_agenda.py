@@ -16,12 +16,12 @@ from starlette.datastructures import FormData
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import InvalidRequest
 from scheduler.models import BookingStatus, Role
+from web.deps import Services, container
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
     OptionalDate,
     OptionalId,
-    container,
     local_day,
     render,
     require_section,
@@ -52,13 +52,13 @@ def _advisors(request: Request, staff: StaffIdentity) -> dict[int, str]:
 def agenda(
     request: Request,
     staff: StaffPage,
+    services: Services,
     tag: OptionalDate = None,
     berater: OptionalId = None,
     gespeichert: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
     require_section(staff, "/staff/agenda")
     day = tag or today(request)
-    services = container(request)
     return render(
         request,
         staff,
@@ -78,13 +78,17 @@ def agenda(
 
 @router.get("/staff/woche")
 def week(
-    request: Request, staff: StaffPage, ab: OptionalDate = None, berater: OptionalId = None
+    request: Request,
+    staff: StaffPage,
+    services: Services,
+    ab: OptionalDate = None,
+    berater: OptionalId = None,
 ) -> HTMLResponse:
     require_section(staff, "/staff/woche")
     start = ab or today(request)
     monday = start - timedelta(days=start.weekday())
     sunday = monday + timedelta(days=6)
-    bookings = container(request).desk.bookings(staff, monday, sunday, berater)
+    bookings = services.desk.bookings(staff, monday, sunday, berater)
     days = [
         (day, [b for b in bookings if local_day(request, b.start) == day])
         for day in (monday + timedelta(days=n) for n in range(7))
@@ -109,9 +113,9 @@ def booking(
     request: Request,
     reference: Reference,
     staff: StaffPage,
+    services: Services,
     neu: bool = False,
 ) -> HTMLResponse:
-    services = container(request)
     info = services.desk.booking(staff, reference)
     return render(
         request,
@@ -127,11 +131,11 @@ def booking(
 
 @router.post("/staff/termine/{reference}/ergebnis")
 def outcome(
-    request: Request, reference: Reference, staff: StaffPage, form: Form
+    request: Request, reference: Reference, staff: StaffPage, form: Form, services: Services
 ) -> RedirectResponse:
     chosen = text(form, "outcome")
     if chosen not in {o.value for o in OUTCOMES}:
         raise InvalidRequest("unknown outcome", field="outcome")
-    info = container(request).desk.set_outcome(staff, reference, BookingStatus(chosen))
+    info = services.desk.set_outcome(staff, reference, BookingStatus(chosen))
     day = local_day(request, info.start)
     return see_other(f"/staff/agenda?tag={day.isoformat()}&gespeichert={info.reference}")

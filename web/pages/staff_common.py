@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import PermissionDenied, SchedulerError
 from scheduler.models import Role
-from web.container import Container
+from web.deps import container, pages
 from web.errors import message
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,10 +53,6 @@ SECTIONS = (
 HOME = {Role.ADVISOR: "/staff/agenda", Role.HOTLINE: "/staff/hotline", Role.ADMIN: "/staff/admin"}
 
 
-def container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
-
-
 def require_section(staff: StaffIdentity, path: str) -> None:
     """A 403 page unless the staff member's role may use the section at `path`."""
     section = next(s for s in SECTIONS if s.path == path)
@@ -73,9 +69,9 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    pages = request.app.state.pages
-    languages = Locale.parse(pages.language(request)).languages
-    return pages.render(  # type: ignore[no-any-return]
+    renderer = pages(request)
+    languages = Locale.parse(renderer.language(request)).languages
+    return renderer.render(
         request,
         template,
         status_code=status_code,
@@ -155,11 +151,11 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        pages = request.app.state.pages
+        renderer = pages(request)
         for problem in exc.errors():
             name = str(problem["loc"][0]) if problem["loc"] else ""
             text_ = _SCHEMA_MESSAGES.get(problem["type"], "Please check this field.")
-            errors.add(field_ids.get(name, name), pages.gettext(request, text_))
+            errors.add(field_ids.get(name, name), renderer.gettext(request, text_))
         return None
 
 

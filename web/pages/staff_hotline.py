@@ -11,18 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
-from starlette.responses import Response
 
 from rooms.access import RoomRole
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
 from scheduler.errors import Conflict, InvalidRequest, NotFound
+from web.deps import Renderer, Services, container, pages
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
     FormErrors,
     add_domain_error,
-    container,
     render,
     require_section,
     see_other,
@@ -71,9 +70,11 @@ def desk(
 
 
 @router.post("/staff/hotline/buchen", response_model=None)
-def book(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+def book(
+    request: Request, staff: StaffPage, form: Form, renderer: Renderer, services: Services
+) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
-    gettext = request.app.state.pages.gettext
+    gettext = renderer.gettext
     values: dict[str, Any] = {name: text(form, name) for name in _TEXT_FIELDS}
     values |= {
         "anliegen": text(form, "anliegen"),
@@ -109,7 +110,7 @@ def book(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | Redir
     if errors or body is None:
         return _desk_page(request, staff, errors, values, status=422)
     try:
-        placed = container(request).desk.book(staff, staff_booking_request(body))
+        placed = services.desk.book(staff, staff_booking_request(body))
     except (InvalidRequest, NotFound, Conflict) as exc:
         add_domain_error(request, errors, exc, BOOKING_FIELDS, default="start")
         status = 409 if isinstance(exc, Conflict) else 422
@@ -119,10 +120,10 @@ def book(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | Redir
 
 
 @router.post("/staff/hotline/raum")
-def open_room(request: Request, staff: StaffPage, form: Form) -> RedirectResponse:
+def open_room(staff: StaffPage, form: Form, services: Services) -> RedirectResponse:
     require_section(staff, SECTION)
     title = text(form, "title")[:200]
-    room, _ = container(request).rooms.open_adhoc(staff, title)
+    room, _ = services.rooms.open_adhoc(staff, title)
     return see_other(f"/staff/hotline/raeume/{room.id}")
 
 
@@ -131,9 +132,9 @@ def room(
     request: Request,
     room_id: Annotated[str, Path(min_length=1, max_length=32)],
     staff: StaffPage,
+    services: Services,
 ) -> HTMLResponse:
     require_section(staff, SECTION)
-    services = container(request)
     guest = next(
         (i for i in services.rooms.invites(staff, room_id) if i.role == RoomRole.GUEST), None
     )
@@ -149,9 +150,9 @@ def room(
     )
 
 
-def _find(request: Request, staff: StaffIdentity, entered: str) -> Response:
+def _find(request: Request, staff: StaffIdentity, entered: str) -> HTMLResponse | RedirectResponse:
     reference = _reference(entered)
-    gettext = request.app.state.pages.gettext
+    gettext = pages(request).gettext
     errors = FormErrors()
     if not reference:
         errors.add("nummer", gettext(request, "Please enter a booking reference."))
@@ -200,10 +201,10 @@ def _desk_page(
     offer: list[tuple[date, list[Slot]]] | None = None
     if asked is not None and chosen is None:
         message = "Please choose one of the concerns."
-        errors.add("anliegen", request.app.state.pages.gettext(request, message))
+        errors.add("anliegen", pages(request).gettext(request, message))
     elif chosen is not None and channel not in chosen.channels:
         message = "This concern is not offered through that channel."
-        errors.add("kanal", request.app.state.pages.gettext(request, message))
+        errors.add("kanal", pages(request).gettext(request, message))
     elif chosen is not None:
         offer = _offer(request, chosen.id, channel)
     return render(

@@ -16,6 +16,7 @@ from scheduler.accounts import StaffIdentity
 from scheduler.catalogue import HoursSpec, hours_problems
 from scheduler.errors import InvalidRequest, NotFound, PermissionDenied
 from scheduler.models import Role
+from web.deps import Renderer, Services, container, pages
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -23,7 +24,6 @@ from web.pages.staff_common import (
     FormErrors,
     OptionalId,
     add_domain_error,
-    container,
     render,
     require_section,
     see_other,
@@ -77,17 +77,20 @@ def _query(target: int, staff: StaffIdentity) -> str:
 def hours_form(
     request: Request,
     staff: StaffPage,
+    services: Services,
     berater: OptionalId = None,
     gespeichert: bool = False,
 ) -> HTMLResponse:
     target = _target(staff, "/staff/zeiten", berater)
-    rows = container(request).catalogue.weekly_hours(staff, target)
+    rows = services.catalogue.weekly_hours(staff, target)
     values = {day: [(r.start, r.end) for r in rows if r.weekday == day] for day in range(7)}
     return _hours_page(request, staff, target, values, FormErrors(), saved=gespeichert)
 
 
 @router.post("/staff/zeiten", response_model=None)
-def save_hours(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+def save_hours(
+    request: Request, staff: StaffPage, form: Form, renderer: Renderer, services: Services
+) -> HTMLResponse | RedirectResponse:
     target = _form_target(staff, "/staff/zeiten", form)
     errors, values, hours = _read_hours(request, form)
     if not errors:
@@ -99,11 +102,11 @@ def save_hours(request: Request, staff: StaffPage, form: Form) -> HTMLResponse |
                 if code == "range_reversed"
                 else "This period overlaps another one on the same day."
             )
-            errors.add(f"{field_id}-{suffix}", request.app.state.pages.gettext(request, message))
+            errors.add(f"{field_id}-{suffix}", renderer.gettext(request, message))
     if errors:
         return _hours_page(request, staff, target, values, errors, status=422)
     try:
-        container(request).catalogue.set_weekly_hours(staff, target, [s for _, s in hours])
+        services.catalogue.set_weekly_hours(staff, target, [s for _, s in hours])
     except InvalidRequest as exc:
         add_domain_error(request, errors, exc, {"start": "h-0-0-start"})
         return _hours_page(request, staff, target, values, errors, status=422)
@@ -116,7 +119,7 @@ def _read_hours(
 ) -> tuple[FormErrors, dict[int, list[tuple[str, str]]], list[tuple[str, HoursSpec]]]:
     """The submitted rows: what to show again, and the complete ones as `HoursSpec`s with
     their row's field id."""
-    gettext = request.app.state.pages.gettext
+    gettext = pages(request).gettext
     raw: dict[tuple[int, int], dict[str, str]] = {}
     for key in form:
         match = _HOURS_FIELD.fullmatch(key)
@@ -156,7 +159,7 @@ def _hours_page(
     status: int = 200,
 ) -> HTMLResponse:
     rows = max(ROWS_PER_DAY, *(len(v) + 1 for v in values.values()))
-    language = request.app.state.pages.language(request)
+    language = pages(request).language(request)
     names = get_day_names("wide", locale=language)
     days = [
         (day, names[day], values[day] + [("", "")] * (rows - len(values[day]))) for day in range(7)
@@ -190,16 +193,16 @@ def absences(
 
 
 @router.post("/staff/abwesenheiten", response_model=None)
-def add_absence(request: Request, staff: StaffPage, form: Form) -> HTMLResponse | RedirectResponse:
+def add_absence(
+    request: Request, staff: StaffPage, form: Form, services: Services
+) -> HTMLResponse | RedirectResponse:
     target = _form_target(staff, "/staff/abwesenheiten", form)
     values = {name: text(form, name) for name in _ABSENCE_FIELDS}
     errors = FormErrors()
     span = _absence_span(request, values, errors)
     if span is not None:
         try:
-            container(request).catalogue.add_absence(
-                staff, target, span[0], span[1], values["reason"]
-            )
+            services.catalogue.add_absence(staff, target, span[0], span[1], values["reason"])
         except InvalidRequest as exc:
             add_domain_error(request, errors, exc, {"start": "start_date", "end": "end_date"})
     if errors:
@@ -210,13 +213,13 @@ def add_absence(request: Request, staff: StaffPage, form: Form) -> HTMLResponse 
 
 @router.post("/staff/abwesenheiten/{absence_id}/entfernen")
 def remove_absence(
-    request: Request,
     absence_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     staff: StaffPage,
     form: Form,
+    services: Services,
 ) -> RedirectResponse:
     target = _form_target(staff, "/staff/abwesenheiten", form)
-    container(request).catalogue.remove_absence(staff, target, absence_id)
+    services.catalogue.remove_absence(staff, target, absence_id)
     query = "&".join(q for q in (_query(target, staff), "gespeichert=removed") if q)
     return see_other(f"/staff/abwesenheiten?{query}")
 
@@ -228,7 +231,7 @@ def _absence_span(
     request: Request, values: dict[str, str], errors: FormErrors
 ) -> tuple[datetime, datetime] | None:
     """Start and end in the office's zone; without times, whole days from midnight to midnight."""
-    gettext = request.app.state.pages.gettext
+    gettext = pages(request).gettext
     tz = container(request).scheduler.tz
     days: dict[str, date | None] = {}
     for name in ("start_date", "end_date"):
