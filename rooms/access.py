@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rooms.errors import RoomClosed, RoomNotOpen
+from rooms.errors import RoomClosed, RoomNotOpen, TicketExpired, TicketInvalid, TicketRevoked
 from rooms.models import Room, RoomInvite
 from scheduler.accounts import StaffIdentity
 from scheduler.db import read_session, utcnow, write_session
@@ -29,6 +29,8 @@ from scheduler.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    TokenError,
+    TokenExpired,
     TokenInvalid,
     TokenRevoked,
 )
@@ -165,13 +167,13 @@ class RoomAccess:
             booking = self._booking(session, claims.subject, claims.version)
             if booking.channel != Channel.VIDEO:
                 raise NotFound("no video room for this booking", code="no_video_room")
-            room = session.scalar(select(Room).where(Room.booking_id == booking.id))
+            made = session.scalar(select(Room).where(Room.booking_id == booking.id))
             return LinkWindow(
                 name=booking.name,
                 opens_at=booking.start_at - self.config.opens_before,
                 closes_at=booking.end_at + self.config.closes_after,
                 ended=booking.status == BookingStatus.CANCELLED
-                or (room is not None and room.ended_at is not None),
+                or (made is not None and made.ended_at is not None),
             )
 
     def staff_ticket(self, actor: StaffIdentity, room_id: str) -> Ticket:
@@ -181,8 +183,16 @@ class RoomAccess:
         return self._issue(info, f"staff-{actor.id}", RoomRole.HOST, actor.name)
 
     def verify(self, ticket: str) -> Pass:
-        """The holder of a room ticket, if the ticket is genuine and the room is open now."""
-        claims = self._tokens.decode(ticket, Audience.ROOM)
+        """The holder of a room ticket, if the ticket is genuine and the room is open now;
+        else `TicketInvalid`, `TicketExpired`, `TicketRevoked`, `RoomNotOpen` or `RoomClosed`."""
+        try:
+            claims = self._tokens.decode(ticket, Audience.ROOM)
+        except TokenExpired as exc:
+            raise TicketExpired(exc.detail) from exc
+        except TokenRevoked as exc:
+            raise TicketRevoked(exc.detail) from exc
+        except TokenError as exc:
+            raise TicketInvalid(exc.detail) from exc
         extra = claims.extra
         participant, role, name, ticket_id = (
             extra.get("pid"),
@@ -191,19 +201,19 @@ class RoomAccess:
             extra.get("jti"),
         )
         if not all(isinstance(v, str) for v in (participant, role, name, ticket_id)):
-            raise TokenInvalid("malformed ticket")
+            raise TicketInvalid("malformed ticket")
         if role not in RoomRole.__members__.values():
-            raise TokenInvalid("unknown role")
+            raise TicketInvalid("unknown role")
         with read_session(self._sessions) as session:
             room = session.get(Room, claims.subject)
             if room is None:
-                raise TokenInvalid("unknown room")
+                raise TicketInvalid("unknown room")
             info = self._info(room, self._room_booking(session, room))
             if str(participant).startswith("invite-"):
                 # The hub revokes only the ticket in use; one fetched before stays signed.
                 invite = session.get(RoomInvite, int(str(participant).removeprefix("invite-")))
                 if invite is None or invite.revoked_at is not None:
-                    raise TokenRevoked("invitation revoked")
+                    raise TicketRevoked("invitation revoked")
         return Pass(
             room_id=claims.subject,
             participant_id=str(participant),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Sprechstunde with its test tools into .venv, then lint and run the whole test suite.
+# Install Sprechstunde with its test tools into .venv, then lint, type-check (mypy, strict for
+# scheduler/ and signaling/) and run the whole test suite.
 # Arguments are passed to pytest. Set SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and
 # SPRECHSTUNDE_TEST_REDIS_URL to run the same suite against those servers.
 set -euo pipefail
@@ -13,4 +14,5 @@ npm ci --prefix tests/icaljs --no-audit --no-fund --silent
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
+.venv/bin/mypy
 exec .venv/bin/pytest "$@"

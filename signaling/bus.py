@@ -2,8 +2,9 @@
 
 Each signaling process keeps only its own connections. What all processes must agree on —
 the members of a room, who was admitted, which tickets were withdrawn — lives in the bus,
-together with a publish/subscribe channel per room. `InMemoryBus` serves one process (the
-embedded default); `signaling.redis_bus.RedisBus` serves several, through Redis.
+together with a publish/subscribe channel per room for the events of `signaling.events`.
+`InMemoryBus` serves one process (the embedded default); `signaling.redis_bus.RedisBus` serves
+several, through Redis.
 
 Every change of a member is conditional on its connection id (`conn`), so a connection that
 was replaced by a newer one of the same participant cannot remove or change the newer one.
@@ -17,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-Event = dict[str, Any]
+from signaling.events import Event
+
 Deliver = Callable[[Event], None]
 
 

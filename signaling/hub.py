@@ -1,11 +1,10 @@
-"""The signaling server: one `serve` per WebSocket, rooms kept in step through the bus.
+"""The signaling server's I/O: one `serve` per WebSocket, rooms kept in step through the bus.
 
-A connection authenticates with a room ticket, is welcomed (waiting or inside), and then
-relays offers, answers and candidates to one named peer, media states, chat and drafts
-(real-time text) to the room, and, as host, admits, denies, removes and ends. Each
-connection has its own bounded outbox and writer task, so one slow reader never holds up the
-room; its input has a size cap, a rate limit and a heartbeat deadline. Whatever a client
-sends, the worst it can do is close its own connection.
+The rules are in `signaling.core`. The hub reads frames, bus events and the clocks, hands them
+to the core and performs the effects it returns, in order (`_perform`). Each connection has
+its own bounded outbox and writer task, so one slow reader never holds up the room; a
+watchdog enforces the heartbeat and send deadlines. Whatever a client sends, the worst it can
+do is close its own connection.
 """
 
 from __future__ import annotations
@@ -17,18 +16,35 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from rooms.access import Pass, RoomRole
-from rooms.errors import RoomClosed, RoomNotOpen
-from scheduler.errors import TokenError, TokenExpired, TokenRevoked
 from signaling import protocol
-from signaling.bus import Admission, Bus, Event, Member, Presence
+from signaling.bus import Bus
+from signaling.core import AUTH_TIMEOUT, Core, HubConfig, ticket_refusal
+from signaling.effects import (
+    Admit,
+    Close,
+    Effect,
+    EndRoom,
+    Expel,
+    Forget,
+    Greet,
+    Join,
+    LetIn,
+    Publish,
+    Refusal,
+    Revoke,
+    Send,
+    TakeSeat,
+    Touch,
+    UpdateMedia,
+)
+from signaling.events import Event
 from signaling.gate import Gate
-from signaling.protocol import CloseCode, InvalidMessage
+from signaling.protocol import CloseCode, ServerMessage
+from signaling.state import Room, Seat
 
 log = logging.getLogger("sprechstunde.signaling")
 
@@ -44,40 +60,6 @@ class Transport(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HubConfig:
-    max_message_bytes: int = 64 * 1024
-    # Messages per second and burst per connection; ICE candidates come in bursts.
-    rate: float = 50.0
-    burst: float = 200.0
-    # Rate-limited messages tolerated before the connection is closed.
-    max_strikes: int = 100
-    auth_timeout: float = 10.0
-    # The client pings every `heartbeat_interval`; silence for `heartbeat_timeout` ends it.
-    heartbeat_interval: float = 10.0
-    heartbeat_timeout: float = 30.0
-    outbox_size: int = 256
-    send_timeout: float = 10.0
-    max_waiting: int = 8
-
-
-class _TokenBucket:
-    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self._rate, self._burst = rate, burst
-        self._tokens, self._stamp = burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
 @dataclass(eq=False)
 class _Close:
     code: CloseCode
@@ -85,59 +67,44 @@ class _Close:
 
 @dataclass(eq=False)
 class Peer:
-    """One local connection of a participant."""
+    """One local connection: its seat, and the socket, outbox and tasks around it."""
 
-    holder: Pass
-    conn: str
+    seat: Seat
     transport: Transport
-    can_rollback: bool
-    state: Presence
     limit: int
-    media: dict[str, bool] = field(default_factory=dict)
     _outbox: deque[str | _Close] = field(default_factory=deque)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
-    closing: CloseCode | None = None
     # The task reading this connection, and whether it is waiting for the client right now.
     reader: asyncio.Task[Any] | None = None
     reading: bool = False
     writer: asyncio.Task[None] | None = None
-    # Monotonic seconds: the last message from the client, and since when a send is pending.
-    # The hub's watchdog enforces the heartbeat and send deadlines from these, which is much
-    # cheaper than a timeout around every single receive and send.
-    last_heard: float = field(default_factory=time.monotonic)
+    # Monotonic seconds since when a send is pending: the watchdog's send deadline, which is
+    # much cheaper than a timeout around every single send.
     sending_since: float | None = None
 
     @property
     def id(self) -> str:
-        return self.holder.participant_id
+        return self.seat.id
 
     @property
-    def room(self) -> str:
-        return self.holder.room_id
+    def closing(self) -> CloseCode | None:
+        return self.seat.closing
 
-    @property
-    def is_host(self) -> bool:
-        return self.holder.role is RoomRole.HOST
-
-    @property
-    def inside(self) -> bool:
-        return self.state is Presence.INSIDE and self.closing is None
-
-    def send(self, message: dict[str, Any] | str) -> bool:
+    def send(self, message: ServerMessage) -> bool:
         """Queue a message; False (and the connection closing) if the reader is too slow."""
-        if self.closing is not None:
+        if self.seat.closing is not None:
             return False
         if len(self._outbox) >= self.limit:
             self.close(CloseCode.TOO_SLOW)
             return False
-        self._outbox.append(message if isinstance(message, str) else _dumps(message))
+        self._outbox.append(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
         self._ready.set()
         return True
 
     def close(self, code: CloseCode) -> None:
         """Close after what is queued has gone out."""
-        if self.closing is None:
-            self.closing = code
+        if self.seat.closing is None:
+            self.seat.closing = code
             self._outbox.append(_Close(code))
             self._ready.set()
 
@@ -160,11 +127,11 @@ class Peer:
                     self.sending_since = None
         except asyncio.CancelledError:
             # Stopped by the watchdog: a send did not finish in time.
-            await self._close_socket(self.closing or CloseCode.TOO_SLOW, close_timeout)
+            await self._close_socket(self.seat.closing or CloseCode.TOO_SLOW, close_timeout)
 
     def abort(self, code: CloseCode) -> None:
         """Close now, without waiting for what is queued (the client is not reading)."""
-        self.closing = self.closing or code
+        self.seat.closing = self.seat.closing or code
         self.sending_since = None  # once: a second cancel would cut the closing short
         if self.writer is not None:
             self.writer.cancel()
@@ -178,37 +145,6 @@ class Peer:
             self.reader.cancel()
 
 
-def _too_big(frame: str | bytes, limit: int) -> bool:
-    """Over `limit` bytes, as `max_message_bytes` tells the client: a text frame as UTF-8."""
-    if isinstance(frame, bytes) or 4 * len(frame) <= limit:
-        # A character is at most 4 bytes: most frames need no encoding to be measured.
-        return len(frame) > limit
-    return len(frame.encode("utf-8", "surrogatepass")) > limit
-
-
-def _dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
-
-
-def _polite(me_can_rollback: bool, other_can_rollback: bool, me_is_newcomer: bool) -> bool:
-    """Exactly one side of a pair is polite (MDN's perfect negotiation): never a peer that
-    cannot roll back (aiortc); otherwise the one that was there first."""
-    if not me_can_rollback:
-        return False
-    if not other_can_rollback:
-        return True
-    return not me_is_newcomer
-
-
-_TICKET_CLOSES: list[tuple[type[Exception], CloseCode]] = [
-    (TokenExpired, CloseCode.TICKET_EXPIRED),
-    (TokenRevoked, CloseCode.TICKET_REVOKED),
-    (TokenError, CloseCode.TICKET_INVALID),
-    (RoomNotOpen, CloseCode.ROOM_NOT_OPEN),
-    (RoomClosed, CloseCode.ROOM_CLOSED),
-]
-
-
 class Hub:
     def __init__(
         self,
@@ -219,14 +155,22 @@ class Hub:
     ) -> None:
         self.bus = bus
         self.gate = gate
-        self.config = config or HubConfig()
+        self._core = Core(config or HubConfig())
         self._wall_clock = wall_clock
-        self._rooms: dict[str, dict[str, Peer]] = {}
+        self._rooms: dict[str, Room] = {}
         self._conns: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribed: set[str] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._subscription_lock = asyncio.Lock()
+
+    @property
+    def config(self) -> HubConfig:
+        return self._core.config
+
+    @config.setter
+    def config(self, config: HubConfig) -> None:
+        self._core.config = config
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -249,27 +193,34 @@ class Hub:
     def connections(self) -> int:
         return len(self._conns)
 
+    async def expel(self, room: str, member_id: str, code: CloseCode) -> None:
+        """Send a guest out of a room, on whichever process it is connected."""
+        await self._expel(room, member_id, code, None)
+
     # -- one connection --------------------------------------------------------------------
 
     async def serve(self, transport: Transport) -> None:
         peer = await self._authenticate(transport)
         if peer is None:
             return
+        seat = peer.seat
+        self._conns[seat.conn] = peer
         writer = peer.writer = asyncio.create_task(peer.write(self.config.send_timeout))
         self._watch()
         closer = self._spawn(self._close_with_room(peer))
         peer.reader = asyncio.current_task()
         try:
-            await self._enter(peer)
+            members = await self.bus.members(seat.room)
+            await self._perform(seat.room, self._core.enter(seat, members, self._wall_clock()))
             await self._read(peer)
         except Exception:
             # The bus (Redis) failed under this connection: the client may try again.
-            log.exception("signaling connection %s in room %s failed", peer.conn, peer.room)
+            log.exception("signaling connection %s in room %s failed", seat.conn, seat.room)
             peer.close(CloseCode.TRY_AGAIN_LATER)
         finally:
             closer.cancel()
             await self._depart(peer)
-            peer.close(peer.closing or CloseCode.NORMAL)
+            peer.close(seat.closing or CloseCode.NORMAL)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer, self.config.send_timeout)
 
@@ -277,127 +228,43 @@ class Hub:
         try:
             first = await asyncio.wait_for(transport.receive(), self.config.auth_timeout)
         except TimeoutError:
-            await _refuse(transport, CloseCode.PROTOCOL_ERROR, "auth_timeout")
+            await _refuse(transport, AUTH_TIMEOUT)
             return None
         if first is None:
             return None
-        if _too_big(first, self.config.max_message_bytes):
-            await _refuse(transport, CloseCode.MESSAGE_TOO_BIG)
-            return None
-        try:
-            auth = protocol.parse(first)
-        except InvalidMessage:
-            auth = None
-        if not isinstance(auth, protocol.Auth):
-            await _refuse(transport, CloseCode.PROTOCOL_ERROR, "expected_auth")
+        auth = self._core.authenticate(first)
+        if isinstance(auth, Refusal):
+            await _refuse(transport, auth)
             return None
         try:
             holder = await self.gate.verify(auth.ticket)
         except Exception as exc:
-            for kind, code in _TICKET_CLOSES:
-                if isinstance(exc, kind):
-                    await _refuse(transport, code)
-                    return None
-            raise
-        if await self.bus.is_revoked(holder.room_id, holder.ticket_id):
-            await _refuse(transport, CloseCode.TICKET_REVOKED)
+            refusal = ticket_refusal(exc)
+            if refusal is None:
+                raise
+            await _refuse(transport, refusal)
             return None
-        admitted = holder.role is RoomRole.HOST or await self.bus.is_admitted(
-            holder.room_id, holder.participant_id
+        seat = self._core.arrive(
+            holder,
+            auth,
+            uuid.uuid4().hex,
+            revoked=await self.bus.is_revoked(holder.room_id, holder.ticket_id),
+            admitted=await self.bus.is_admitted(holder.room_id, holder.participant_id),
+            now=time.monotonic(),
         )
-        return Peer(
-            holder=holder,
-            conn=uuid.uuid4().hex,
-            transport=transport,
-            can_rollback=auth.can_rollback,
-            state=Presence.INSIDE if admitted else Presence.WAITING,
-            limit=self.config.outbox_size,
-        )
-
-    async def _enter(self, peer: Peer) -> None:
-        room = peer.room
-        members = await self.bus.members(room)
-        waiting = [m for m in members if m.state is Presence.WAITING and m.id != peer.id]
-        if peer.state is Presence.WAITING and len(waiting) >= self.config.max_waiting:
-            peer.close(CloseCode.ROOM_FULL)
-            return
-        member = Member(
-            id=peer.id,
-            name=peer.holder.name,
-            role=peer.holder.role.value,
-            state=peer.state,
-            conn=peer.conn,
-            ticket=peer.holder.ticket_id,
-            can_rollback=peer.can_rollback,
-            seen=self._wall_clock(),
-        )
-        stale_before = self._wall_clock() - 3 * self.config.heartbeat_timeout
-        accepted, previous = await self.bus.join(
-            room, member, self.gate.max_participants, stale_before
-        )
-        if not accepted:
-            peer.close(CloseCode.ROOM_FULL)
-            return
-        await self._register(peer)
-        if previous is not None and previous.conn != peer.conn:
-            await self.bus.publish(
-                room, {"cmd": "kick", "to": peer.id, "conn": previous.conn, "code": 4006}
-            )
-        others = [m for m in await self.bus.members(room) if m.id != peer.id]
-        peer.send(self._welcome(peer, others))
-        if peer.state is Presence.INSIDE:
-            await self._announce(peer)
-        else:
-            knock = {"type": "knock", "participant": member.public()}
-            await self.bus.publish(room, {"to_role": "host", "msg": knock})
-
-    def _welcome(self, peer: Peer, others: list[Member]) -> dict[str, Any]:
-        welcome: dict[str, Any] = {
-            "type": "welcome",
-            "v": protocol.VERSION,
-            "id": peer.id,
-            "role": peer.holder.role.value,
-            "name": peer.holder.name,
-            "state": peer.state.value,
-            "room": {"id": peer.room, "closes_at": peer.holder.closes_at.isoformat()},
-            "heartbeat_seconds": self.config.heartbeat_interval,
-            "max_message_bytes": self.config.max_message_bytes,
-            "ice_servers": self.gate.ice_servers(peer.holder) if peer.inside else [],
-            "participants": self._participants(peer, others) if peer.inside else [],
-        }
-        if peer.is_host:
-            welcome["waiting"] = [m.public() for m in others if m.state is Presence.WAITING]
-        return welcome
-
-    def _participants(self, peer: Peer, others: list[Member]) -> list[dict[str, Any]]:
-        return [
-            {**m.public(), "polite": _polite(peer.can_rollback, m.can_rollback, True)}
-            for m in others
-            if m.state is Presence.INSIDE
-        ]
-
-    async def _announce(self, peer: Peer) -> None:
-        member = {"id": peer.id, "name": peer.holder.name, "role": peer.holder.role.value}
-        await self.bus.publish(
-            peer.room,
-            {
-                "cmd": "joined",
-                "except": peer.id,
-                "peer": {**member, "media": peer.media},
-                "can_rollback": peer.can_rollback,
-            },
-        )
+        if isinstance(seat, Refusal):
+            await _refuse(transport, seat)
+            return None
+        return Peer(seat, transport, self.config.outbox_size)
 
     async def _read(self, peer: Peer) -> None:
-        bucket = _TokenBucket(self.config.rate, self.config.burst)
-        strikes = 0
-        last_touch = time.monotonic()
-        while peer.closing is None:
+        seat = peer.seat
+        while seat.closing is None:
             peer.reading = True
             try:
                 text = await peer.transport.receive()
             except asyncio.CancelledError:
-                if peer.closing is None or peer.reader is None:
+                if seat.closing is None or peer.reader is None:
                     raise
                 peer.reader.uncancel()  # stopped by `_close_socket`, not by the server
                 return
@@ -405,156 +272,118 @@ class Hub:
                 peer.reading = False
             if text is None:
                 return
-            peer.last_heard = time.monotonic()
+            now = time.monotonic()
             # Buffered messages are received without suspending: let the writers (this
             # connection's own included) and the other connections run between two of them.
             await asyncio.sleep(0)
-            if _too_big(text, self.config.max_message_bytes):
-                peer.close(CloseCode.MESSAGE_TOO_BIG)
-                return
-            if not bucket.take():
-                strikes += 1
-                if strikes > self.config.max_strikes:
-                    peer.close(CloseCode.RATE_LIMITED)
-                    return
-                if strikes == 1 or strikes % 20 == 0:
-                    peer.send(protocol.error("rate_limited", "Too many messages; slow down."))
+            message = self._core.receive(seat, text, now)
+            if isinstance(message, list):
+                await self._perform(seat.room, message)
                 continue
+            # A connection replaced here, whose successor has gone already, has no room left.
+            room = self._rooms.get(seat.room) or Room(seat.room)
             try:
-                message = protocol.parse(text)
-            except InvalidMessage as exc:
-                peer.send(protocol.error("invalid_message", exc.detail))
-                continue
-            # Often enough that a member of a crashed process goes stale after three
-            # heartbeat timeouts, and no more often: with Redis each refresh is a round trip.
-            if time.monotonic() - last_touch > self.config.heartbeat_timeout:
-                last_touch = time.monotonic()
-                # In the background: the message must not wait for a round trip to Redis.
-                self._spawn(self._touch(peer))
-            try:
-                await self._handle(peer, message)
+                # `_perform` unrolled: one coroutine less for every message.
+                for effect in self._core.handle(room, seat, message, now, self._wall_clock()):
+                    if not self._act(effect):
+                        await self._call(seat.room, effect)
             except Exception:
-                log.exception("signaling: %s in room %s failed", message.type, peer.room)
+                log.exception("signaling: %s in room %s failed", message.type, seat.room)
                 peer.send(protocol.error("unavailable", "Not done; please try again."))
 
-    async def _handle(self, peer: Peer, message: protocol.ClientMessage) -> None:
-        room = peer.room
-        match message:
-            case protocol.Ping():
-                peer.send({"type": "pong"})
-            case protocol.Offer() | protocol.Answer() | protocol.Candidate():
-                if not peer.inside:
-                    peer.send(protocol.error("not_admitted", "Wait until you are let in."))
-                elif message.to == peer.id:
-                    peer.send(protocol.error("unknown_peer", "You cannot signal yourself."))
-                else:
-                    relayed = message.model_dump(exclude={"to"})
-                    relayed["from"] = peer.id
-                    target = self._rooms[room].get(message.to)
-                    if target is not None:
-                        # Connected here, so this is its current connection: no need to go
-                        # through the bus (with Redis, a round trip per candidate).
-                        if target.inside:
-                            target.send(relayed)
-                    else:
-                        await self.bus.publish(room, {"to": message.to, "relay": relayed})
-            case protocol.Media():
-                if peer.inside:
-                    peer.media = message.model_dump(exclude={"type"})
-                    await self.bus.update(room, peer.id, peer.conn, media=peer.media)
-                    media = {"type": "media", "from": peer.id, **peer.media}
-                    await self.bus.publish(room, {"except": peer.id, "msg": media})
-            case protocol.Chat() | protocol.Typing():
-                if not peer.inside:
-                    peer.send(protocol.error("not_admitted", "Wait until you are let in."))
-                else:
-                    text = {
-                        "type": message.type,
-                        "from": peer.id,
-                        "name": peer.holder.name,
-                        "text": message.text,
-                    }
-                    if isinstance(message, protocol.Chat):
-                        # A sent message comes back to its sender too, as its confirmation.
-                        text["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-                        await self.bus.publish(room, {"msg": text})
-                    else:  # a draft, as it is typed: only for the others
-                        await self.bus.publish(room, {"except": peer.id, "msg": text})
-            case protocol.Leave():
-                peer.close(CloseCode.NORMAL)
-            case protocol.Auth():
-                peer.send(protocol.error("already_authenticated", "Already authenticated."))
-            case _ if not peer.is_host:
-                peer.send(protocol.error("forbidden", "Only the host may do this."))
-            case protocol.Admit():
-                await self._admit(peer, message.id)
-            case protocol.Deny() | protocol.Remove():
-                code = CloseCode.DENIED if isinstance(message, protocol.Deny) else CloseCode.REMOVED
-                await self._expel(peer, message.id, code)
-            case protocol.End():
-                await self.gate.end(room)
-                await self.bus.publish(room, {"cmd": "end"})
-
-    async def _admit(self, host: Peer, member_id: str) -> None:
-        outcome = await self.bus.admit(host.room, member_id, self.gate.max_participants)
-        if outcome is Admission.ADMITTED:
-            await self.bus.publish(host.room, {"cmd": "admitted", "to": member_id})
-        elif outcome is Admission.FULL:
-            host.send(protocol.error("room_full", "The room is full.", id=member_id))
-        else:
-            host.send(protocol.error("unknown_peer", "Nobody with this id is here.", id=member_id))
-
-    async def _expel(self, host: Peer, member_id: str, code: CloseCode) -> None:
-        if member_id == host.id or not await self.expel(host.room, member_id, code):
-            host.send(protocol.error("unknown_peer", "Nobody with this id can be removed."))
-
-    async def expel(self, room: str, member_id: str, code: CloseCode) -> bool:
-        """Send a guest out of a room, on whichever process it is connected."""
-        target = next((m for m in await self.bus.members(room) if m.id == member_id), None)
-        await self.bus.forget(room, member_id)
-        if target is None or target.role == RoomRole.HOST:
-            return False
-        # The ticket dies with the expulsion: a new one means waiting to be let in again.
-        await self.bus.revoke(room, target.ticket, self._wall_clock() + 24 * 3600)
-        await self.bus.publish(
-            room, {"cmd": "kick", "to": member_id, "conn": target.conn, "code": int(code)}
-        )
-        return True
-
     async def _depart(self, peer: Peer) -> None:
-        self._unregister(peer)
+        seat = peer.seat
+        self._conns.pop(seat.conn, None)
+        room = self._rooms.get(seat.room)
+        if room is not None and room.vacate(seat) and not room.seats:
+            del self._rooms[seat.room]
+            self._spawn(self._sync_subscription(seat.room))
         with contextlib.suppress(Exception):
-            removed = await self.bus.leave(peer.room, peer.id, peer.conn)
-            if removed is None:
-                return  # replaced by a newer connection, which announced itself
-            if removed.state is Presence.INSIDE:
-                left = {"type": "peer-left", "id": peer.id}
-                await self.bus.publish(peer.room, {"except": peer.id, "msg": left})
-            else:
-                gone = {"type": "waiting-left", "id": peer.id}
-                await self.bus.publish(peer.room, {"to_role": "host", "msg": gone})
+            removed = await self.bus.leave(seat.room, seat.id, seat.conn)
+            await self._perform(seat.room, self._core.departed(seat, removed))
 
     async def _close_with_room(self, peer: Peer) -> None:
-        delay = (peer.holder.closes_at - self.gate.clock()).total_seconds()
+        delay = (peer.seat.holder.closes_at - self.gate.clock()).total_seconds()
         await asyncio.sleep(max(delay, 0.0))
-        peer.send({"type": "ended", "reason": "room_closed"})
-        peer.close(CloseCode.ROOM_CLOSED)
+        for effect in self._core.room_closed(peer.seat):
+            self._act(effect)
 
-    # -- delivery of bus events to the local connections -----------------------------------
+    # -- effects ---------------------------------------------------------------------------
 
-    async def _register(self, peer: Peer) -> None:
-        self._rooms.setdefault(peer.room, {})[peer.id] = peer
-        self._conns[peer.conn] = peer
-        await self._sync_subscription(peer.room)
+    async def _perform(self, room: str, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            if not self._act(effect):
+                await self._call(room, effect)
 
-    def _unregister(self, peer: Peer) -> None:
-        self._conns.pop(peer.conn, None)
-        local = self._rooms.get(peer.room)
-        if local is not None and local.get(peer.id) is peer:
-            del local[peer.id]
-            if not local:
-                del self._rooms[peer.room]
-                self._spawn(self._sync_subscription(peer.room))
+    def _act(self, effect: Effect) -> bool:
+        """Perform a `Send` or `Close` at once (the outbox takes it); False for the others."""
+        if isinstance(effect, Send):
+            peer = self._conns.get(effect.conn)
+            if peer is not None:
+                peer.send(effect.message)
+            return True
+        if isinstance(effect, Close):
+            peer = self._conns.get(effect.conn)
+            if peer is not None:
+                peer.close(effect.code)
+            return True
+        return False
+
+    async def _call(self, room: str, effect: Effect) -> None:
+        """Perform an effect on the bus or the gate, and what the core makes of the answer."""
+        core, bus = self._core, self.bus
+        match effect:
+            case Publish(event):
+                await bus.publish(room, event)
+            case Join(member, stale_before):
+                limit = self.gate.max_participants
+                accepted, previous = await bus.join(room, member, limit, stale_before)
+                seat = self._conns[member.conn].seat
+                await self._perform(room, core.joined(seat, accepted, previous))
+            case TakeSeat(conn):
+                seat = self._conns[conn].seat
+                local = self._rooms.get(room)
+                if local is None:
+                    local = self._rooms[room] = Room(room)
+                local.take(seat)
+                await self._sync_subscription(room)
+            case Greet(conn) | LetIn(conn):
+                peer = self._conns.get(conn)
+                if peer is None:
+                    return  # gone meanwhile: nobody to greet, nothing to announce
+                members = await bus.members(room)
+                ice_servers = self.gate.ice_servers(peer.seat.holder)
+                meet = core.welcome if isinstance(effect, Greet) else core.let_in
+                await self._perform(room, meet(peer.seat, members, ice_servers))
+            case Admit(member_id, host):
+                outcome = await bus.admit(room, member_id, self.gate.max_participants)
+                await self._perform(room, core.admission(host, member_id, outcome))
+            case Expel(member_id, code, host):
+                await self._expel(room, member_id, code, host)
+            case UpdateMedia(member_id, conn, media):
+                await bus.update(room, member_id, conn, media=media)
+            case Touch(member_id, conn, seen):
+                # In the background: the message must not wait for a round trip to Redis.
+                self._spawn(self._touch(room, member_id, conn, seen))
+            case Forget(member_id):
+                await bus.forget(room, member_id)
+            case Revoke(ticket, until):
+                await bus.revoke(room, ticket, until)
+            case EndRoom():
+                await self.gate.end(room)
+
+    async def _expel(self, room: str, member_id: str, code: CloseCode, by: str | None) -> None:
+        members = await self.bus.members(room)
+        effects = self._core.expel(members, member_id, code, self._wall_clock(), by)
+        await self._perform(room, effects)
+
+    async def _touch(self, room: str, member_id: str, conn: str, seen: float) -> None:
+        try:
+            await self.bus.update(room, member_id, conn, seen=seen)
+        except Exception:  # the next sign of life tries again
+            log.warning("signaling: could not refresh %s in room %s", member_id, room)
+
+    # -- the rooms' channels ---------------------------------------------------------------
 
     async def _sync_subscription(self, room: str) -> None:
         """Subscribed to a room's events exactly while it has local connections. One lock,
@@ -571,67 +400,14 @@ class Hub:
 
     def _deliver(self, room: str, event: Event) -> None:
         local = self._rooms.get(room)
-        if not local:
+        if local is None:
             return
-        if "relay" in event:
-            target = local.get(event["to"])
-            if target is not None and target.inside:
-                target.send(event["relay"])
-            return
-        command = event.get("cmd")
-        if command is not None:
-            self._command(room, local, command, event)
-            return
-        text = _dumps(event["msg"])
-        to, excluded, role = event.get("to"), event.get("except"), event.get("to_role")
-        for peer in list(local.values()):
-            if (to is not None and peer.id != to) or peer.id == excluded:
-                continue
-            if role == "host" and not peer.is_host:
-                continue
-            if role is None and not peer.inside:
-                continue
-            peer.send(text)
+        # Called by the bus, which waits for nobody: what needs a round trip goes on by itself.
+        later = [effect for effect in self._core.deliver(local, event) if not self._act(effect)]
+        if later:
+            self._spawn(self._perform(room, later))
 
-    def _command(self, room: str, local: dict[str, Peer], command: str, event: Event) -> None:
-        if command == "joined":
-            newcomer = event["peer"]
-            for peer in list(local.values()):
-                if peer.id != event["except"] and peer.inside:
-                    polite = _polite(peer.can_rollback, event["can_rollback"], False)
-                    peer.send({"type": "peer-joined", "peer": newcomer, "polite": polite})
-        elif command == "kick":
-            target = self._conns.get(event["conn"])
-            if target is not None:
-                target.close(CloseCode(event["code"]))
-        elif command == "admitted":
-            target = local.get(event["to"])
-            # Only a waiting peer: admitting one inside again (a second host, a double click,
-            # a host admitting itself) would announce it anew and restart every call with it.
-            if target is not None and target.state is Presence.WAITING and target.closing is None:
-                target.state = Presence.INSIDE
-                self._spawn(self._welcome_in(target))
-        elif command == "end":
-            for peer in list(local.values()):
-                peer.send({"type": "ended", "reason": "ended_by_host"})
-                peer.close(CloseCode.ENDED)
-
-    async def _welcome_in(self, peer: Peer) -> None:
-        others = [m for m in await self.bus.members(peer.room) if m.id != peer.id]
-        peer.send(
-            {
-                "type": "admitted",
-                "participants": self._participants(peer, others),
-                "ice_servers": self.gate.ice_servers(peer.holder),
-            }
-        )
-        await self._announce(peer)
-
-    async def _touch(self, peer: Peer) -> None:
-        try:
-            await self.bus.update(peer.room, peer.id, peer.conn, seen=self._wall_clock())
-        except Exception:  # the next sign of life tries again
-            log.warning("signaling: could not refresh %s in room %s", peer.id, peer.room)
+    # -- deadlines -------------------------------------------------------------------------
 
     def _watch(self) -> None:
         if self._watchdog is None or self._watchdog.done():
@@ -649,8 +425,9 @@ class Hub:
                     and now - peer.sending_since > config.send_timeout
                 ):
                     peer.abort(CloseCode.TOO_SLOW)
-                elif now - peer.last_heard > config.heartbeat_timeout:
-                    peer.close(CloseCode.HEARTBEAT_TIMEOUT)
+                else:
+                    for effect in self._core.expired(peer.seat, now):
+                        self._act(effect)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
@@ -659,6 +436,6 @@ class Hub:
         return task
 
 
-async def _refuse(transport: Transport, code: CloseCode, reason: str | None = None) -> None:
+async def _refuse(transport: Transport, refusal: Refusal) -> None:
     with contextlib.suppress(Exception):
-        await transport.close(code, reason or code.reason)
+        await transport.close(refusal.code, refusal.reason)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -349,6 +350,7 @@ class RoomPeer:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.VideoFrame)  # only video tracks are counted
                 if link.first_frame_at is None:
                     link.first_frame_at = time.monotonic()
                 link.frames += 1

@@ -5,7 +5,8 @@ Per room, under the prefix (`sprechstunde:room:<room>:…`):
 - `members`: a hash, member id -> `Member.dumps()` JSON;
 - `admitted`: a set of the member ids let in, for their reconnects;
 - `revoked`: a sorted set, ticket id -> wall-clock time until which it is refused;
-- `events`: the publish/subscribe channel, one JSON object per event.
+- `events`: the publish/subscribe channel, one event of `signaling.events` per message, as its
+  tagged JSON; whatever else arrives there is logged and dropped.
 
 Every write refreshes a day's expiry on the keys it touches, so a room whose processes crashed
 leaves nothing behind for good. The changes that read before they write (join, leave, admit,
@@ -34,7 +35,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from signaling.bus import Admission, Deliver, Event, Member, Presence
+from signaling.bus import Admission, Deliver, Member, Presence
+from signaling.events import Event, InvalidEvent, decode, encode
 
 log = logging.getLogger("sprechstunde.signaling.bus")
 
@@ -43,6 +45,8 @@ KEY_TTL = 24 * 3600
 SUBSCRIBE_TIMEOUT = 5.0
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 _FIELDS = frozenset(f.name for f in fields(Member))
+# An argument of a Lua script, as Redis takes it.
+_Arg = str | int | float
 
 # KEYS: members, admitted. ARGV: id, member JSON, inside (1/0), limit, stale_before, ttl.
 _JOIN = """
@@ -157,9 +161,14 @@ class RedisBus:
             )
         )
         # The subscription connection does without redis-py's silent retries, so that a drop
-        # reaches `_listen`, which logs it and backs off; reconnecting resubscribes.
+        # reaches `_listen`, which logs it and backs off; reconnecting resubscribes. Bytes that
+        # are no UTF-8 reach `_dispatch` as no event, instead of failing the connection.
         self._listener = Redis.from_url(
-            url, decode_responses=True, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+            url,
+            decode_responses=True,
+            encoding_errors="replace",
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._listener.pubsub()
         self._reader: asyncio.Task[None] | None = None
@@ -183,7 +192,7 @@ class RedisBus:
 
     async def start(self) -> None:
         if self._reader is None:
-            await self._pubsub.connect()
+            await self._pubsub.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             self._reader = asyncio.create_task(self._listen(), name="redis-bus-reader")
 
     async def close(self) -> None:
@@ -240,8 +249,7 @@ class RedisBus:
             log.warning("Redis bus could not unsubscribe from %s: %s", channel, exc)
 
     async def publish(self, room: str, event: Event) -> None:
-        text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        await self._redis.publish(self._key(room, "events"), text)
+        await self._redis.publish(self._key(room, "events"), encode(event))
 
     async def _listen(self) -> None:
         failures = 0
@@ -273,7 +281,12 @@ class RedisBus:
         if kind != "message" or deliver is None:
             return
         try:
-            deliver(json.loads(message["data"]))
+            event = decode(message["data"])
+        except InvalidEvent as exc:
+            log.warning("Redis bus dropped a message of %s that is no event: %s", channel, exc)
+            return
+        try:
+            deliver(event)
         except Exception:
             log.exception("Redis bus could not deliver an event of %s", channel)
 
@@ -283,7 +296,7 @@ class RedisBus:
         self, room: str, member: Member, limit: int, stale_before: float
     ) -> tuple[bool, Member | None]:
         inside = int(member.state is Presence.INSIDE)
-        args = [member.id, member.dumps(), inside, limit, stale_before, KEY_TTL]
+        args: list[_Arg] = [member.id, member.dumps(), inside, limit, stale_before, KEY_TTL]
         accepted, previous = await self._join(keys=self._room_keys(room), args=args)
         return bool(accepted), None if previous is None else Member.loads(previous)
 
@@ -305,14 +318,14 @@ class RedisBus:
         unknown = changes.keys() - _FIELDS
         if unknown:
             raise AttributeError(f"Member has no field {', '.join(sorted(unknown))}")
-        args = [member_id, conn, json.dumps(changes), KEY_TTL]
+        args: list[_Arg] = [member_id, conn, json.dumps(changes), KEY_TTL]
         return bool(await self._update(keys=self._room_keys(room), args=args))
 
     async def members(self, room: str) -> list[Member]:
         return [Member.loads(raw) for raw in await self._redis.hvals(self._key(room, "members"))]
 
     async def revoke(self, room: str, ticket: str, until: float) -> None:
-        args = [ticket, until, self._clock(), KEY_TTL]
+        args: list[_Arg] = [ticket, until, self._clock(), KEY_TTL]
         await self._revoke(keys=[self._key(room, "revoked")], args=args)
 
     async def is_revoked(self, room: str, ticket: str) -> bool:

@@ -17,8 +17,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from rooms.access import Pass, RoomRole
-from rooms.errors import RoomClosed
-from scheduler.errors import TokenInvalid
+from rooms.errors import RoomClosed, TicketInvalid
 from signaling.hub import Hub
 from tests.conftest import REDIS_URL
 
@@ -92,7 +91,7 @@ class FakeGate:
     async def verify(self, ticket: str) -> Pass:
         holder = self._passes.get(ticket)
         if holder is None:
-            raise TokenInvalid("unknown ticket")
+            raise TicketInvalid("unknown ticket")
         if holder.room_id in self.ended:
             raise RoomClosed(closes_at=holder.closes_at)
         return holder

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from redis.asyncio import Redis
 
-from signaling.bus import Admission, Bus, Event, InMemoryBus, Member, Presence
+from signaling.bus import Admission, Bus, InMemoryBus, Member, Presence
+from signaling.events import Admitted, Broadcast, Ended, Event, Joined
 from signaling.redis_bus import KEY_TTL, RedisBus
 
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
@@ -331,13 +332,13 @@ async def test_published_events_reach_the_subscriber_of_the_room(bus: Bus) -> No
     others: list[Event] = []
     await bus.subscribe(ROOM, events.append)
     await bus.subscribe("room-2", others.append)
-    await bus.publish(ROOM, {"cmd": "joined", "peer": {"name": "Zoë"}, "n": 1})
-    await bus.publish(ROOM, {"msg": {"text": "hallo"}})
-    await bus.publish("room-3", {"msg": "nobody listens"})
+    await bus.publish(ROOM, Joined("a", "Zoë", "guest", True))
+    await bus.publish(ROOM, Broadcast({"type": "chat", "text": "hallo"}))
+    await bus.publish("room-3", Broadcast({"type": "chat", "text": "nobody listens"}))
     await arrive(events, 2)
     assert events == [
-        {"cmd": "joined", "peer": {"name": "Zoë"}, "n": 1},
-        {"msg": {"text": "hallo"}},
+        Joined("a", "Zoë", "guest", True),
+        Broadcast({"type": "chat", "text": "hallo"}),
     ]
     assert others == []
 
@@ -347,7 +348,7 @@ async def test_subscribing_again_replaces_the_callback(bus: Bus) -> None:
     second: list[Event] = []
     await bus.subscribe(ROOM, first.append)
     await bus.subscribe(ROOM, second.append)
-    await bus.publish(ROOM, {"n": 1})
+    await bus.publish(ROOM, Admitted("1"))
     await arrive(second, 1)
     assert first == []
 
@@ -359,9 +360,9 @@ async def test_unsubscribe_stops_delivery(bus: Bus) -> None:
     await bus.subscribe("room-2", markers.append)
     await bus.unsubscribe(ROOM)
     await bus.unsubscribe("never-subscribed")
-    await bus.publish(ROOM, {"n": 1})
+    await bus.publish(ROOM, Admitted("1"))
     # Events of one publisher arrive in order: once the marker is here, so would be the other.
-    await bus.publish("room-2", {"marker": True})
+    await bus.publish("room-2", Ended())
     await arrive(markers, 1)
     assert events == []
 
@@ -371,9 +372,9 @@ async def test_subscribe_after_unsubscribe_delivers_again(bus: Bus) -> None:
     await bus.subscribe(ROOM, events.append)
     await bus.unsubscribe(ROOM)
     await bus.subscribe(ROOM, events.append)
-    await bus.publish(ROOM, {"n": 1})
+    await bus.publish(ROOM, Admitted("1"))
     await arrive(events, 1)
-    assert events == [{"n": 1}]
+    assert events == [Admitted("1")]
 
 
 # -- Redis: several processes ------------------------------------------------------------
@@ -403,9 +404,9 @@ async def test_events_cross_processes_right_after_subscribe(
     for number in range(20):
         room = f"room-{number}"
         await first.subscribe(room, events.append)
-        await second.publish(room, {"n": number})
+        await second.publish(room, Admitted(str(number)))
     await arrive(events, 20)
-    assert sorted(e["n"] for e in events) == list(range(20))
+    assert sorted(int(e.id) for e in events if isinstance(e, Admitted)) == list(range(20))
 
 
 @redis_only
@@ -421,7 +422,7 @@ async def test_subscribe_returns_only_once_redis_listens(clock: FakeClock, prefi
         try:
             events: list[Event] = []
             await slow.subscribe(ROOM, events.append)
-            await fast.publish(ROOM, {"n": 1})
+            await fast.publish(ROOM, Admitted("1"))
             await arrive(events, 1)
         finally:
             await slow.close()
@@ -446,7 +447,7 @@ async def test_subscriber_reconnects_after_the_connection_drops(
                 # Events published while the subscription is down are lost; keep sending.
                 async with asyncio.timeout(WAIT):
                     while not events:
-                        await publisher.publish(ROOM, {"n": 1})
+                        await publisher.publish(ROOM, Admitted("1"))
                         await asyncio.sleep(0.05)
             assert "lost its subscriptions" in caplog.text
             assert "reconnected" in caplog.text
@@ -468,8 +469,8 @@ async def test_a_failing_callback_does_not_stop_delivery(
     await first.subscribe("room-broken", broken)
     await first.subscribe(ROOM, events.append)
     with caplog.at_level(logging.ERROR, logger="sprechstunde.signaling.bus"):
-        await second.publish("room-broken", {"n": 0})
-        await second.publish(ROOM, {"n": 1})
+        await second.publish("room-broken", Admitted("0"))
+        await second.publish(ROOM, Admitted("1"))
         await arrive(events, 1)
     assert "callback broke" in caplog.text
 
