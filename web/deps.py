@@ -9,7 +9,8 @@ handlers.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +27,8 @@ from web.i18n import Catalogues
 # run into the page modules, which import this module.
 from web.pages.rendering import Pages
 from web.protection import Protection
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="A staff access token or a magic-link token")
 
@@ -67,38 +70,21 @@ def signaling_hub(connection: HTTPConnection) -> Hub:
     return found
 
 
-# Dependencies that only look something up are coroutines: FastAPI runs a `def` dependency
-# in the thread pool, a hop that costs more than the lookup.
-async def _container(connection: HTTPConnection) -> Container:
-    return container(connection)
+def _dependency(lookup: Callable[[HTTPConnection], T]) -> Callable[[HTTPConnection], Awaitable[T]]:
+    """`lookup` as a coroutine: FastAPI runs a `def` dependency in the thread pool, a hop that
+    costs more than the lookup."""
+
+    async def dependency(connection: HTTPConnection) -> T:
+        return lookup(connection)
+
+    return dependency
 
 
-async def _pages(connection: HTTPConnection) -> Pages:
-    return pages(connection)
-
-
-async def _protection(connection: HTTPConnection) -> Protection:
-    return protection(connection)
-
-
-async def _catalogues(connection: HTTPConnection) -> Catalogues:
-    return catalogues(connection)
-
-
-async def _echo_tests(connection: HTTPConnection) -> EchoTests:
-    return echo_tests(connection)
-
-
-async def _signaling_hub(connection: HTTPConnection) -> Hub:
-    return signaling_hub(connection)
-
-
-Services = Annotated[Container, Depends(_container)]
-Renderer = Annotated[Pages, Depends(_pages)]
-Guard = Annotated[Protection, Depends(_protection)]
-Texts = Annotated[Catalogues, Depends(_catalogues)]
-Echo = Annotated[EchoTests, Depends(_echo_tests)]
-SignalingHub = Annotated[Hub, Depends(_signaling_hub)]
+Services = Annotated[Container, Depends(_dependency(container))]
+Renderer = Annotated[Pages, Depends(_dependency(pages))]
+Guard = Annotated[Protection, Depends(_dependency(protection))]
+Echo = Annotated[EchoTests, Depends(_dependency(echo_tests))]
+SignalingHub = Annotated[Hub, Depends(_dependency(signaling_hub))]
 
 
 # -- the staff member behind a bearer token --------------------------------------------------
