@@ -18,7 +18,7 @@ from web.settings import Settings
 Clock = Callable[[], datetime]
 
 
-def _migrate(settings: Settings, _: argparse.Namespace, clock: Clock) -> int:
+def _migrate(settings: Settings, _: argparse.Namespace, __: Clock) -> int:
     from web.database import engine_for, migrate
 
     engine = engine_for(settings.database_url)
