@@ -8,5 +8,7 @@ COPY signaling signaling
 COPY web web
 RUN pip install --no-cache-dir . && useradd --system --home /app sprechstunde
 USER sprechstunde
+# Also the default; said here so that nobody mistakes the image for a demo.
+ENV SPRECHSTUNDE_ENV=production
 EXPOSE 8000
 CMD ["sprechstunde", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -30,6 +30,11 @@ from web.settings import Settings
 if TYPE_CHECKING:
     from tests.turn import Coturn
 
+# The product's default environment is production; the tests ask for "test", for every
+# Settings() they build without naming one. Servers and commands the tests start get theirs
+# from bench/common.py's server_env or their own environment.
+os.environ.setdefault("SPRECHSTUNDE_ENV", "test")
+
 POSTGRES_URL = os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
 # A Monday in winter, far enough ahead that "now" never catches up with the test data.

@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     # Read through web.deps, the only other module that touches app.state.
     catalogues = Catalogues()
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.protection = protection = Protection(settings, lambda: clock().timestamp())
     errors.install(app)
     app.include_router(health.router)
-    docs.install(app)
+    if settings.docs_enabled:
+        docs.install(app)
     app.include_router(public.router)
     app.include_router(altcha.router)
     app.include_router(staff.router)
@@ -108,9 +110,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     if settings.env != "production":
         app.include_router(devmail.router)
     pages.install(app)
-    app.add_middleware(LanguageMiddleware, catalogues=catalogues)
+    secure = settings.base_url.startswith("https://")
+    app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
     # The embedded mail worker gives way while requests are answered (at most 10 s).
     activity = Activity()
     container.worker.give_way = activity.busy

@@ -8,14 +8,16 @@ import re
 _PATTERNS = [
     # magic links and join links: /b/<token>, /j/<token>
     (re.compile(r"(/[bj]/)[^/?#\s\"]+"), r"\1[redacted]"),
+    # slot holds: DELETE /api/v1/holds/<token> (whoever has it can release the slot)
+    (re.compile(r"(/holds/)[^/?#\s\"]+"), r"\1[redacted]"),
     # anything JWT-shaped, wherever it appears
     (re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*"), "[redacted]"),
     # token-bearing query parameters
-    (re.compile(r"((?:token|ticket|key)=)[^&\s\"]+", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"((?:token|ticket|key|hold)=)[^&\s\"]+", re.IGNORECASE), r"\1[redacted]"),
 ]
 
 
-_MARKERS = ("/b/", "/j/", "eyJ", "=")
+_MARKERS = ("/b/", "/j/", "/holds/", "eyJ", "=")
 
 
 def redact(text: str) -> str:

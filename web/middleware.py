@@ -37,6 +37,12 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
+# Two years, the preload list's minimum; production serves only https (web/settings.py).
+STRICT_TRANSPORT_SECURITY = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+NO_STORE = (b"cache-control", b"no-store")
+# Our own scripts, styles and pictures: the same for everyone, so caches may keep them.
+_CACHEABLE_PREFIX = "/static/"
+
 
 class Activity:
     """How many HTTP requests are being answered, so that background work can give way.
@@ -137,17 +143,29 @@ async def _refuse(scope: Scope, send: Send) -> None:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """The headers above on every answer; HSTS with `hsts` (production).
+
+    Every answer but our static files gets `Cache-Control: no-store` unless its handler chose
+    a policy of its own: JSON answers, calendars and pages carry names, e-mail addresses and
+    tokens, and a route added later is covered without anyone remembering to.
+    """
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
+        self.headers = [*SECURITY_HEADERS, *([STRICT_TRANSPORT_SECURITY] if hsts else [])]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cacheable = scope["path"].startswith(_CACHEABLE_PREFIX)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [*message.get("headers", []), *self.headers]
+                if not cacheable and not any(name.lower() == NO_STORE[0] for name, _ in headers):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

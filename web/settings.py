@@ -10,7 +10,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused outside development
+from web.key_strength import ADVICE, weakness
+
+DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - published: refused in production
 
 
 def _comma_separated(value: object) -> object:
@@ -23,9 +25,14 @@ CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPRECHSTUNDE_", env_file=".env", extra="ignore")
+    # Errors name the setting, never its value: a refused start-up must not log the key.
+    model_config = SettingsConfigDict(
+        env_prefix="SPRECHSTUNDE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
-    env: Literal["development", "test", "production"] = "development"
+    # Production unless asked otherwise: a deployment that forgets the setting must not run
+    # with the published key and an open /dev/mail. The demo and the tests ask for theirs.
+    env: Literal["development", "test", "production"] = "production"
     secret_key: str = DEFAULT_SECRET
     # Older keys that still verify tokens after a rotation, comma-separated.
     previous_secret_keys: CommaList = Field(default_factory=list)
@@ -84,6 +91,9 @@ class Settings(BaseSettings):
     altcha_max_number: int = Field(default=1000, ge=1, le=10_000_000)
     altcha_expire_seconds: int = Field(default=600, ge=30, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # /docs and /openapi.json: unset means on outside production, off in production (the
+    # schema maps every staff operation for whoever looks).
+    api_docs: bool | None = None
     # Move what exists after start-up (modules, schemas, mappers: hundreds of thousands of
     # objects that live as long as the process) out of the garbage collector's scans, whose
     # full passes otherwise stall every request and every room for up to a second, and
@@ -116,6 +126,10 @@ class Settings(BaseSettings):
         "Schlichtungsstelle nach dem Behindertengleichstellungsgesetz Sachsen-Anhalt"
     )
     accessibility_enforcement_contact: str = ""
+    # The city's sign language (DGS) videos and their captions, uploaded by an admin
+    # (web/pages/staff_media.py), and the largest video accepted.
+    media_dir: Path = Path("data") / "media"
+    media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
@@ -127,19 +141,44 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
+    def _refuse_what_is_weak(self) -> Settings:
+        """Production refuses what would let others in; docs/operations.md lists it all."""
         if self.env == "production":
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "SPRECHSTUNDE_SECRET_KEY must be set to a random value of at least 32 "
-                    "characters in production"
-                )
+            _refuse_weak_keys(self)
+            if not self.base_url.startswith("https://"):
+                # Over http, cookies lose `Secure` and links travel in the clear.
+                raise ValueError("SPRECHSTUNDE_BASE_URL must be an https:// address in production")
             if not self.smtp_host:
                 raise ValueError("SPRECHSTUNDE_SMTP_HOST is required in production")
-            if self.turn_urls and not self.turn_secret:
-                raise ValueError("SPRECHSTUNDE_TURN_SECRET is required with TURN URLs")
+            if "*" in self.trusted_proxies:
+                # With "*", anyone can name their own client address in X-Forwarded-For.
+                raise ValueError(
+                    "SPRECHSTUNDE_TRUSTED_PROXIES must list the reverse proxy's addresses "
+                    "in production, not *"
+                )
         return self
 
     @property
     def secrets(self) -> list[str]:
         return [self.secret_key, *self.previous_secret_keys]
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.env != "production" if self.api_docs is None else self.api_docs
+
+
+def _refuse_weak_keys(settings: Settings) -> None:
+    # A previous key verifies tokens as well as the current one: it must be as strong.
+    keys = [("SPRECHSTUNDE_SECRET_KEY", settings.secret_key)]
+    keys += [
+        (f"entry {number} of SPRECHSTUNDE_PREVIOUS_SECRET_KEYS", key)
+        for number, key in enumerate(settings.previous_secret_keys, start=1)
+    ]
+    if settings.turn_secret:  # an empty variable is no secret, as unset
+        keys.append(("SPRECHSTUNDE_TURN_SECRET", settings.turn_secret))
+    elif settings.turn_urls:
+        raise ValueError("SPRECHSTUNDE_TURN_SECRET is required with TURN URLs")
+    for name, key in keys:
+        reason = weakness(key, public=(DEFAULT_SECRET,))
+        if reason:
+            raise ValueError(f"{name} {reason}; production needs a random key: {ADVICE}")

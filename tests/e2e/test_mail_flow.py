@@ -163,7 +163,11 @@ def test_dev_mailbox_lists_the_messages_in_development(launch: Callable[..., Ser
 def test_dev_mailbox_does_not_exist_in_production(
     launch: Callable[..., Server], smtp: SmtpServer
 ) -> None:
-    server = launch(SPRECHSTUNDE_ENV="production", **smtp_env(smtp))
+    server = launch(
+        SPRECHSTUNDE_ENV="production",
+        SPRECHSTUNDE_BASE_URL="https://termine.example.org",  # production refuses http
+        **smtp_env(smtp),
+    )
 
     with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
         assert http.get("/dev/mail").status_code == 404

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import SCRIPT
 from scheduler.accounts import StaffIdentity
 from scheduler.models import Role
 from tests import office_clock
@@ -29,6 +30,7 @@ def run(database: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     the office clock (the real one in production, which refuses any other)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
     environment["SPRECHSTUNDE_DATABASE_URL"] = f"sqlite:///{database}"
+    environment["SPRECHSTUNDE_ENV"] = "test"  # production is the default
     environment.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in env.items()})
     environment.update(office_clock.environment())
     return subprocess.run(
@@ -144,9 +146,39 @@ def test_the_demo_logins_work(seeded, tmp_path):
         container.engine.dispose()
 
 
+def test_a_deployment_that_forgets_the_environment_gets_productions_checks(tmp_path):
+    weak = "weak-but-distinctive-0123"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
+    environment.update(
+        SPRECHSTUNDE_DATABASE_URL=f"sqlite:///{tmp_path / 'sprechstunde.db'}",
+        SPRECHSTUNDE_PREVIOUS_SECRET_KEYS=weak,
+    )
+
+    result = subprocess.run(
+        [str(SCRIPT), "serve", "--port", "0"],
+        cwd=tmp_path,  # no .env file
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "SPRECHSTUNDE_SECRET_KEY is the published development key" in result.stderr
+    assert "secrets.token_urlsafe(48)" in result.stderr
+    assert weak not in result.stderr  # a refusal never writes a key into the log
+    assert not (tmp_path / "sprechstunde.db").exists()
+
+
 def test_seed_demo_refuses_production(database):
     result = run(
-        database, "seed-demo", env="production", secret_key=LONG_SECRET, smtp_host="127.0.0.1"
+        database,
+        "seed-demo",
+        env="production",
+        secret_key=LONG_SECRET,
+        smtp_host="127.0.0.1",
+        base_url="https://termine.example.org",
     )
     assert result.returncode != 0
     assert "seed-demo refuses to run in production" in result.stderr

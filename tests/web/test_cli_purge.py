@@ -41,6 +41,7 @@ def environment(database: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
     env.update(office_clock.environment())
     env["SPRECHSTUNDE_DATABASE_URL"] = f"sqlite:///{database}"
+    env["SPRECHSTUNDE_ENV"] = "test"  # production is the default
     env.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in settings.items()})
     return env
 

@@ -29,6 +29,18 @@ def test_magic_and_join_link_tokens_are_redacted(text, expected):
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"DELETE /api/v1/holds/Xk3_q-9Zt HTTP/1.1"', '"DELETE /api/v1/holds/[redacted] HTTP/1.1"'),
+        ("/buchen/3/angaben?hold=Xk3_q-9Zt&lang=en", "/buchen/3/angaben?hold=[redacted]&lang=en"),
+    ],
+)
+def test_hold_tokens_are_redacted(text, expected):
+    # Whoever has a hold token can release the slot someone is booking.
+    assert redact(text) == expected
+
+
 def test_jwt_shaped_strings_are_redacted_anywhere():
     text = f"Authorization: Bearer {JWT} from 10.0.0.1"
     assert redact(text) == "Authorization: Bearer [redacted] from 10.0.0.1"

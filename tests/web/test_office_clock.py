@@ -24,9 +24,10 @@ def launch(
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SPRECHSTUNDE_")}
     environment.update(
         PYTHONPATH=str(ROOT),
+        SPRECHSTUNDE_ENV="test",  # production is the default
         SPRECHSTUNDE_DATABASE_URL=f"sqlite:///{database}",
-        **{f"SPRECHSTUNDE_{k.upper()}": v for k, v in env.items()},
     )
+    environment.update({f"SPRECHSTUNDE_{k.upper()}": v for k, v in env.items()})
     command = [sys.executable, "-m", "tests.office_clock", "--offset"]
     return subprocess.run(
         [*command, str(offset.total_seconds()), "--", *args],
@@ -67,6 +68,7 @@ def test_production_refuses_it(tmp_path):
         env="production",
         secret_key=LONG_SECRET,
         smtp_host="127.0.0.1",
+        base_url="https://termine.example.org",
     )
 
     assert result.returncode == 2

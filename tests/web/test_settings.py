@@ -7,21 +7,52 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from web.key_strength import estimated_bits
 from web.settings import DEFAULT_SECRET, Settings
 
-LONG_SECRET = "x" * 32
+# From secrets.token_urlsafe(48), as docs/operations.md advises.
+LONG_SECRET = "q3V9kz0tWcX8m1HfYp2LrB7sNdJ4uGaE6yTiK5oZ-Qw_MhSlCvUxRbn8eP1jFgA3"
+OTHER_SECRET = "Zr4Tq8Wm2Nx6Kc0Vb5Hj9Ld3Fs7Pg1Ya-Ue_Io8Rt2Ew6Qs4Az0Xc9Vn3Bm5Kl7Jh"
+# Long enough, but a handful of characters repeated: a few dozen bits at most.
+REGULAR_SECRET = "abcdabcdabcdabcdabcdabcdabcdabcdabcdabcd"
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """No SPRECHSTUNDE_* variable and no .env file of the machine running the tests."""
+    """No SPRECHSTUNDE_* variable and no .env file of the machine running the tests; the
+    environment "development" unless a test asks for another."""
     for name in os.environ:
         if name.startswith("SPRECHSTUNDE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("SPRECHSTUNDE_ENV", "development")
     monkeypatch.chdir(tmp_path)
 
 
-def test_defaults_are_for_development():
+def production(monkeypatch: pytest.MonkeyPatch, **more: str) -> None:
+    """A production environment that passes every check, changed by `more`."""
+    environment = {
+        "ENV": "production",
+        "SECRET_KEY": LONG_SECRET,
+        "SMTP_HOST": "mail.example.org",
+        "BASE_URL": "https://termine.example.org",
+        "TRUSTED_PROXIES": "10.0.0.2",
+        **more,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(f"SPRECHSTUNDE_{name}", value)
+
+
+def test_the_default_environment_is_production(monkeypatch):
+    monkeypatch.delenv("SPRECHSTUNDE_ENV")
+    # A deployment that forgets SPRECHSTUNDE_ENV gets production's checks, not the public key.
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SECRET_KEY"):
+        Settings()
+    production(monkeypatch)
+    monkeypatch.delenv("SPRECHSTUNDE_ENV")
+    assert Settings().env == "production"
+
+
+def test_defaults_outside_production():
     settings = Settings()
     assert settings.env == "development"
     assert settings.secret_key == DEFAULT_SECRET
@@ -88,48 +119,112 @@ def test_invalid_values_are_refused(monkeypatch):
         Settings()
 
 
-def test_production_refuses_the_default_secret(monkeypatch):
-    monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
-    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SECRET_KEY"):
-        Settings()
-
-
-def test_production_refuses_a_short_secret(monkeypatch):
-    monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
-    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", "x" * 31)
-    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SECRET_KEY"):
-        Settings()
-
-
-def test_production_accepts_a_long_secret(monkeypatch):
-    monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
-    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
-    monkeypatch.setenv("SPRECHSTUNDE_SMTP_HOST", "mail.example.org")
-    assert Settings().env == "production"
-
-
-def test_production_needs_an_smtp_server(monkeypatch):
-    monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
-    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
-    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SMTP_HOST"):
-        Settings()
-
-
 def test_reminder_hours_are_comma_separated(monkeypatch):
     monkeypatch.setenv("SPRECHSTUNDE_REMINDER_HOURS", "48, 2.5")
     assert Settings().reminder_hours == [48.0, 2.5]
 
 
-def test_production_needs_a_turn_secret_with_turn_urls(monkeypatch):
+def test_production_accepts_strong_keys_an_https_address_and_named_proxies(monkeypatch):
+    production(
+        monkeypatch,
+        PREVIOUS_SECRET_KEYS=OTHER_SECRET,
+        TURN_URLS="turn:turn.example.org:3478",
+        TURN_SECRET=OTHER_SECRET,
+    )
+    settings = Settings()
+    assert settings.env == "production"
+    assert settings.secrets == [LONG_SECRET, OTHER_SECRET]
+
+
+def test_production_refuses_the_default_secret(monkeypatch):
+    production(monkeypatch, SECRET_KEY=DEFAULT_SECRET)
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SECRET_KEY is the published"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [("x" * 31, "fewer than 32"), ("a" * 32, "too regular"), (REGULAR_SECRET, "too regular")],
+)
+def test_production_refuses_a_short_or_regular_secret(monkeypatch, key, reason):
+    production(monkeypatch, SECRET_KEY=key)
+    with pytest.raises(ValidationError, match=f"SPRECHSTUNDE_SECRET_KEY .*{reason}"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (DEFAULT_SECRET, "published development key"),
+        ("x", "fewer than 32"),
+        ("a" * 32, "too regular"),
+    ],
+)
+def test_production_refuses_weak_previous_secrets(monkeypatch, key, reason):
+    # Each previous key still verifies tokens: a public one lets anyone mint an admin token.
+    production(monkeypatch, PREVIOUS_SECRET_KEYS=f"{OTHER_SECRET},{key}")
+    with pytest.raises(
+        ValidationError, match=f"entry 2 of SPRECHSTUNDE_PREVIOUS_SECRET_KEYS .*{reason}"
+    ):
+        Settings()
+
+
+def test_production_refuses_a_weak_turn_secret(monkeypatch):
+    production(monkeypatch, TURN_URLS="turn:turn.example.org:3478", TURN_SECRET="a" * 40)
+    with pytest.raises(ValidationError, match=r"SPRECHSTUNDE_TURN_SECRET .*too regular"):
+        Settings()
+
+
+def test_a_refusal_tells_how_to_make_a_key_and_never_shows_the_key(monkeypatch):
+    weak = "weak-but-distinctive-0123"
     monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
-    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", LONG_SECRET)
-    monkeypatch.setenv("SPRECHSTUNDE_SMTP_HOST", "mail.example.org")
-    monkeypatch.setenv("SPRECHSTUNDE_TURN_URLS", "turn:turn.example.org:3478")
+    monkeypatch.setenv("SPRECHSTUNDE_SECRET_KEY", weak)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "secrets.token_urlsafe(48)" in str(refused.value)
+    assert weak not in str(refused.value)  # pydantic would show the input; it goes to logs
+
+
+def test_the_entropy_estimate_reads_character_frequencies():
+    assert estimated_bits("a" * 32) == 0
+    assert estimated_bits("ab" * 16) == 32
+    assert estimated_bits(LONG_SECRET) > 300
+
+
+def test_production_refuses_a_plain_http_base_url(monkeypatch):
+    production(monkeypatch, BASE_URL="http://termine.example.org")
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_BASE_URL must be an https://"):
+        Settings()
+
+
+def test_production_refuses_to_trust_every_proxy(monkeypatch):
+    production(monkeypatch, TRUSTED_PROXIES="*")
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_TRUSTED_PROXIES"):
+        Settings()
+
+
+def test_production_needs_an_smtp_server(monkeypatch):
+    production(monkeypatch)
+    monkeypatch.delenv("SPRECHSTUNDE_SMTP_HOST")
+    with pytest.raises(ValidationError, match="SPRECHSTUNDE_SMTP_HOST"):
+        Settings()
+
+
+def test_production_needs_a_turn_secret_with_turn_urls(monkeypatch):
+    production(monkeypatch, TURN_URLS="turn:turn.example.org:3478")
     with pytest.raises(ValidationError, match="TURN_SECRET"):
         Settings()
 
 
-def test_development_allows_the_default_secret(monkeypatch):
+def test_api_docs_are_off_in_production_unless_asked_for(monkeypatch):
+    assert Settings().docs_enabled
+    production(monkeypatch)
+    assert not Settings().docs_enabled
+    monkeypatch.setenv("SPRECHSTUNDE_API_DOCS", "true")
+    assert Settings().docs_enabled
+
+
+def test_the_test_environment_allows_the_default_secret(monkeypatch):
     monkeypatch.setenv("SPRECHSTUNDE_ENV", "test")
     assert Settings().secret_key == DEFAULT_SECRET
 

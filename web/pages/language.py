@@ -16,9 +16,11 @@ _YEAR = 365 * 24 * 3600
 class LanguageMiddleware:
     """Puts the chosen language into `request.state.language` for pages and answers."""
 
-    def __init__(self, app: ASGIApp, catalogues: Catalogues) -> None:
+    def __init__(self, app: ASGIApp, catalogues: Catalogues, secure: bool = False) -> None:
         self.app = app
         self.catalogues = catalogues
+        # Over https (always in production) the cookie is `Secure` like every other one.
+        self.attributes = f"Path=/; Max-Age={_YEAR}; SameSite=Lax" + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,7 +40,7 @@ class LanguageMiddleware:
 
         async def keep_choice(message: Message) -> None:
             if message["type"] == "http.response.start":
-                cookie = f"{COOKIE}={chosen}; Path=/; Max-Age={_YEAR}; SameSite=Lax"
+                cookie = f"{COOKIE}={chosen}; {self.attributes}"
                 message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
             await send(message)
 

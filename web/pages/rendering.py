@@ -131,7 +131,9 @@ class Pages:
                 {
                     "code": code,
                     "name": LANGUAGE_NAMES.get(code, code),
-                    "url": f"{request.url.path}?{urlencode(query)}",
+                    # Only a query: a path taken from the request (`//evil.example/x`) could
+                    # lead off the site.
+                    "url": f"?{urlencode(query)}",
                     "current": code == current,
                 }
             )
