@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install --quiet -e '.[test]'
 # ical.js, a second and independent iCalendar parser for the invite tests (needs Node.js).
 npm ci --prefix tests/icaljs --no-audit --no-fund --silent
-# axe-core, the accessibility checker the browser tests run on every page.
-npm ci --prefix tests/browser --no-audit --no-fund --silent
+# The browser tests' tools: axe-core and IBM Equal Access (accessibility engines run in every
+# page), the W3C Nu HTML checker (vnu-jar, run with Java) and puppeteer-core (drives Firefox).
+# No install scripts: they would fetch browsers or a Java runtime; Debian provides both.
+npm ci --prefix tests/browser --no-audit --no-fund --silent --ignore-scripts
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy

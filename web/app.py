@@ -33,6 +33,7 @@ from web.api import (
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
+from web.pages import staff_media
 from web.pages.language import LanguageMiddleware
 from web.pages.rendering import Pages
 from web.protection import Protection
@@ -112,7 +113,12 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     pages.install(app)
     secure = settings.base_url.startswith("https://")
     app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        # A video, and room for its captions and the rest of the form.
+        uploads=((staff_media.PATH + "/", settings.media_max_bytes + settings.max_body_bytes),),
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
     # The embedded mail worker gives way while requests are answered (at most 10 s).
     activity = Activity()

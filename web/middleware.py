@@ -87,16 +87,26 @@ class BodySizeLimit:
     The handler never sees a truncated body, so nothing is half written.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, uploads: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
+        # (path prefix, limit) pairs for the few forms that take files, e.g. sign language
+        # videos: everything else keeps the small limit.
+        self.uploads = uploads
+
+    def _limit_for(self, path: str) -> int:
+        larger = (limit for prefix, limit in self.uploads if path.startswith(prefix))
+        return next(larger, self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(scope, send)
             return
         seen = 0
@@ -107,7 +117,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 

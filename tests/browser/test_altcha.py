@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.browser import equal_access, nu_checker
 from tests.browser.axe import violations
 from tests.browser.conftest import PHONE
 
@@ -82,3 +83,24 @@ def test_without_javascript_the_booking_is_accepted_without_a_proof(browsing):
     page.wait_for_url("**/termin/bestaetigt")
 
     assert "altcha" not in parse_qs(posted.value.post_data or "")
+
+
+# Attributes the widget (altcha 3.2.2) renders empty, which HTML forbids and IBM Equal Access
+# and the W3C checker report.
+_EMPTY_ATTRIBUTES = """() => [
+    ...document.querySelectorAll('altcha-widget [dir=""], altcha-widget [name=""]')
+].map(e => e.outerHTML.slice(0, 80))"""
+
+
+def test_the_widget_has_no_empty_dir_or_name_before_and_after_its_check(browsing):
+    page = details_page(browsing, "de")
+    page.wait_for_selector("altcha-widget input[type=checkbox]")
+    assert page.evaluate(_EMPTY_ATTRIBUTES) == []
+    assert equal_access.violations(page) == []
+
+    page.locator("altcha-widget input[type=checkbox]").focus()
+    page.keyboard.press("Space")
+    page.locator("altcha-widget label", has_text=DONE["de"]).wait_for()
+    assert page.evaluate(_EMPTY_ATTRIBUTES) == []
+    assert equal_access.violations(page) == []
+    assert nu_checker.errors({"details page": page.content()}) == {}

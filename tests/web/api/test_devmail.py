@@ -3,6 +3,7 @@ a production deployment has no such page."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from html import escape
 from html.parser import HTMLParser
@@ -142,7 +143,37 @@ def test_a_message_page_shows_the_html_in_a_sandboxed_iframe(
     (frame,) = iframes(client.get(f"/dev/mail/{confirmation.id}").text)
 
     assert frame["sandbox"] in ("", None)  # present and empty: scripts, forms, top navigation off
-    assert frame["srcdoc"] == confirmation.html_body
+    srcdoc = frame["srcdoc"] or ""
+    assert confirmation.subject in srcdoc
+    assert f'<link rel="stylesheet" href="/dev/mail/{confirmation.id}/mail.css">' in srcdoc
+
+
+def test_the_framed_mail_has_no_inline_style_which_the_policy_would_block(
+    client: TestClient, world: World, container: Container
+) -> None:
+    confirmation = delivered_confirmation(client, world, container)
+    assert ' style="' in confirmation.html_body
+
+    (frame,) = iframes(client.get(f"/dev/mail/{confirmation.id}").text)
+
+    assert " style=" not in (frame["srcdoc"] or "")
+    assert "<style" not in (frame["srcdoc"] or "")
+
+
+def test_the_mails_styles_come_as_a_stylesheet_of_our_origin(
+    client: TestClient, world: World, container: Container
+) -> None:
+    confirmation = delivered_confirmation(client, world, container)
+    (frame,) = iframes(client.get(f"/dev/mail/{confirmation.id}").text)
+    marked = re.search(r'<h1 data-mail-style="(\d+)"', frame["srcdoc"] or "")
+    assert marked is not None
+
+    response = client.get(f"/dev/mail/{confirmation.id}/mail.css")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+    rule = f'[data-mail-style="{marked.group(1)}"] {{ font-size: 1.5em !important;'
+    assert rule in response.text
 
 
 def test_a_message_page_links_its_invite(

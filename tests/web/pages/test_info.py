@@ -1,5 +1,6 @@
-"""The accessibility statement and the privacy notice with the imprint, in German and English,
-with the operator's values from the settings."""
+"""The accessibility statement, the privacy notice with the imprint and the explanations in
+Leichte Sprache and sign language, in German and English, with the operator's values from the
+settings."""
 
 from __future__ import annotations
 
@@ -78,6 +79,50 @@ def headings(html: str, level: int) -> list[str]:
                 "How long we keep your data",
                 "Your rights",
                 "Imprint",
+            ],
+        ),
+        (
+            "/leichte-sprache",
+            "de",
+            "Informationen in Leichter Sprache",
+            [
+                "Was können Sie auf dieser Internet-Seite machen?",
+                "So machen Sie einen Termin",
+                "So finden Sie sich auf der Seite zurecht",
+                "Barriere-Freiheit",
+                "Haben Sie eine Frage?",
+            ],
+        ),
+        (
+            "/leichte-sprache",
+            "en",
+            "Information in easy read",
+            [
+                "What can you do on this website?",
+                "How to book an appointment",
+                "How to find your way",
+                "Accessibility",
+                "Do you have a question?",
+            ],
+        ),
+        (
+            "/gebaerdensprache",
+            "de",
+            "Deutsche Gebärdensprache",
+            [
+                "Was diese Internetseite anbietet",
+                "So finden Sie sich auf dieser Internetseite zurecht",
+                "Erklärung zur Barrierefreiheit",
+            ],
+        ),
+        (
+            "/gebaerdensprache",
+            "en",
+            "German Sign Language",
+            [
+                "What this website offers",
+                "How to find your way on this website",
+                "Accessibility statement",
             ],
         ),
     ],
@@ -164,7 +209,37 @@ def test_the_privacy_notice_lists_every_cookie_the_service_sets(client):
 
 
 def test_the_pages_keep_to_the_content_security_policy(client):
-    for path in ("/barrierefreiheit", "/datenschutz"):
+    for path in ("/barrierefreiheit", "/datenschutz", "/leichte-sprache", "/gebaerdensprache"):
         html = client.get(path).text
         assert " style=" not in html
         assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)", html)
+
+
+# Leichte Sprache (Netzwerk Leichte Sprache): one statement per sentence, short sentences.
+LONGEST_SENTENCE_WORDS = 15
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_the_easy_language_page_has_short_sentences(client, lang):
+    html = client.get("/leichte-sprache", params={"lang": lang}).text
+    main = re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1].split("</main>", 1)[0])
+    sentences = [s for s in re.split(r"[.?!:]\s", main) if s.strip()]
+    assert max(len(s.split()) for s in sentences) <= LONGEST_SENTENCE_WORDS
+
+
+def test_the_easy_language_page_has_pictures_beside_its_statements(client):
+    html = client.get("/leichte-sprache").text
+    assert html.count('<svg class="pictogram"') >= 8
+    assert html.count('aria-hidden="true" focusable="false"') >= 8
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_the_start_page_and_every_footer_lead_to_the_explanations(client, lang):
+    start = client.get("/", params={"lang": lang}).text
+    main = start.split("<main", 1)[1].split("</main>", 1)[0]
+    assert 'href="/leichte-sprache"' in main
+    assert 'href="/gebaerdensprache"' in main
+    for path in ("/", "/barrierefreiheit", "/datenschutz"):
+        footer = client.get(path, params={"lang": lang}).text.split("<footer", 1)[1]
+        assert 'href="/leichte-sprache"' in footer
+        assert 'href="/gebaerdensprache"' in footer

@@ -25,4 +25,25 @@ for (const widget of document.querySelectorAll("altcha-widget")) {
   });
   // An expired proof is dropped, so that sending the form solves a fresh one.
   widget.addEventListener("expired", () => widget.reset());
+  repairEmptyAttributes(widget);
+}
+
+// The widget (altcha 3.2.2, no option for either) renders `dir=""` on its box and `name=""` on
+// its checkbox: invalid HTML that checkers and assistive technology trip over. The box takes
+// the page's direction; the checkbox loses its name (the proof travels in the hidden field
+// `altcha`, the checkbox is never sent). Watched, because the widget re-renders both.
+function repairEmptyAttributes(widget) {
+  const repair = () => {
+    for (const element of widget.querySelectorAll('[dir=""]')) {
+      element.dir = document.documentElement.dir || "ltr";
+    }
+    for (const element of widget.querySelectorAll('[name=""]')) element.removeAttribute("name");
+  };
+  repair();
+  new MutationObserver(repair).observe(widget, {
+    subtree: true,
+    childList: true,
+    attributes: true,
+    attributeFilter: ["dir", "name"],
+  });
 }
