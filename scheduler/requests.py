@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scheduler.addresses import cap_key
 from scheduler.errors import (
     ChannelNotOffered,
     EmailRequired,
@@ -42,6 +43,12 @@ class BookingRequest:
     interpreter_language: str | None = None
     sign_language: bool = False
     wheelchair_access: bool = False
+
+    @property
+    def email_key(self) -> str | None:
+        """The key the cap of open bookings per person counts by (scheduler/addresses.py);
+        `email` itself stays as typed, for the mail."""
+        return cap_key(self.email) if self.email and self.email.strip() else None
 
     def check(self, channels: Sequence[str]) -> None:
         """Refuse a request that can never be booked as given, whoever sends it; `channels`

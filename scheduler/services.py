@@ -373,7 +373,7 @@ class Scheduler:
 
     def _place(self, session: Session, request: BookingRequest) -> BookingInfo:
         now = self.clock()
-        email_key = request.email.strip().lower() if request.email else None
+        email_key = request.email_key
         service = self.placement.service(session, request.service_id, person=email_key)
         if email_key:
             self._check_cap(session, service, email_key, now)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -85,6 +86,20 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     path = tmp_path / "test.db"
     shutil.copyfile(database_template, path)
     yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def workers_redis_url() -> str:
+    """A Redis for `serve --workers 2`, which refuses to start without one (the processes share
+    their limits through it): the suite's, else this machine's on loopback."""
+    url = REDIS_URL or "redis://127.0.0.1:6379/9"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail(f"no Redis at {url} for serve --workers")
+        pytest.skip(f"no Redis at {url} for serve --workers")
+    return url
 
 
 @pytest.fixture

@@ -48,6 +48,16 @@ def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     import uvicorn
 
     factory: str | Callable[[], object] = "web.app:create_app"
+    if args.workers > 1 and not settings.redis_url:
+        # Without Redis each process keeps its own limits and its own list of used ALTCHA
+        # solutions: every limit would be multiplied by the workers and a solution accepted
+        # once per process.
+        print(
+            "serve --workers 2 or more needs SPRECHSTUNDE_REDIS_URL: the processes share "
+            "their rate limits and used proofs of work through it",
+            file=sys.stderr,
+        )
+        return 2
     if clock is not utcnow:
         if args.workers != 1:
             # Worker processes import the factory by name and could not share this clock.

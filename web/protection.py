@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import altcha
 
+from rooms.echo import public_address
 from scheduler.errors import InvalidRequest, SchedulerError
 from web.settings import Settings
 
@@ -215,6 +216,20 @@ class Altcha:
             raise AltchaRejected(field="altcha")
 
 
+def client_key(address: str, ipv6_prefix: int) -> str:
+    """What a limit counts for `address`: an IPv4 address as it is, an IPv6 address as its
+    network of `ipv6_prefix` bits (an IPv4-mapped IPv6 address as the IPv4 address)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return str(ip)
+
+
 class Protection:
     """The limits and the proof of work of one app; in Redis when `redis_url` is set."""
 
@@ -222,6 +237,7 @@ class Protection:
         self._exempt = [
             ipaddress.ip_network(net, strict=False) for net in settings.rate_limit_exempt
         ]
+        self._ipv6_prefix = settings.ipv6_limit_prefix
         self._redis: Any = None
         if settings.redis_url:
             import redis
@@ -241,6 +257,12 @@ class Protection:
         strict = settings.unverified_bookings_per_hour
         self.unverified_booking = self._window("booking-unverified", strict, hour, clock)
         self.unverified_hold = self._window("hold-unverified", strict, hour, clock)
+        tests = settings.connection_tests_per_hour
+        self.connection_test = self._window("connection-test", tests, hour, clock)
+        # Parsed at start-up, so that a mistyped entry stops the start with its name.
+        self.public_address = public_address(
+            ipaddress.ip_network(a, strict=False) for a in settings.connection_test_public_addresses
+        )
 
     def _window(self, name: str, limit: int, seconds: float, clock: Callable[[], float]) -> Window:
         if self._redis is not None:
@@ -256,7 +278,16 @@ class Protection:
 
     def check_search(self, address: str) -> None:
         if not self.exempt(address):
-            self.search.hit(address)
+            self.search.hit(client_key(address, self._ipv6_prefix))
+
+    def connection_test_client(self, address: str) -> str | None:
+        """Count a connection test against the client's hourly budget; the key that its
+        running echo sessions are counted by, None for an exempt address."""
+        if self.exempt(address):
+            return None
+        key = client_key(address, self._ipv6_prefix)
+        self.connection_test.hit(key)
+        return key
 
     def check_booking(self, address: str, payload: str | None, *, hold: bool = False) -> None:
         """A present payload must be valid (else 422), exempt or not; then the limits."""
@@ -265,9 +296,10 @@ class Protection:
             self.altcha.verify(payload)
         if self.exempt(address):
             return
+        key = client_key(address, self._ipv6_prefix)
         if not verified:
-            (self.unverified_hold if hold else self.unverified_booking).hit(address)
-        (self.hold if hold else self.booking).hit(address)
+            (self.unverified_hold if hold else self.unverified_booking).hit(key)
+        (self.hold if hold else self.booking).hit(key)
 
     def close(self) -> None:
         if self._redis is not None:

@@ -130,6 +130,14 @@ class Settings(BaseSettings):
     # (web/pages/staff_media.py), and the largest video accepted.
     media_dir: Path = Path("data") / "media"
     media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    # Limits per client count an IPv6 client by its network of this prefix length (H4): one
+    # household or phone holds a whole /64 and can pick a new address per request.
+    ipv6_limit_prefix: int = Field(default=64, ge=1, le=128)
+    # The connection test per client (H4): offers per hour, and the server's own addresses
+    # (or networks) that its answer may name besides TURN relays, reflexive and public ones:
+    # internal interface addresses stay out of the answer unless listed, comma-separated.
+    connection_tests_per_hour: int = Field(default=20, ge=1)
+    connection_test_public_addresses: CommaList = Field(default_factory=list)
     # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 

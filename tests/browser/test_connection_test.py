@@ -7,15 +7,39 @@ so the media between Chromium and the echo peer never leaves it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser import netns
 from tests.browser.axe import violations
-from tests.browser.conftest import Browsing
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, Browsing
 
-private_network = netns.private_network
+
+@pytest.fixture(scope="module")
+def private_network(
+    tmp_path_factory: pytest.TempPathFactory, chromium: Any
+) -> Iterator[tuple[netns.NamespacedServer, Any]]:
+    """netns.private_network, with loopback as the echo peer's public address: it is the only
+    address in the namespace, and the answer names internal addresses only when configured."""
+    workdir = tmp_path_factory.mktemp("private-network")
+    env = {"SPRECHSTUNDE_CONNECTION_TEST_PUBLIC_ADDRESSES": "127.0.0.1"}
+    with netns.network_namespace() as namespace:
+        server = netns.NamespacedServer(namespace, workdir, extra_env=env)
+        browser = None
+        try:
+            server.start()
+            browser = chromium.browser_type.launch(
+                executable_path=str(namespace.chromium(CHROMIUM, workdir)),
+                args=[*CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
+            )
+            yield server, browser
+        finally:
+            if browser is not None:
+                browser.close()
+            server.stop()
 
 
 def test_camera_microphone_and_connection_work_in_german_and_english(private_network):

@@ -78,13 +78,18 @@ def test_hundred_clients_race_for_one_slot(server: Server, staff: StaffApi, advi
 
 
 def test_two_server_processes_on_one_database_race_for_one_slot(
-    database_url: str, tmp_path: Path
+    database_url: str, workers_redis_url: str, tmp_path: Path
 ) -> None:
     """`serve --workers 2`: two processes write one database (on SQLite, one file: they take
     turns through the writer lock). Still exactly one booking per free advisor, no errors.
     Worker processes cannot share a test's office clock: this one runs on the real time."""
     with (
-        Server(database_url, tmp_path / "server", workers=2) as server,
+        Server(
+            database_url,
+            tmp_path / "server",
+            workers=2,
+            extra_env={"SPRECHSTUNDE_REDIS_URL": workers_redis_url},
+        ) as server,
         httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http,
     ):
         staff = StaffApi.bootstrap(server, http)

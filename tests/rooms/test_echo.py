@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from ipaddress import ip_network
 
 import av
 import httpx
@@ -27,7 +29,7 @@ from aiortc import (
 )
 from fastapi import FastAPI
 
-from rooms.echo import EchoTests
+from rooms.echo import EchoTests, public_address, public_candidates
 from web.app import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -47,7 +49,15 @@ def make_app(settings, clock) -> Iterator[Callable[..., FastAPI]]:
     apps: list[FastAPI] = []
 
     def make(**overrides: object) -> FastAPI:
-        apps.append(create_app(settings.model_copy(update=overrides), clock=clock))
+        # Loopback is the echo peer's only address here: it must be allowed into the answer.
+        # With Redis the hourly counts outlive a test: budgets are tested with addresses
+        # of their own.
+        test_defaults = {
+            "connection_test_public_addresses": ["127.0.0.1"],
+            "connection_tests_per_hour": 1_000_000,
+        }
+        update = test_defaults | overrides
+        apps.append(create_app(settings.model_copy(update=update), clock=clock))
         return apps[-1]
 
     yield make
@@ -324,3 +334,101 @@ async def test_close_all_leaves_no_task_behind():
     async with asyncio.timeout(5):
         while asyncio.all_tasks() - runner:
             await asyncio.sleep(0.05)
+
+
+# -- per client, and only public addresses in the answer ------------------------------------
+
+
+def from_client(address: str) -> dict[str, str]:
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1, as from the reverse proxy.
+    return {"X-Forwarded-For": address}
+
+
+def fresh_client() -> str:
+    """A documentation address in a /64 of its own: with Redis, counts outlive a test."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
+
+
+async def test_one_client_runs_one_test_at_a_time(make_app):
+    app = make_app(connection_test_sessions=4)
+    one, other = fresh_client(), fresh_client()
+    async with serving(app) as client, browser() as first, browser() as second:
+        sdp = await second.offer()
+        taken = await client.post(
+            URL, json={"type": "offer", "sdp": await first.offer()}, headers=from_client(one)
+        )
+        assert taken.status_code == 201, taken.text
+
+        refused = await client.post(
+            URL, json={"type": "offer", "sdp": sdp}, headers=from_client(one)
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "connection_tests_busy"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 120
+        assert app.state.echo.active == 1  # three places left, none of them for this client
+
+        admitted = await client.post(
+            URL, json={"type": "offer", "sdp": sdp}, headers=from_client(other)
+        )
+        assert admitted.status_code == 201, admitted.text
+
+
+async def test_a_client_gets_its_hourly_budget_of_tests(make_app):
+    app = make_app(connection_tests_per_hour=2)
+    address = fresh_client()
+    async with serving(app) as client:
+        for _ in range(2):
+            async with browser() as peer:
+                body = {"type": "offer", "sdp": await peer.offer()}
+                answer = await client.post(URL, json=body, headers=from_client(address))
+                assert answer.status_code == 201, answer.text
+                await client.delete(f"{URL}/{answer.json()['session_id']}")
+        async with browser() as peer:
+            body = {"type": "offer", "sdp": await peer.offer()}
+            refused = await client.post(URL, json=body, headers=from_client(address))
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+async def test_the_answer_names_no_internal_address_unless_configured(make_app):
+    app = make_app(connection_test_public_addresses=[])
+    async with serving(app) as client, browser() as peer:
+        response = await client.post(URL, json={"type": "offer", "sdp": await peer.offer()})
+        assert response.status_code == 201, response.text
+        await client.delete(f"{URL}/{response.json()['session_id']}")
+    sdp = response.json()["sdp"]
+    assert candidate_addresses(sdp) == set()
+    assert "127.0.0.1" not in sdp
+
+
+INTERNAL_ANSWER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 1 IN IP4 0.0.0.0",
+        "s=-",
+        "t=0 0",
+        "m=video 5000 UDP/TLS/RTP/SAVPF 96",
+        "c=IN IP4 172.17.0.2",
+        "a=candidate:1 1 udp 2130706431 172.17.0.2 5000 typ host",
+        "a=candidate:2 1 udp 2130706431 10.20.0.7 5001 typ host",
+        "a=candidate:3 1 udp 2130706431 fd00::7 5002 typ host",
+        "a=candidate:4 1 udp 2130706431 84.17.1.2 5003 typ host",
+        "a=candidate:5 1 udp 1694498815 84.17.9.9 6000 typ srflx raddr 172.17.0.2 rport 5000",
+        "a=candidate:6 1 udp 16777215 10.9.9.9 49152 typ relay raddr 84.17.9.9 rport 6000",
+        "a=end-of-candidates",
+        "",
+    ]
+)
+
+
+def test_host_candidates_of_internal_interfaces_leave_the_answer():
+    kept = public_candidates(INTERNAL_ANSWER, public_address([ip_network("10.20.0.0/16")]))
+
+    # Public and configured host addresses, the reflexive and the relayed one stay.
+    assert candidate_addresses(kept) == {"10.20.0.7", "84.17.1.2", "84.17.9.9", "10.9.9.9"}
+    assert "172.17.0.2 5000 typ host" not in kept
+    assert "fd00::7" not in kept
+    assert "c=IN IP4 172.17.0.2" not in kept  # the default address: a public one instead
+    assert "c=IN IP4 10.20.0.7" in kept
+    assert "a=end-of-candidates" in kept

@@ -24,7 +24,7 @@ from tests import office_clock
 from tests.conftest import MONDAY, REDIS_URL, Clock
 from tests.conftest import booking_body as body_for
 from web.app import create_app
-from web.protection import AltchaRejected, Protection, RateLimited, SlidingWindow
+from web.protection import AltchaRejected, Protection, RateLimited, SlidingWindow, client_key
 from web.settings import Settings
 
 TUESDAY = date(2031, 1, 7)  # the first working day after the test clock's Monday (a holiday)
@@ -55,8 +55,9 @@ def tight(settings: Settings, **limits: object) -> Settings:
 
 
 def a_client_address() -> str:
-    """A fresh documentation address (RFC 3849): with Redis, counts outlive a test."""
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    """A fresh documentation address (RFC 3849) in a /64 of its own (limits count IPv6 by
+    /64): with Redis, counts outlive a test."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
 
 
 @pytest.fixture
@@ -172,6 +173,58 @@ def test_exempt_networks_are_not_limited(settings):
         protection.check_search("11.0.0.1")
     with pytest.raises(RateLimited):
         protection.check_search("11.0.0.1")
+
+
+def test_bookings_from_many_addresses_of_one_ipv6_network_share_one_budget(settings):
+    protection = Protection(tight(settings, redis_url=None, unverified_bookings_per_hour=10))
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    for host in range(1, 4):  # bookings_per_hour is 3
+        protection.check_booking(f"{network}:{host:x}::{host:x}", None)
+    with pytest.raises(RateLimited):  # a fourth address of the /64 is the same client
+        protection.check_booking(f"{network}:ffff:1:2:3", None)
+    protection.check_booking(f"2001:db8:{secrets.token_hex(2)}:1::1", None)  # another /64
+
+
+def test_eight_bookings_from_eight_addresses_of_one_64_hit_the_limit_like_one_address(
+    limited_app, world
+):
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    clients = [
+        TestClient(limited_app, client=(f"{network}:{secrets.token_hex(2)}::{i + 1:x}", 50000))
+        for i in range(8)
+    ]
+    with clients[0] as first:
+        bookings = Bookings(first, world)
+        answers = []
+        for client in clients:
+            bookings.client = client
+            answers.append(bookings.book().status_code)
+    # The stricter budget without a proof of work is 1, for the whole /64.
+    assert answers == [201] + [429] * 7
+
+
+def test_the_limit_key_is_the_ipv6_network_and_the_ipv4_address():
+    assert client_key("2001:db8:1:2:aaaa::1", 64) == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:2:aaaa::1", 48) == "2001:db8:1::/48"
+    assert client_key("198.51.100.7", 64) == "198.51.100.7"
+    assert client_key("::ffff:198.51.100.7", 64) == "198.51.100.7"
+    assert client_key("testclient", 64) == "testclient"
+
+
+def test_exemptions_still_apply_to_single_ipv6_addresses(settings):
+    protection = Protection(tight(settings, redis_url=None, rate_limit_exempt=["2001:db8:b::7"]))
+    for _ in range(10):
+        protection.check_booking("2001:db8:b::7", None)
+    protection.check_booking("2001:db8:b::8", None)  # same /64, not exempt: its own count
+    with pytest.raises(RateLimited):
+        protection.check_booking("2001:db8:b::9", None)
+
+
+def test_the_ipv6_prefix_is_a_setting():
+    parsed = Settings(_env_file=None, ipv6_limit_prefix="56")  # type: ignore[call-arg]
+    assert parsed.ipv6_limit_prefix == 56
+    with pytest.raises(ValidationError, match="ipv6_limit_prefix"):
+        Settings(_env_file=None, ipv6_limit_prefix="129")  # type: ignore[call-arg]
 
 
 def test_the_exemption_list_accepts_only_addresses_and_networks():

@@ -3,7 +3,9 @@ microphone echoed back by a server-side peer (`rooms.echo`).
 
 The offer must be complete (ICE gathering finished, candidates inside the SDP): there is no
 trickle endpoint. A test ends by `DELETE`, when its connection closes, or after
-`expires_in_seconds`, whichever comes first. `DELETE` is idempotent: an unknown or already ended
+`expires_in_seconds`, whichever comes first. A client (an IPv4 address, an IPv6 /64) runs one
+test at a time and `connection_tests_per_hour` in an hour (429 beyond), so that nobody takes
+every echo session. `DELETE` is idempotent: an unknown or already ended
 session answers 204 as well, so a page may call it on unload without caring what happened before.
 Handlers are `async` because the peers live on the event loop.
 """
@@ -13,10 +15,12 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from web.deps import Echo
+from rooms.echo import public_candidates
+from web.deps import Echo, client_address, protection
 
 router = APIRouter(prefix="/api/v1/connection-test", tags=["connection test"])
 
@@ -43,14 +47,18 @@ SessionId = Annotated[str, Path(max_length=64)]
     status_code=201,
     responses={
         422: {"description": "not a usable WebRTC offer"},
+        429: {"description": "too many connection tests from this client; see Retry-After"},
         503: {"description": "all connection tests are taken; see Retry-After"},
     },
 )
-async def start_connection_test(body: OfferIn, echo: Echo) -> AnswerOut:
-    session = await echo.answer(body.sdp)
+async def start_connection_test(body: OfferIn, echo: Echo, request: Request) -> AnswerOut:
+    guard = protection(request)
+    # In a thread: with Redis the count is a network round trip.
+    client = await run_in_threadpool(guard.connection_test_client, client_address(request))
+    session = await echo.answer(body.sdp, client)
     return AnswerOut(
         session_id=session.id,
-        sdp=session.answer_sdp,
+        sdp=public_candidates(session.answer_sdp, guard.public_address),
         expires_in_seconds=math.floor(session.seconds),
     )
 

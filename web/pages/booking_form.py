@@ -77,7 +77,8 @@ class Details:
             start=start,
             channel=channel,
             name=self.name,
-            email=self.email,
+            # Normalized as the API's EmailStr does, so that both store the same address.
+            email=_EMAIL.validate_python(self.email),
             phone=self.phone or None,
             language=self.language,
             notes=self.notes,

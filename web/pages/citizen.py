@@ -1,9 +1,11 @@
 """Pages: booking an appointment without an account, without JavaScript.
 
 Start (the concern) -> channel -> time -> details -> confirmation (web/pages/manage.py).
-The details form holds the chosen slot for a few minutes, so nobody else takes it while the
-person types; the hold token travels in a hidden field, and a cookie remembers it so that a
-reload or a new choice gives the old hold back instead of blocking oneself.
+The details form offers to hold the chosen slot for a few minutes, so nobody else takes it
+while the person types. Only a form sent with the CSRF token holds (POST .../halten): a plain
+GET of the details page, by a link preview, a prefetching browser or a crawler, keeps nothing.
+The hold token travels in a hidden field, and a cookie remembers it so that holding again or
+another time gives the old hold back instead of blocking oneself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from scheduler.availability import Slot
-from scheduler.errors import InvalidRequest, SlotUnavailable, TooManyOpenBookings
+from scheduler.errors import (
+    InvalidRequest,
+    OutsideBookingWindow,
+    SlotUnavailable,
+    TooManyOpenBookings,
+)
 from scheduler.models import Service
 from scheduler.requests import NOTES_MAX
 from scheduler.views import HoldInfo
@@ -77,21 +84,38 @@ def choose_time(
 
 @router.get("/buchen/{service_id}/angaben", response_model=None)
 def details_form(
-    request: Request,
-    service_id: ServiceId,
-    kanal: str,
-    start: str,
-    renderer: Renderer,
-    services: Services,
+    request: Request, service_id: ServiceId, kanal: str, start: str, renderer: Renderer
 ) -> Response:
     service = service_by_id(request, service_id)
     channel = channel_of(service, kanal) or ""
     moment = parse_start(start)
+    not_offered = _unless_offered(request, service, moment, channel)
+    if not_offered is not None:
+        return not_offered
+    details = Details(language=renderer.language(request))
+    return _details_page(request, service, channel, moment, details, None, hold_offer=True)
+
+
+@router.post("/buchen/{service_id}/halten", response_model=None)
+def hold_slot(
+    request: Request,
+    service_id: ServiceId,
+    form: Annotated[FormData, Depends(verified_form)],
+    renderer: Renderer,
+    services: Services,
+) -> Response:
+    service = service_by_id(request, service_id)
+    channel = channel_of(service, _field(form, "kanal")) or ""
+    moment = parse_start(_field(form, "start"))
     hold = _take_hold(request, service, moment, channel)
     if isinstance(hold, Response):
         return hold
-    language = renderer.language(request)
-    response = _details_page(request, service, channel, moment, Details(language=language), hold)
+    details = Details(language=renderer.language(request))
+    # None: this address held too many slots lately (a shelter, a library kiosk); the page
+    # says so instead of silently giving no hold.
+    response = _details_page(
+        request, service, channel, moment, details, hold, hold_refused=hold is None
+    )
     if hold is not None:
         minutes = services.settings.hold_minutes
         response.set_cookie(
@@ -202,6 +226,20 @@ def _time_page(
     )
 
 
+def _unless_offered(
+    request: Request, service: Service, moment: datetime, channel: str
+) -> Response | None:
+    """None when `moment` is a free slot; else a refusal for a time gone by (422) or the
+    time picker of that day (409): the time is taken, held, or not a slot time at all."""
+    engine = container(request).scheduler
+    if moment <= engine.clock():
+        raise OutsideBookingWindow(field="start", reason="too_soon")
+    day = _local_day(request, moment)
+    if any(slot.start == moment for slot in engine.slots(service.id, day, day, channel)):
+        return None
+    return _time_page(request, service, channel, day, taken=True)
+
+
 def _take_hold(
     request: Request, service: Service, moment: datetime, channel: str
 ) -> HoldInfo | Response | None:
@@ -230,6 +268,9 @@ def _details_page(
     hold: HoldInfo | None,
     hold_token: str | None = None,
     error_params: dict[str, object] | None = None,
+    *,
+    hold_refused: bool = False,
+    hold_offer: bool = False,
 ) -> HTMLResponse:
     engine = container(request).scheduler
     return pages(request).render(
@@ -245,6 +286,8 @@ def _details_page(
         notes_max=NOTES_MAX,
         field_ids=FIELD_IDS,
         hold=hold,
+        hold_refused=hold_refused,
+        hold_offer=hold_offer,
         hold_minutes=container(request).settings.hold_minutes,
         hold_token=hold.token if hold else hold_token,
         change_url=_time_url(service.id, channel, _local_day(request, moment)),

@@ -116,6 +116,12 @@ def submit_details(client: TestClient, form_page: Page, path: str, **fields: str
     return client.post(path, data=details_values(form_page, **fields), follow_redirects=False)
 
 
+def hold_slot(client: TestClient, form_page: Page, service_id: int) -> Page:
+    """Press "Keep this time for me" on the details page: the page again, with a hold."""
+    data = {k: form_page.inputs[k] for k in ("csrf_token", "kanal", "start")}
+    return read(client.post(f"/buchen/{service_id}/halten", data=data))
+
+
 def bookings(container: Container) -> list[Booking]:
     with container.sessions() as session:
         return list(session.scalars(select(Booking).order_by(Booking.id)))
@@ -225,10 +231,49 @@ def test_the_time_list_without_a_channel_goes_back_to_the_channel_choice(client,
     assert answer.headers["location"] == f"/buchen/{service.id}"
 
 
+def test_opening_the_details_form_holds_nothing(client, world, container):
+    service = make_service(world)
+    time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
+    slot = time_page.hrefs(f"/buchen/{service.id}/angaben")[0]
+    client.cookies.clear()  # a link preview or a crawler: no cookies, no CSRF token
+
+    form = open_page(client, slot)
+
+    assert form.status == 200
+    assert bookings(container) == []
+    assert "hold" not in form.inputs
+    assert "Bis Sie das Formular absenden, kann jemand anderes diese Uhrzeit buchen" in form.text
+    assert 'value="Uhrzeit für mich freihalten"' in form.html
+
+
+def test_a_hold_needs_the_csrf_token(client, world, container):
+    service = make_service(world)
+    time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
+    form = open_page(client, time_page.hrefs(f"/buchen/{service.id}/angaben")[0])
+    data = {k: form.inputs[k] for k in ("kanal", "start")}
+
+    answer = client.post(f"/buchen/{service.id}/halten", data=data)
+
+    assert answer.status_code == 403
+    assert bookings(container) == []
+
+
+def test_a_booking_without_a_hold_goes_through(client, world, container):
+    service = make_service(world)
+    time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
+    form = open_page(client, time_page.hrefs(f"/buchen/{service.id}/angaben")[0])
+
+    answer = submit_details(client, form, f"/buchen/{service.id}/angaben")
+
+    assert answer.status_code == 303
+    assert [b.status for b in bookings(container)] == ["confirmed"]
+
+
 def test_the_details_form_keeps_the_slot_for_five_minutes(client, world, container):
     service = make_service(world)
     time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
     form = open_page(client, time_page.hrefs(f"/buchen/{service.id}/angaben")[0])
+    form = hold_slot(client, form, service.id)
 
     [hold] = bookings(container)
     assert hold.status == "held"
@@ -247,13 +292,13 @@ def test_the_details_form_keeps_the_slot_for_five_minutes(client, world, contain
     assert taken.status_code == 409
 
 
-def test_reloading_the_details_form_gives_the_own_hold_back(client, world, container):
+def test_holding_again_gives_the_own_hold_back(client, world, container):
     service = make_service(world)
     time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
-    slot = time_page.hrefs(f"/buchen/{service.id}/angaben")[0]
+    form = open_page(client, time_page.hrefs(f"/buchen/{service.id}/angaben")[0])
 
-    open_page(client, slot)
-    again = open_page(client, slot)
+    hold_slot(client, form, service.id)
+    again = hold_slot(client, form, service.id)  # e.g. the browser sends the form again
 
     assert again.status == 200
     assert [b.status for b in bookings(container)] == ["held"]
@@ -267,7 +312,7 @@ def test_someone_elses_hold_sends_the_second_person_back_to_the_times(
     service = make_service(world)
     time_page = open_page(client, f"/buchen/{service.id}/zeit", kanal="video")
     slot = time_page.hrefs(f"/buchen/{service.id}/angaben")[0]
-    open_page(client, slot)
+    hold_slot(client, open_page(client, slot), service.id)
 
     # A second browser: another client of the same running app (its lifespan runs once, in
     # the `client` fixture), without the first one's cookies.
@@ -346,7 +391,7 @@ def test_wheelchair_access_is_asked_only_for_a_visit_and_refused_for_another(
     assert answer.status == 422
     assert answer.hrefs("#field-") == ["#field-wheelchair"]
     assert "Einen stufenlosen Zugang gibt es nur bei einem Termin vor Ort." in answer.text
-    assert [b.status for b in bookings(container)] == ["held"]
+    assert [b.status for b in bookings(container)] == []  # nothing booked (the page held nothing)
 
 
 def test_too_many_open_appointments_are_explained_at_the_email_field(client, world, container):

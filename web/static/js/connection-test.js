@@ -106,7 +106,8 @@ async function start() {
       body: JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }),
     });
     answer = await response.json().catch(() => ({}));
-    if (response.status === 503) throw new Error("busy");
+    // 503: every echo session is taken; 429: this connection used its tests for the hour.
+    if (response.status === 503 || response.status === 429) throw new Error("busy");
     if (!response.ok) throw new Error("refused");
   } catch (error) {
     finish(false, error.message === "busy" ? t("busy") : t("connection_failed"));

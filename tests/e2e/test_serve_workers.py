@@ -1,0 +1,60 @@
+"""`sprechstunde serve --workers 2`: the worker processes must share the rate limits and the
+used ALTCHA solutions. Without Redis each would keep its own (a solution accepted once per
+process, every limit multiplied), so the command refuses to start; with Redis a solution is
+accepted once, whichever worker sees it.
+
+The servers run on the real clock: a clock of their own serves with one worker only, and
+nothing here depends on the date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import altcha
+import httpx
+import pytest
+
+from bench.common import REQUEST_TIMEOUT, Server, ServerFailed, booking_body
+
+# Cheap proofs of work, so that solving in Python takes milliseconds.
+CHEAP_ALTCHA = {"SPRECHSTUNDE_ALTCHA_COST": "5", "SPRECHSTUNDE_ALTCHA_MAX_NUMBER": "200"}
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_serve_with_two_workers_and_no_redis_refuses_to_start(database_url: str, tmp_path: Path):
+    server = Server(database_url, tmp_path / "server", workers=2)
+    try:
+        with pytest.raises(ServerFailed) as failed:
+            server.start()
+    finally:
+        server.stop()
+
+    assert "server exited with 2" in str(failed.value)
+    assert "needs SPRECHSTUNDE_REDIS_URL" in server.log()
+
+
+def test_with_redis_two_workers_accept_one_proof_of_work_once(
+    database_url: str, workers_redis_url: str, tmp_path: Path
+):
+    env = {"SPRECHSTUNDE_REDIS_URL": workers_redis_url, **CHEAP_ALTCHA}
+    with Server(database_url, tmp_path / "server", workers=2, extra_env=env) as server:
+        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+            challenge = altcha.Challenge.from_dict(client.get("/api/v1/altcha/challenge").json())
+        solution = altcha.solve_challenge(challenge, timeout=10)
+        assert solution is not None
+        payload = altcha.Payload(challenge, solution).to_base64()
+        # No such service: a booking that passes the proof check ends in a 404, one whose
+        # proof was used before in a 422 altcha_invalid.
+        start = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
+        body = booking_body(999_999, start, "erika@example.org")
+        codes = []
+        for _ in range(12):
+            # A connection of its own per request, so that both workers get their turn.
+            with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+                answer = client.post("/api/v1/bookings", json=body, headers={"X-Altcha": payload})
+            codes.append(answer.json().get("code"))
+
+    assert codes.count("altcha_invalid") == 11, codes
