@@ -94,6 +94,10 @@ MESSAGES = {
     "altcha_invalid": (
         "The automatic check against bots did not succeed. Please send the form once more."
     ),
+    "proof_required": (
+        "The connection test needs the link from your appointment e-mail or the automatic check "
+        "against bots. Please reload the page and try again."
+    ),
 }
 
 # Everything else is a page, whose errors are pages too.

@@ -42,13 +42,22 @@ def private_network(
             server.stop()
 
 
+def is_offer(request: Any) -> bool:
+    return bool(request.method == "POST" and request.url.endswith("/api/v1/connection-test"))
+
+
 def test_camera_microphone_and_connection_work_in_german_and_english(private_network):
     server, browser = private_network
     browsing = Browsing(browser, server.base_url)
     try:
         page = browsing.page("/verbindungstest", lang="de")
         assert violations(page) == []
-        page.get_by_role("button", name="Test starten").click()
+        with page.expect_request(is_offer) as offer:
+            page.get_by_role("button", name="Test starten").click()
+        # Started without a booking link: on the proof of work the widget solved in Chromium.
+        assert "booking_link" not in {c["name"] for c in page.context.cookies()}
+        assert offer.value.headers.get("x-altcha")
+        assert offer.value.response().status == 201
         expect(page.locator("#test-summary")).to_have_text(
             "Alles funktioniert. Sie sind bereit für Ihr Videogespräch.", timeout=25_000
         )
@@ -58,11 +67,18 @@ def test_camera_microphone_and_connection_work_in_german_and_english(private_net
         assert violations(page) == []
 
         english = browsing.page("/verbindungstest?lang=en", lang="en")
-        english.get_by_role("button", name="Start the test").click()
+        with english.expect_request(is_offer) as first:
+            english.get_by_role("button", name="Start the test").click()
         expect(english.locator("#test-summary")).to_have_text(
             "Everything works. You are ready for your video consultation.", timeout=25_000
         )
         expect(english.get_by_role("button", name="Test again")).to_be_enabled()
+        # A proof counts once: testing again goes out with a fresh one.
+        with english.expect_request(is_offer) as again:
+            english.get_by_role("button", name="Test again").click()
+        assert again.value.response().status == 201
+        assert again.value.headers["x-altcha"] != first.value.headers["x-altcha"]
+        expect(english.get_by_role("button", name="Test again")).to_be_enabled(timeout=25_000)
         assert violations(english) == []
     finally:
         browsing.close()

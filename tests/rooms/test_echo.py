@@ -2,7 +2,9 @@
 
 The app runs under uvicorn on 127.0.0.1 inside the test's event loop: aiortc's peers (the
 server's echo and the test's "browser") must live on the loop the handlers run on. Every packet
-stays on loopback: `loopback_ice`, and no STUN server on either side.
+stays on loopback: `loopback_ice`, and no STUN server on either side. The test client is a
+logged-in staff member, one of those the endpoint starts tests for (who else may:
+tests/web/api/test_connection_test_access.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aiortc import (
 from fastapi import FastAPI
 
 from rooms.echo import EchoTests, public_address, public_candidates
+from tests.conftest import PASSWORD, World
 from web.app import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback_ice"), pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -58,6 +61,8 @@ def make_app(settings, clock) -> Iterator[Callable[..., FastAPI]]:
         }
         update = test_defaults | overrides
         apps.append(create_app(settings.model_copy(update=update), clock=clock))
+        if len(apps) == 1:
+            World(apps[0].state.container)  # the staff member `serving` logs in as
         return apps[-1]
 
     yield make
@@ -67,7 +72,8 @@ def make_app(settings, clock) -> Iterator[Callable[..., FastAPI]]:
 
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app under uvicorn, lifespan included, on a free port of 127.0.0.1."""
+    """The app under uvicorn, lifespan included, on a free port of 127.0.0.1, and a client
+    logged in as the staff member of `make_app`."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
@@ -81,6 +87,9 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         host, port = listener.getsockname()
         base_url = f"http://{host}:{port}"
         async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=10) as client:
+            login = {"email": "admin@example.org", "password": PASSWORD}
+            token = (await client.post("/api/v1/auth/token", json=login)).json()["access_token"]
+            client.headers["Authorization"] = f"Bearer {token}"
             yield client
     finally:
         server.should_exit = True

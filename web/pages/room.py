@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rooms.access import Ticket
 from scheduler.accounts import StaffIdentity
 from scheduler.errors import InvalidRequest, SchedulerError, TokenInvalid
+from web.connection_test_access import holds_booking_link
 from web.deps import Renderer, Services, container, pages
 from web.errors import local_times, message, status_of
 from web.pages.security import check_csrf, link_token, set_link_cookie
@@ -215,9 +216,11 @@ def booking_room(reference: Reference, staff: StaffPage, services: Services) -> 
 
 @router.get("/verbindungstest")
 def connection_test(request: Request, renderer: Renderer, services: Services) -> Response:
+    # Without a booking link the test needs a proof of work: the page brings the widget.
     return renderer.render(
         request,
         "room/connection_test.html",
+        altcha=not holds_booking_link(request),
         config={
             "offerUrl": "/api/v1/connection-test",
             "hotline": services.settings.hotline_phone,

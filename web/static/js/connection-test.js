@@ -1,6 +1,9 @@
 // The connection test: camera and microphone go to the server's echo peer
 // (POST /api/v1/connection-test, one complete offer, no trickle) and come straight back. The
 // page says for camera, microphone and connection whether they work, from getStats().
+// Without a booking link the server wants a solved proof of work: the page then carries the
+// ALTCHA widget, which solves one while the person reads, and the offer goes out with it in the
+// header X-Altcha. A proof is accepted once, so each test takes a fresh one.
 
 import { LocalMedia, webrtcSupported } from "./room/media.js";
 import { loadTexts, readConfig } from "./room/texts.js";
@@ -13,6 +16,17 @@ const RESULT_TIMEOUT_MS = 20000;
 const FRAMES_NEEDED = 10;
 
 let running = null; // {pc, local, sessionId, timer}
+const widget = document.querySelector("altcha-widget");
+let proof = null; // the widget's solved, unused proof
+const proofWaiters = [];
+
+widget?.addEventListener("statechange", (event) => {
+  const { state, payload } = event.detail;
+  proof = state === "verified" ? payload : null;
+  if (state === "verified" || state === "error") {
+    for (const resolve of proofWaiters.splice(0)) resolve();
+  }
+});
 
 function status(text) {
   $("test-status").textContent = text;
@@ -29,6 +43,25 @@ function summary(ok) {
   box.hidden = false;
   box.className = ok ? "notice notice--ok" : "notice";
   box.textContent = ok ? t("all_good") : t("some_problem", { phone: config.hotline });
+}
+
+// The proof for the next offer, null without the widget or when it failed. Usually solved
+// already; otherwise the status line says that the check runs.
+async function takeProof() {
+  if (!widget || typeof widget.verify !== "function") return null;
+  if (!proof && widget.getState() === "verified") {
+    // Solved before this script listened: the widget keeps it in its hidden field.
+    proof = widget.querySelector('input[name="altcha"]')?.value || null;
+  }
+  if (!proof) {
+    status(t("checking"));
+    const settled = new Promise((resolve) => proofWaiters.push(resolve));
+    if (widget.getState() !== "verifying") widget.verify().catch(() => {});
+    await settled;
+  }
+  const taken = proof;
+  if (taken) widget.reset(); // used up by this test: the next one solves a fresh proof
+  return taken;
 }
 
 async function gathered(pc) {
@@ -86,6 +119,7 @@ async function start() {
     return;
   }
 
+  const altcha = await takeProof();
   const pc = new RTCPeerConnection();
   running = { pc, local, sessionId: null, timer: null };
   for (const track of local.cameraStream.getTracks()) pc.addTrack(track, local.cameraStream);
@@ -100,17 +134,22 @@ async function start() {
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
+    const headers = { "Content-Type": "application/json" };
+    if (altcha) headers["X-Altcha"] = altcha;
     const response = await fetch(config.offerUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers,
       body: JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }),
     });
     answer = await response.json().catch(() => ({}));
     // 503: every echo session is taken; 429: this connection used its tests for the hour.
     if (response.status === 503 || response.status === 429) throw new Error("busy");
+    // 403: no proof (the widget failed); 422 altcha_invalid: a proof the server refused.
+    if (response.status === 403 || answer.code === "altcha_invalid") throw new Error("check");
     if (!response.ok) throw new Error("refused");
   } catch (error) {
-    finish(false, error.message === "busy" ? t("busy") : t("connection_failed"));
+    const problem = { busy: "busy", check: "check_failed" }[error.message] || "connection_failed";
+    finish(false, t(problem));
     return;
   }
   running.sessionId = answer.session_id;
