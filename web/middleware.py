@@ -87,9 +87,7 @@ class BodySizeLimit:
     The handler never sees a truncated body, so nothing is half written.
     """
 
-    def __init__(
-        self, app: ASGIApp, limit: int, uploads: tuple[tuple[str, int], ...] = ()
-    ) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[tuple[str, int], ...] = ()) -> None:
         self.app = app
         self.limit = limit
         # (path prefix, limit) pairs for the few forms that take files, e.g. sign language
