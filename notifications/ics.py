@@ -93,8 +93,9 @@ def advisor_feed(
     now: datetime | None = None,
 ) -> bytes:
     """An advisor's subscription feed: their appointments with what they need to hold them
-    (reference, service, channel, join link) and nothing of the citizen (no name, e-mail,
-    phone or notes): the feed's secret address may end up in a shared calendar."""
+    (reference, service, channel, the staff-side room link) and nothing of the citizen (no
+    name, e-mail, phone, notes or join link): the feed's secret address may end up in a shared
+    calendar."""
     calendar = _calendar(tz, method=None)
     calendar.add("x-wr-calname", name)
     calendar.add("x-published-ttl", "PT15M")

@@ -281,7 +281,9 @@ class Core:
         match message:
             case protocol.Ping():
                 return [Send(conn, {"type": "pong"})]
-            case protocol.Offer() | protocol.Answer() | protocol.Candidate():
+            case (
+                protocol.Offer() | protocol.Answer() | protocol.Candidate() | protocol.MediaFailed()
+            ):
                 return _relay(room, seat, message)
             case protocol.Media():
                 if not seat.inside:
@@ -441,7 +443,9 @@ def _participants(seat: Seat, others: list[Member]) -> list[ServerMessage]:
 
 
 def _relay(
-    room: Room, seat: Seat, message: protocol.Offer | protocol.Answer | protocol.Candidate
+    room: Room,
+    seat: Seat,
+    message: protocol.Offer | protocol.Answer | protocol.Candidate | protocol.MediaFailed,
 ) -> list[Effect]:
     if not seat.inside:
         return _error(seat.conn, "not_admitted", "Wait until you are let in.")

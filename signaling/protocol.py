@@ -87,6 +87,15 @@ class Candidate(_Message):
     candidate: IceCandidate | None
 
 
+class MediaFailed(_Message):
+    """No picture or sound flows between the sender and `to` (ICE failed, or no connection
+    after a while): relayed like a candidate, so that `to` shows the same help even if it has
+    not noticed yet."""
+
+    type: Literal["media-failed"]
+    to: PeerId
+
+
 class Media(_Message):
     type: Literal["media"]
     audio: bool
@@ -139,6 +148,7 @@ ClientMessage = Annotated[
     | Offer
     | Answer
     | Candidate
+    | MediaFailed
     | Media
     | Chat
     | Typing

@@ -149,6 +149,9 @@ def meet(browsing: Browsing, room: dict[str, Any]) -> tuple[Any, Any]:
     # Decoded video both ways.
     _frame(citizen, "#stage video[data-kind='camera']")
     _frame(advisor, "#stage video[data-kind='camera']")
+    # The citizen's first media state went out before its offer on the same socket, so it has
+    # arrived by now: it is no news, the admission stays the last announcement.
+    expect(advisor.locator("#status")).to_have_text("Erika ist dem Gespräch beigetreten.")
     expect(citizen.locator("#connection-state")).to_have_text("connected")
     expect(citizen.locator("#quality")).to_have_text(QUALITY, timeout=8_000)
     assert violations(citizen) == []
@@ -386,3 +389,21 @@ def test_a_browser_without_webrtc_is_told_so_and_offered_no_join(browsing, site,
     expect(page.locator("#alert")).to_contain_text("Mit diesem Browser sind keine Videogespräche")
     expect(page.locator("#prejoin")).to_be_hidden()
     assert violations(page) == []
+
+
+def test_a_pressed_toggle_is_not_drawn_struck_through(browsing, site, demo_logins):
+    login = demo_logins["advisor"]
+    room = open_room(site.base_url, login.email, login.password)
+    page = browsing.context(lang="en").new_page()
+    page.goto(room["guest_url"])
+    expect(page.locator("#status")).to_have_text("Camera and microphone are ready. You can join.")
+
+    # Pressed is "muted" or "sharing": on, not off. The style sheet decides, so read it for
+    # the toggles as they are drawn once pressed.
+    decorations = page.evaluate(
+        """() => [...document.querySelectorAll(".controls button[aria-pressed]")].map((b) => {
+            b.setAttribute("aria-pressed", "true");
+            return getComputedStyle(b).textDecorationLine;
+        })"""
+    )
+    assert decorations == ["none", "none", "none"]

@@ -506,6 +506,7 @@ NOT_ADMITTED = "Wait until you are let in."
                 {"type": "offer", "to": "staff-1", "sdp": "v=0"},
                 {"type": "answer", "to": "staff-1", "sdp": "v=0"},
                 {"type": "candidate", "to": "staff-1", "candidate": None},
+                {"type": "media-failed", "to": "staff-1"},
                 {"type": "chat", "text": "Hallo?"},
                 {"type": "typing", "text": "Hal"},
             )
@@ -577,6 +578,21 @@ CANDIDATE = {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMLineIn
         ),
         pytest.param(
             {"type": "answer", "to": "invite-7", "sdp": "v=0"}, [], id="to-a-waiting-seat"
+        ),
+        pytest.param(
+            {"type": "media-failed", "to": "staff-1"},
+            [Send("staff-1#1", {"type": "media-failed", "from": "guest"})],
+            id="media-failed-to-a-seat-here",
+        ),
+        pytest.param(
+            {"type": "media-failed", "to": "staff-9"},
+            [Publish(Relayed("staff-9", {"type": "media-failed", "from": "guest"}))],
+            id="media-failed-to-another-process",
+        ),
+        pytest.param(
+            {"type": "media-failed", "to": "guest"},
+            [error("guest#1", "unknown_peer", "You cannot signal yourself.")],
+            id="media-failed-to-oneself",
         ),
         pytest.param(
             {"type": "media", "audio": False, "video": True},

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from notifications.ics import advisor_feed
+from scheduler.models import Channel
+from scheduler.views import BookingInfo
 from web.deps import Actor, Services
 
 router = APIRouter(tags=["staff"])
@@ -39,7 +41,7 @@ def reset_my_feed(actor: Actor, services: Services) -> FeedOut:
 def feed(token: str, services: Services) -> Response:
     owner = services.accounts.feed_owner(token)
     scheduler, base_url = services.scheduler, services.settings.base_url
-    bookings = [(b, services.links.urls(b).join) for b in services.desk.upcoming(owner.id)]
+    bookings = [(b, _staff_room_url(base_url, b)) for b in services.desk.upcoming(owner.id)]
     host = urlsplit(base_url).hostname or "Sprechstunde"
     content = advisor_feed(
         bookings,
@@ -53,3 +55,11 @@ def feed(token: str, services: Services) -> Response:
         media_type="text/calendar; charset=utf-8",
         headers={"Cache-Control": "private, max-age=300"},
     )
+
+
+def _staff_room_url(base_url: str, booking: BookingInfo) -> str | None:
+    # A feed's address ends up in shared calendars: it links the staff side of the room, which
+    # needs a staff login, never the citizen's join link, which would let anyone in its place.
+    if booking.channel != Channel.VIDEO:
+        return None
+    return f"{base_url}/staff/termine/{booking.reference}/raum"

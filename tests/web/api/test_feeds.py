@@ -165,17 +165,33 @@ def test_the_feed_lists_an_appointment_with_reference_service_and_channel(
     assert "url" not in event
 
 
-def test_the_feed_gives_a_video_appointment_its_join_link(
+def test_the_feed_links_a_video_appointment_to_the_staff_side_of_its_room(
     client: TestClient, desk: AdvisorDesk
 ) -> None:
     booking = book(client, desk.service, at(TUESDAY, 9))
 
     (event,) = events(fetch(client, desk.url).content)
 
-    assert booking["join_url"]
-    assert str(event["url"]) == booking["join_url"]
-    assert str(event["location"]) == booking["join_url"]
+    staff_room = f"{BASE_URL}/staff/termine/{booking['reference']}/raum"
+    assert str(event["url"]) == staff_room
+    assert str(event["location"]) == staff_room
     assert str(event["description"]) == f"{booking['reference']} · video"
+
+
+def test_the_feed_holds_nothing_that_opens_the_room_for_the_citizens_side(
+    client: TestClient, desk: AdvisorDesk
+) -> None:
+    booking = book(client, desk.service, at(TUESDAY, 9))
+    join_token = urlsplit(booking["join_url"]).path.rsplit("/", 1)[-1]
+
+    content = fetch(client, desk.url).text.replace("\r\n ", "")  # unfolded (RFC 5545 §3.1)
+
+    assert join_token not in content
+    # Its one link needs a staff login: without one it leads nowhere near the room.
+    (event,) = events(content.encode())
+    response = client.get(urlsplit(str(event["url"])).path, follow_redirects=False)
+    assert response.status_code in (303, 401)
+    assert "/staff/raeume/" not in response.headers.get("location", "")
 
 
 ADDRESS = "Bürgerbüro, Rathausplatz 1, 39104 Magdeburg"

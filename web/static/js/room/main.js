@@ -134,6 +134,12 @@ async function prepare() {
   await fillDevices();
 }
 
+// Browsers (Firefox above all) keep an AudioContext made without a user gesture suspended, and
+// the level meter would stay at 0 until "Join": any click or key press before that resumes it.
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(type, () => meter.resume(), { capture: true });
+}
+
 // -- joining ----------------------------------------------------------------------------------
 
 $("join").addEventListener("click", () => {
@@ -370,10 +376,12 @@ async function description(message) {
 function mediaChanged(message) {
   const link = links.get(message.from);
   if (!link) return;
-  const wasSharing = link.media.screen;
+  // A peer that has not told its media state yet (the server sends `media: {}` until the
+  // first update) counts as not sharing: its first update is no news unless it shares.
+  const wasSharing = Boolean(link.media && link.media.screen);
   link.media = { audio: message.audio, video: message.video, screen: message.screen };
   stage.update(link);
-  if (message.screen !== wasSharing) {
+  if (Boolean(message.screen) !== wasSharing) {
     announce(t(message.screen ? "peer_screen" : "peer_screen_stopped", { name: link.name }));
   }
 }

@@ -139,6 +139,7 @@ export class LevelMeter {
     this.context = null;
     this.source = null;
     this.timer = null;
+    this.gesture = false;
   }
 
   attach(track) {
@@ -152,10 +153,13 @@ export class LevelMeter {
     if (this.source) this.source.disconnect();
     this.source = this.context.createMediaStreamSource(new MediaStream([track]));
     this.source.connect(this.analyser);
+    if (this.gesture) this.resume(); // a gesture came before the microphone was ready
     if (!this.timer) this.timer = setInterval(() => this.#measure(), 150);
   }
 
+  // Called on a user gesture: only then may a suspended context start.
   resume() {
+    this.gesture = true;
     if (this.context && this.context.state === "suspended") this.context.resume().catch(() => {});
   }
 
