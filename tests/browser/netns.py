@@ -1,13 +1,19 @@
-"""A private network for WebRTC in the browser tests: a network namespace with only loopback.
+"""A private network for WebRTC in the browser tests: a network namespace nothing leaves.
 
 Chromium gathers host candidates on every interface of the machine, so a call between two of
 its pages would send media to the machine's own network address. Inside a namespace the test
-creates, with nothing but `lo`, every packet stays in that namespace. The browser runs there
-through a wrapper executable (Playwright speaks to it over a pipe, which crosses namespaces),
-and so does `sprechstunde serve`; setup requests run there too (`Namespace.run`).
+creates, with `lo` and a veth pair (below) only, every packet stays in that namespace. The
+browser runs there through a wrapper executable (Playwright speaks to it over a pipe, which
+crosses namespaces), and so does `sprechstunde serve`; setup requests run there too
+(`Namespace.run`).
 
 `lo` gets a second address, 127.0.0.2: aiortc (the connection test's echo peer on the server)
 leaves 127.0.0.1 out of its host candidates and would otherwise have none.
+
+Firefox gathers no candidates at all without a default route (it asks the route to a public
+address which interface to use), and by default no loopback ones. So the namespace also gets a veth
+pair with both ends inside it, addresses from TEST-NET-1 (RFC 5737) and a default route over
+it: Firefox finds host candidates on the veth, and what it sends to them still never leaves.
 
 Needs root and `ip`; without them the tests are skipped, except in CI, where they fail.
 """
@@ -115,6 +121,21 @@ class Namespace:
         return wrapper
 
 
+VETH = (("veth-a", "192.0.2.1/24"), ("veth-b", "192.0.2.2/24"))
+GATEWAY = "192.0.2.2"
+
+
+def _add_veth_pair(namespace: Namespace) -> None:
+    """Both ends in the namespace, and the default route over them (see the module docstring)."""
+    (a, _), (b, _) = VETH
+    ip = [IP, "-n", namespace.name]
+    subprocess.run([*ip, "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    for name, address in VETH:
+        subprocess.run([*ip, "addr", "add", address, "dev", name], check=True)
+        subprocess.run([*ip, "link", "set", name, "up"], check=True)
+    subprocess.run([*ip, "route", "add", "default", "via", GATEWAY, "dev", a], check=True)
+
+
 @contextmanager
 def network_namespace() -> Iterator[Namespace]:
     require_namespaces()
@@ -125,6 +146,7 @@ def network_namespace() -> Iterator[Namespace]:
         subprocess.run(
             [IP, "-n", namespace.name, "addr", "add", "127.0.0.2/8", "dev", "lo"], check=True
         )
+        _add_veth_pair(namespace)
         yield namespace
     finally:
         subprocess.run([IP, "netns", "del", namespace.name], check=False)

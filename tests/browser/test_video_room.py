@@ -290,7 +290,7 @@ def test_advisor_and_citizen_meet_share_the_screen_chat_and_hang_up(private_site
     browsing = _watched(browser, server.base_url)
     try:
         advisor, citizen = meet(browsing, room)
-        # Inside the namespace there is nothing but loopback: host candidates, no relay.
+        # The namespace has no TURN server: host candidates only, no relay.
         assert "relay" not in citizen.evaluate(CANDIDATE_TYPES)
         reconnect(advisor, citizen)
         change_camera(advisor, citizen)
