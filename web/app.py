@@ -25,6 +25,7 @@ from web.api import (
     docs,
     feeds,
     health,
+    openapi,
     public,
     rooms,
     signaling,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.hub = hub
     app.state.protection = protection = Protection(settings, lambda: clock().timestamp())
     errors.install(app)
+    openapi.install(app)
     app.include_router(health.router)
     if settings.docs_enabled:
         docs.install(app)

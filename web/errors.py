@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from scheduler import errors
 from web.deps import catalogues, container, has_pages, pages
@@ -195,7 +196,27 @@ async def _http(request: Request, exc: Exception) -> Response:
         413: "body_too_large",
         401: "authentication_required",
     }.get(exc.status_code, "invalid_request")
-    return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return problem(request, exc.status_code, code, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route at this path answers: the router stops at the first route whose
+    path matches, so its own Allow names only that route's methods."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 async def _out_of_range(request: Request, exc: Exception) -> Response:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     EmailStr,
     Field,
     StringConstraints,
@@ -29,8 +30,38 @@ ShortName = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$")
 ]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
-Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
-Id = Annotated[int, Field(ge=1, le=2**62)]
+# Integers and booleans in JSON bodies are strict: `false`, `1.0` or `"5"` are refused rather
+# than read as 0, 1 or 5 (the contract says integer/boolean, and a coerced value hides a bug).
+Int = Annotated[int, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]
+Minutes = Annotated[Int, Field(ge=0, le=24 * 60)]
+Id = Annotated[Int, Field(ge=1, le=2**62)]
+
+
+def _iso_date(value: object) -> object:
+    # pydantic reads a number (or a numeric string) as seconds since 1970: `start=0` would be
+    # 1970-01-01. The contract says YYYY-MM-DD.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if not isinstance(value, (str, date)):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+# Absences far in the past or future are typing errors (year 1, 8383), and such dates overflow
+# the date arithmetic around them; see docs/api.md.
+ABSENCE_YEARS = (2000, 2099)
+
+
+def _plausible(value: datetime) -> datetime:
+    if not ABSENCE_YEARS[0] <= value.year <= ABSENCE_YEARS[1]:
+        raise ValueError(f"expected a time in the years {ABSENCE_YEARS[0]} to {ABSENCE_YEARS[1]}")
+    return value
+
+
+AbsenceTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 def _hh_mm(value: str) -> str:
@@ -58,12 +89,12 @@ class ServiceOut(BaseModel):
 
 class ServiceIn(BaseModel):
     name: Name
-    duration_minutes: Annotated[int, Field(ge=5, le=8 * 60)]
+    duration_minutes: Annotated[Int, Field(ge=5, le=8 * 60)]
     channels: Annotated[list[Channel], Field(min_length=1)]
     buffer_minutes: Minutes = 0
-    min_notice_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 30)] = 120
-    horizon_days: Annotated[int, Field(ge=1, le=366)] = 60
-    slot_interval_minutes: Annotated[int, Field(ge=5, le=8 * 60)] | None = None
+    min_notice_minutes: Annotated[Int, Field(ge=0, le=60 * 24 * 30)] = 120
+    horizon_days: Annotated[Int, Field(ge=1, le=366)] = 60
+    slot_interval_minutes: Annotated[Int, Field(ge=5, le=8 * 60)] | None = None
     description: Annotated[str, Field(max_length=2000)] = ""
     address: Annotated[str, Field(max_length=500)] | None = None
     team_id: Id | None = None
@@ -104,8 +135,8 @@ class Needs(BaseModel):
     """What the consultation needs to be accessible to the person who booked it."""
 
     interpreter_language: Annotated[ShortName | None, AfterValidator(_blank_to_none)] = None
-    sign_language: bool = False
-    wheelchair_access: bool = False
+    sign_language: Bool = False
+    wheelchair_access: Bool = False
 
 
 class BookingIn(BaseModel):
@@ -202,14 +233,14 @@ class AdvisorOut(BaseModel):
 
 
 class WeeklyHoursIn(BaseModel):
-    weekday: Annotated[int, Field(ge=0, le=6)]
+    weekday: Annotated[Int, Field(ge=0, le=6)]
     start: HHMM
     end: HHMM
 
 
 class AbsenceIn(BaseModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AbsenceTime
+    end: AbsenceTime
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -232,7 +263,7 @@ class TeamOut(BaseModel):
 
 
 class ClosureIn(BaseModel):
-    day: date
+    day: IsoDate
     name: Annotated[str, Field(max_length=200)] = ""
 
 

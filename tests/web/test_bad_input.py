@@ -481,3 +481,86 @@ def test_listing_the_bookings_of_an_advisor_id_beyond_the_integer_column_is_not_
     )
 
     assert response.status_code < 500, response.text  # SQLite: 200 [], PostgreSQL: 422
+
+
+# -- strict input (issue 12) -----------------------------------------------------------------
+
+
+def test_a_wrong_method_lists_every_method_of_the_path_in_allow(client: TestClient) -> None:
+    # GET and POST /api/v1/services are two routes (citizens' list, staff's create).
+    response = client.delete("/api/v1/services")
+
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("start", ["0", "1700000000", "-1", "2031-1-7"])
+def test_a_slot_search_needs_an_iso_date_not_a_number(
+    client: TestClient, service: Service, start: str
+) -> None:
+    response = client.get(f"/api/v1/services/{service.id}/slots", params={"start": start})
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/closures", {"day": 0}),
+        ("/api/v1/closures", {"day": 1893456000}),
+        (
+            "/api/v1/services",
+            {
+                "name": "x",
+                "duration_minutes": 30,
+                "channels": ["video"],
+                "min_notice_minutes": False,
+            },
+        ),
+        ("/api/v1/services", {"name": "x", "duration_minutes": "30", "channels": ["video"]}),
+        ("/api/v1/services", {"name": "x", "duration_minutes": 30.0, "channels": ["video"]}),
+    ],
+)
+def test_numbers_dates_and_booleans_are_not_coerced(
+    client: TestClient, world, path: str, body: dict[str, Any]
+) -> None:
+    response = client.post(path, json=body, headers=world.login(client))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("weekday", [7, -1, True, "0"])
+def test_weekly_hours_need_a_weekday_0_to_6(client: TestClient, world, weekday: object) -> None:
+    advisor = world.advisor([world.service()], password=None)
+    hours = [{"weekday": weekday, "start": "09:00", "end": "12:00"}]
+
+    response = client.put(
+        f"/api/v1/advisors/{advisor.id}/weekly-hours", json=hours, headers=world.login(client)
+    )
+
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+00:00", "0001-01-02T00:00:00+00:00"),
+        ("2031-01-07T00:00:00+00:00", "8383-01-01T00:00:00+00:00"),
+        ("1999-12-31T00:00:00+00:00", "2000-01-02T00:00:00+00:00"),
+    ],
+)
+def test_absences_outside_2000_to_2099_are_refused(
+    client: TestClient, world, start: str, end: str
+) -> None:
+    advisor = world.advisor([world.service()], password=None)
+
+    response = client.post(
+        f"/api/v1/advisors/{advisor.id}/absences",
+        json={"start": start, "end": end},
+        headers=world.login(client),
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -20,6 +20,7 @@ from web.schemas import (
     BookingOut,
     HoldIn,
     HoldOut,
+    IsoDate,
     RescheduleIn,
     ServiceOut,
     SlotOut,
@@ -61,8 +62,8 @@ def list_slots(
     service_id: int,
     services: Services,
     request: Request,
-    start: date,
-    end: Annotated[date | None, Query(description="inclusive; default: start + 13 days")] = None,
+    start: IsoDate,
+    end: Annotated[IsoDate | None, Query(description="inclusive; default: start + 13 days")] = None,
     channel: Channel | None = None,
 ) -> SlotsOut:
     check_slot_search(request)

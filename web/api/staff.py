@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Response
@@ -21,6 +21,7 @@ from web.schemas import (
     ClosureIn,
     ClosureOut,
     CredentialsIn,
+    IsoDate,
     OutcomeIn,
     RescheduleIn,
     ServiceIn,
@@ -175,8 +176,8 @@ def add_closure(body: ClosureIn, actor: Actor, services: Services) -> ClosureOut
 def list_bookings(
     actor: Actor,
     services: Services,
-    start: date,
-    end: date | None = None,
+    start: IsoDate,
+    end: IsoDate | None = None,
     advisor_id: int | None = None,
 ) -> list[StaffBookingOut]:
     last = end or start
