@@ -252,3 +252,15 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     email_key: Mapped[str] = mapped_column(String(320), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class StaffSession(Base):
+    """A staff login, live until logout, its expiry, or an end by an administrator: the
+    access token names it (`sid`), so deleting the row ends that token everywhere at once."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

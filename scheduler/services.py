@@ -65,7 +65,9 @@ class SchedulerConfig:
     max_open_per_email: int = 2
     max_search_days: int = 62
     max_attempts: int = 8
-    link_lifetime: timedelta = timedelta(days=180)
+    # Magic links live until this long after the appointment's end, however far ahead it was
+    # booked (the room has closed by then; the retention purge erases the booking later).
+    link_grace: timedelta = timedelta(days=30)
 
 
 def new_reference() -> str:
@@ -165,21 +167,16 @@ class Scheduler:
 
     def links(self, booking: BookingInfo) -> tuple[str, str]:
         """The manage token and the join token of a booking, at its current version; the
-        addresses they go into are the web layer's (web/links.py)."""
+        addresses they go into are the web layer's (web/links.py). They are issued at the
+        booking's creation, so every mail of one version carries the same links, and expire
+        `link_grace` after the appointment's end."""
         issued = booking.created_at
+        lifetime = booking.end + self.config.link_grace - issued
         manage = self.tokens.issue(
-            Audience.MANAGE,
-            booking.reference,
-            booking.token_version,
-            issued,
-            self.config.link_lifetime,
+            Audience.MANAGE, booking.reference, booking.token_version, issued, lifetime
         )
         join = self.tokens.issue(
-            Audience.JOIN,
-            booking.reference,
-            booking.token_version,
-            issued,
-            self.config.link_lifetime,
+            Audience.JOIN, booking.reference, booking.token_version, issued, lifetime
         )
         return manage, join
 

@@ -84,6 +84,10 @@ MESSAGES = {
     "closure_exists": "The office is already closed on that day.",
     "hours_overlap": "Opening hours of one day must not overlap.",
     "password_too_short": "The password must be at least {minimum} characters long.",
+    "password_too_weak": (
+        "This password is too easy to guess (a common password, a repetition or a sequence). "
+        "Use a phrase of three or four uncommon words."
+    ),
     "validation_error": "Some fields are missing or invalid.",
     "malformed_json": "The request body is not valid JSON.",
     "body_too_large": "The request body is too large.",

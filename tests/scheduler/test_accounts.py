@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
 import pytest
@@ -148,12 +150,94 @@ def test_a_deactivated_account_cannot_log_in(container, world):
         container.accounts.login("admin@example.org", PASSWORD, ADDRESS)
 
 
-def test_five_failures_throttle_the_account_even_with_the_right_password(container, world):
+def test_five_failures_throttle_that_address_even_with_the_right_password(container, world):
     for _ in range(5):
         fail(container.accounts)
     with pytest.raises(LoginThrottled) as raised:
-        container.accounts.login("admin@example.org", PASSWORD, "198.51.100.7")
+        container.accounts.login("admin@example.org", PASSWORD, ADDRESS)
     assert raised.value.params["retry_after"] == 15 * 60
+
+
+def test_an_attacker_address_cannot_lock_out_the_owner(container, world):
+    for _ in range(10):
+        with contextlib.suppress(AuthenticationFailed, LoginThrottled):
+            container.accounts.login("admin@example.org", "wrong password!", "198.51.100.66")
+    assert container.accounts.identify(
+        container.accounts.login("admin@example.org", PASSWORD, ADDRESS)
+    )
+
+
+def test_the_account_cap_over_all_addresses_throttles_everyone(container, world, clock):
+    accounts = Accounts(
+        container.sessions, container.tokens, LoginPolicy(per_account=6), clock=clock
+    )
+    for n in range(6):
+        fail(accounts, address=f"198.51.100.{n}")
+    with pytest.raises(LoginThrottled):
+        accounts.login("admin@example.org", PASSWORD, ADDRESS)
+
+
+def test_the_password_is_checked_outside_every_write_transaction(container, world):
+    """Another writer commits while the password is verified: no write lock is held then."""
+    committed = []
+
+    def verify(password_hash, password):
+        def write():
+            with write_session(container.sessions) as session:
+                now = container.scheduler.clock()
+                session.add(LoginFailure(at=now, email_key="x", address="y"))
+            committed.append(True)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=60)  # a deadlock guard, not a timing assertion
+        return verify_password(password_hash, password)
+
+    accounts = Accounts(container.sessions, container.tokens, verify=verify)
+    assert accounts.login("admin@example.org", PASSWORD, ADDRESS)
+    assert committed == [True]
+
+
+@pytest.mark.parametrize(
+    "password", ["aaaaaaaaaa", "1234567890", "password12", " " * 10, "qwertzuiop"]
+)
+def test_common_and_trivial_passwords_are_refused(password):
+    with pytest.raises(InvalidRequest) as raised:
+        hash_password(password)
+    assert raised.value.code == "password_too_weak"
+    assert raised.value.params["hints"]
+
+
+def test_logout_ends_only_that_session(container, world):
+    first = container.accounts.login("admin@example.org", PASSWORD, ADDRESS)
+    second = container.accounts.login("admin@example.org", PASSWORD, ADDRESS)
+    container.accounts.logout(first)
+    with pytest.raises(TokenRevoked):
+        container.accounts.identify(first)
+    assert container.accounts.identify(second).id == world.admin.id
+
+
+def test_an_admin_ends_all_sessions_and_deactivation_ends_them(container, world):
+    advisor = world.advisor([])
+    tokens = [container.accounts.login(advisor.email, PASSWORD, ADDRESS) for _ in range(2)]
+    container.accounts.end_sessions(world.admin, advisor.id)
+    for token in tokens:
+        with pytest.raises(TokenRevoked):
+            container.accounts.identify(token)
+    token = container.accounts.login(advisor.email, PASSWORD, ADDRESS)
+    container.accounts.set_active(world.admin, advisor.id, False)
+    with pytest.raises(TokenRevoked):
+        container.accounts.identify(token)
+    with pytest.raises(PermissionDenied):
+        container.accounts.end_sessions(StaffIdentity.of(advisor), world.admin.id)
+
+
+def test_a_token_without_a_session_is_revoked(container, world):
+    token = container.tokens.issue(
+        Audience.STAFF, str(world.admin.id), 1, container.scheduler.clock(), timedelta(hours=1)
+    )
+    with pytest.raises(TokenRevoked):
+        container.accounts.identify(token)
 
 
 def test_four_failures_do_not_throttle(container, world):
@@ -196,7 +280,7 @@ def test_failures_from_one_address_throttle_it_across_accounts(container, world,
 
 def test_the_default_policy_allows_thirty_failures_per_address():
     policy = LoginPolicy()
-    assert (policy.per_account, policy.per_address) == (5, 30)
+    assert (policy.per_source, policy.per_address, policy.per_account) == (5, 30, 100)
     assert policy.window == timedelta(minutes=15)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Response
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
-from web.deps import Actor, Services, client_address
+from web.deps import Actor, Services, Token, client_address
 from web.presenters import local, staff_booking_out, staff_booking_request
 from web.schemas import (
     AbsenceIn,
@@ -53,6 +53,13 @@ def _advisor_out(staff: Staff, service_ids: list[int]) -> AdvisorOut:
 def login(body: CredentialsIn, services: Services, address: Address) -> TokenOut:
     token = services.accounts.login(body.email, body.password, address)
     return TokenOut(access_token=token, expires_in=12 * 3600)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(token: Token, actor: Actor, services: Services) -> Response:
+    """End the session of the bearer token at once; other sessions of the account stay."""
+    services.accounts.logout(token)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=AdvisorOut, tags=["auth"])
@@ -106,6 +113,20 @@ def create_advisor(body: AdvisorIn, actor: Actor, services: Services) -> Advisor
 @router.get("/advisors", response_model=list[AdvisorOut])
 def list_advisors(actor: Actor, services: Services) -> list[AdvisorOut]:
     return [_advisor_out(s, ids) for s, ids in services.catalogue.advisors(actor)]
+
+
+@router.delete("/advisors/{advisor_id}/sessions", status_code=204)
+def end_sessions(advisor_id: int, actor: Actor, services: Services) -> Response:
+    """Admin: end every session of the account (a lost laptop, a shared password)."""
+    services.accounts.end_sessions(actor, advisor_id)
+    return Response(status_code=204)
+
+
+@router.post("/advisors/{advisor_id}/deactivate", status_code=204)
+def deactivate(advisor_id: int, actor: Actor, services: Services) -> Response:
+    """Admin: the account can no longer log in, and its sessions end at once."""
+    services.accounts.set_active(actor, advisor_id, False)
+    return Response(status_code=204)
 
 
 @router.put("/advisors/{advisor_id}/weekly-hours", response_model=list[WeeklyHoursIn])

@@ -2,7 +2,10 @@
 
 Forms carry the CSRF token in a hidden field `csrf_token`, scripts in the `X-CSRF-Token`
 header; both must equal the `csrf` cookie (double submit). The cookie is HttpOnly and
-SameSite=Strict, so another site can neither read nor send it.
+SameSite=Strict, so another site can neither read nor send it. While a staff session cookie
+is present, the CSRF token is also bound to it (`<nonce>.<HMAC keyed by the session token>`)
+and renewed at login and logout: a token planted or learnt before the login (a cookie set by
+a sibling subdomain, a shared kiosk) is worth nothing in the session.
 
 A magic link (`/b/{token}`, `/j/{token}`) is moved from the URL into a short-lived,
 HttpOnly cookie scoped to the booking, and the browser is sent to an address without the
@@ -11,6 +14,8 @@ token: it does not stay in the history, in the address bar or in a Referer.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 
@@ -35,12 +40,33 @@ class CsrfFailed(PermissionDenied):
 def csrf_token_for(request: Request) -> tuple[str, bool]:
     """The request's CSRF token, and whether it is new (then the response must set it)."""
     current = request.cookies.get(CSRF_COOKIE, "")
-    if 20 <= len(current) <= 100:
+    if 20 <= len(current) <= 100 and _bound(current, staff_token(request)):
         return current, False
     fresh = getattr(request.state, "csrf_fresh", None)
     if fresh is None:
-        fresh = request.state.csrf_fresh = secrets.token_urlsafe(32)
+        fresh = request.state.csrf_fresh = new_csrf_token(staff_token(request))
     return fresh, True
+
+
+def new_csrf_token(session_token: str | None) -> str:
+    """A fresh CSRF token; bound to the staff session token if there is one."""
+    if session_token is None:
+        return secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_mac(session_token, nonce)}"
+
+
+def _mac(session_token: str, nonce: str) -> str:
+    digest = hmac.new(session_token.encode(), nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _bound(token: str, session_token: str | None) -> bool:
+    """Whether `token` may be used with the staff session (any token without one)."""
+    if session_token is None:
+        return True
+    nonce, _, mac = token.partition(".")
+    return hmac.compare_digest(mac.encode(), _mac(session_token, nonce).encode())
 
 
 def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
@@ -50,13 +76,16 @@ def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
 
 
 def check_csrf(request: Request, form: FormData | None = None) -> None:
-    """Raise CsrfFailed unless the form field or header matches the cookie."""
+    """Raise CsrfFailed unless the form field or header matches the cookie, and the cookie
+    belongs to the staff session if there is one."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = form.get(CSRF_FIELD) if form is not None else None
     if not isinstance(sent, str):
         sent = request.headers.get(CSRF_HEADER, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
         raise CsrfFailed("CSRF token missing or wrong")
+    if not _bound(cookie, staff_token(request)):
+        raise CsrfFailed("CSRF token of another session")
 
 
 async def verified_form(request: Request) -> FormData:

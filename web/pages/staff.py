@@ -13,7 +13,15 @@ from starlette.datastructures import FormData
 from scheduler.errors import AuthenticationFailed, LoginThrottled
 from web.deps import Renderer, Services, client_address, pages
 from web.pages import staff_admin, staff_agenda, staff_hotline, staff_hours
-from web.pages.security import STAFF_COOKIE, clear_cookie, set_staff_cookie, verified_form
+from web.pages.security import (
+    STAFF_COOKIE,
+    clear_cookie,
+    new_csrf_token,
+    set_csrf_cookie,
+    set_staff_cookie,
+    staff_token,
+    verified_form,
+)
 from web.pages.session import StaffPage, optional_staff
 from web.pages.staff_common import HOME, FormErrors, domain_message, see_other, text
 
@@ -22,8 +30,10 @@ for module in (staff_agenda, staff_hours, staff_hotline, staff_admin):
     router.include_router(module.router)
 
 Form = Annotated[FormData, Depends(verified_form)]
-# Only our own staff pages: never another host ("//evil.example", "/\\evil.example").
-_LOCAL_STAFF_PATH = re.compile(r"/staff(?:[/?#][^\\\s]*)?")
+# Only our own staff pages: plain segments, so neither another host ("//evil.example",
+# "/\\evil.example") nor a dot segment that the browser resolves to one ("/staff/..//evil.example",
+# "/staff/%2e%2e//evil.example"); a query cannot leave the origin.
+_LOCAL_STAFF_PATH = re.compile(r"/staff(?:/[A-Za-z0-9_-]+)*/?(?:\?[^\\\s#]*)?(?:#[^\\\s]*)?")
 
 
 def safe_next(candidate: str) -> str:
@@ -83,13 +93,21 @@ def login(
         return response
     redirect = see_other(safe_next(next_path))
     set_staff_cookie(redirect, token, secure=renderer.secure)
+    # A new session gets a new CSRF token, bound to it.
+    set_csrf_cookie(redirect, new_csrf_token(token), secure=renderer.secure)
     return redirect
 
 
 @router.post("/staff/logout")
-def logout(form: Form, renderer: Renderer) -> RedirectResponse:
+def logout(
+    request: Request, form: Form, renderer: Renderer, services: Services
+) -> RedirectResponse:
+    token = staff_token(request)
+    if token is not None:
+        services.accounts.logout(token)
     response = see_other("/staff/login?abgemeldet=true")
     clear_cookie(response, STAFF_COOKIE, secure=renderer.secure)
+    set_csrf_cookie(response, new_csrf_token(None), secure=renderer.secure)
     return response
 
 

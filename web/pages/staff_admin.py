@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
@@ -20,6 +20,7 @@ from web.pages.staff_common import (
     MAX_ID,
     FormErrors,
     add_domain_error,
+    parse_id,
     render,
     require_section,
     see_other,
@@ -34,6 +35,7 @@ router = APIRouter(include_in_schema=False)
 Form = Annotated[FormData, Depends(verified_form)]
 SECTION = "/staff/admin"
 Kind = Literal["service", "team", "advisor"]
+Done = Literal["sessions", "deactivated"]
 
 SERVICE_FIELDS = {
     name: f"service-{name}"
@@ -68,10 +70,37 @@ SERVICE_DEFAULTS = {
 
 @router.get("/staff/admin")
 def admin(
-    request: Request, staff: StaffPage, angelegt: Annotated[Kind | None, Query()] = None
+    request: Request,
+    staff: StaffPage,
+    angelegt: Annotated[Kind | None, Query()] = None,
+    erledigt: Annotated[Done | None, Query()] = None,
 ) -> HTMLResponse:
     require_section(staff, SECTION)
-    return _admin_page(request, staff, FormErrors(), None, {}, created=angelegt)
+    return _admin_page(request, staff, FormErrors(), None, {}, created=angelegt, done=erledigt)
+
+
+@router.post("/staff/admin/mitarbeitende/{staff_id}/sitzungen-beenden")
+def end_sessions(
+    staff_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    staff: StaffPage,
+    form: Form,
+    services: Services,
+) -> RedirectResponse:
+    require_section(staff, SECTION)
+    services.accounts.end_sessions(staff, staff_id)
+    return see_other("/staff/admin?erledigt=sessions#staff")
+
+
+@router.post("/staff/admin/mitarbeitende/{staff_id}/deaktivieren")
+def deactivate(
+    staff_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    staff: StaffPage,
+    form: Form,
+    services: Services,
+) -> RedirectResponse:
+    require_section(staff, SECTION)
+    services.accounts.set_active(staff, staff_id, False)
+    return see_other("/staff/admin?erledigt=deactivated#staff")
 
 
 @router.post("/staff/admin/anliegen", response_model=None)
@@ -165,8 +194,9 @@ def _values(
 
 
 def _ids(request: Request, raw: list[str], name: str, errors: FormErrors) -> list[int]:
-    if all(v.isdigit() and 1 <= int(v) <= MAX_ID for v in raw):
-        return [int(v) for v in raw]
+    ids = [parse_id(v) for v in raw]
+    if all(i is not None for i in ids):
+        return [i for i in ids if i is not None]
     message = pages(request).gettext(request, "Please choose one of the options.")
     errors.add(SERVICE_FIELDS[name], message)
     return []
@@ -180,6 +210,7 @@ def _admin_page(
     values: dict[str, Any],
     *,
     created: Kind | None = None,
+    done: Done | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     services = container(request)
@@ -210,4 +241,5 @@ def _admin_page(
         failed=failed,
         values=SERVICE_DEFAULTS | values if failed != "service" else values,
         created=created,
+        done=done,
     )

@@ -3,6 +3,7 @@ and form errors, whether from our own checks, the API's schemas or the domain.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
@@ -22,6 +23,19 @@ from web.errors import message
 M = TypeVar("M", bound=BaseModel)
 # Largest value a PostgreSQL `integer` column holds: a bigger id in a query is bad input.
 MAX_ID = 2**31 - 1
+
+
+# Ids in forms are ASCII digits: `str.isdigit` also accepts "²" (which `int` refuses) and
+# `int` also reads "٣" (Arabic-Indic three); one parser for every form keeps them all alike.
+_ASCII_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(raw: str) -> int | None:
+    """The id a form field names (1 to MAX_ID, ASCII digits), or None for anything else."""
+    if not _ASCII_ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def _blank_to_none(value: object) -> object:
@@ -139,6 +153,32 @@ _SCHEMA_MESSAGES = {
 }
 
 
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def _typed_numbers(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """A form's text turned into the numbers the schema asks for where it is a whole number in
+    ASCII digits: the API's schemas take JSON numbers only (strict), a form has only text."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        typed = dict(data)
+        for problem in exc.errors():
+            if problem["type"] != "int_type" or not problem["loc"]:
+                continue
+            name, *index = problem["loc"]
+            value = problem["input"]
+            if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value):
+                continue
+            if not index:
+                typed[str(name)] = int(value)
+            elif isinstance(index[0], int) and isinstance(typed.get(str(name)), list):
+                items = typed[str(name)] = list(typed[str(name)])
+                items[index[0]] = int(value)
+        return typed
+    return data
+
+
 def validate(
     request: Request,
     model: type[M],
@@ -149,7 +189,7 @@ def validate(
     """`data` checked with the API's schema `model`, as the API would; each problem is added
     to `errors` under the form's id for the schema field (`field_ids`)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(_typed_numbers(model, data))
     except ValidationError as exc:
         renderer = pages(request)
         for problem in exc.errors():

@@ -24,6 +24,7 @@ from web.pages.staff_common import (
     FormErrors,
     OptionalId,
     add_domain_error,
+    parse_id,
     render,
     require_section,
     see_other,
@@ -34,7 +35,7 @@ router = APIRouter(include_in_schema=False)
 
 Form = Annotated[FormData, Depends(verified_form)]
 ROWS_PER_DAY = 3
-_HOURS_FIELD = re.compile(r"h-([0-6])-(\d{1,2})-(start|end)")
+_HOURS_FIELD = re.compile(r"h-([0-6])-([0-9]{1,2})-(start|end)")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -51,9 +52,10 @@ def _form_target(staff: StaffIdentity, section: str, form: FormData) -> int:
     chosen = text(form, "berater")
     if not chosen:
         return _target(staff, section, None)
-    if not chosen.isdigit() or not 1 <= int(chosen) <= MAX_ID:
+    advisor_id = parse_id(chosen)
+    if advisor_id is None:
         raise NotFound("unknown advisor", field="berater")
-    return _target(staff, section, int(chosen))
+    return _target(staff, section, advisor_id)
 
 
 def _advisor_choices(request: Request, staff: StaffIdentity) -> list[tuple[int, str]]:
