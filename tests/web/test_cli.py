@@ -232,7 +232,7 @@ def test_create_user_refuses_a_duplicate_email(database):
         "--email",
         "a@example.org",
         "--password",
-        "x" * 12,
+        "Fenster-Kaffee-Regen-42",
         "--role",
         "admin",
     )
@@ -243,7 +243,7 @@ def test_create_user_refuses_a_duplicate_email(database):
         "--email",
         "A@example.org",
         "--password",
-        "y" * 12,
+        "Tulpen-Abend-Brücke-17",
         "--role",
         "advisor",
     )
@@ -265,6 +265,22 @@ def test_create_user_refuses_a_short_password(database):
     )
     assert result.returncode != 0
     assert "password_too_short" in result.stderr
+    assert count(database, "staff") == 0
+
+
+def test_create_user_refuses_a_guessable_password(database):
+    result = run(
+        database,
+        "create-user",
+        "--email",
+        "a@example.org",
+        "--password",
+        "x" * 12,
+        "--role",
+        "admin",
+    )
+    assert result.returncode != 0
+    assert "password_too_weak" in result.stderr
     assert count(database, "staff") == 0
 
 
