@@ -134,7 +134,14 @@ def texts(form: FormData, name: str) -> list[str]:
 
 
 def domain_message(request: Request, exc: SchedulerError) -> str:
-    return message(request, exc.code, **exc.params)
+    text = message(request, exc.code, **exc.params)
+    # A weak password comes with zxcvbn's reasons and advice: its own English texts, which are
+    # our msgids (German in accounts.po), so the person learns what to change.
+    hints = exc.params.get("hints")
+    if isinstance(hints, list):
+        renderer = pages(request)
+        text = " ".join([text, *(renderer.gettext(request, str(hint)) for hint in hints)])
+    return text
 
 
 # Pydantic's error types → our texts (English msgids; German in staff.po).

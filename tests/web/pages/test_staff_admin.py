@@ -164,3 +164,20 @@ def test_the_lists_show_services_teams_and_staff_in_english(admin, container, wo
     assert "pflege@example.org" in page
     assert "admin@example.org" in page
     assert "Add a staff member" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"),
+    [("de", "Dies ist ein sehr häufiges Passwort."), ("en", "This is a very common password.")],
+)
+def test_a_weak_password_is_refused_with_the_reasons_in_the_page_language(admin, language, hint):
+    form = {
+        "advisor-name": "Thomas Richter",
+        "advisor-email": "thomas@example.org",
+        "advisor-role": "hotline",
+        "advisor-password": "password12",
+    }
+    admin.headers["Accept-Language"] = language
+    response = post(admin, "/staff/admin/mitarbeitende", form)
+    assert response.status_code == 422
+    assert hint in field_error(response.text, "advisor-password")
