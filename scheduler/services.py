@@ -56,6 +56,10 @@ def _unaudited(session: Session, booking: BookingInfo) -> None:
     """A change by the citizen, through their own link: nobody else's access to audit."""
 
 
+# How long a booking's links outlive its appointment.
+LINK_GRACE = timedelta(days=30)
+
+
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
     timezone: str = "Europe/Berlin"
@@ -67,7 +71,7 @@ class SchedulerConfig:
     max_attempts: int = 8
     # Magic links live until this long after the appointment's end, however far ahead it was
     # booked (the room has closed by then; the retention purge erases the booking later).
-    link_grace: timedelta = timedelta(days=30)
+    link_grace: timedelta = LINK_GRACE
 
 
 def new_reference() -> str:

@@ -21,7 +21,7 @@ from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
 from scheduler.desk import Desk
 from scheduler.retention import ERASERS, DailyPurge, Retention
-from scheduler.services import Scheduler, SchedulerConfig
+from scheduler.services import LINK_GRACE, Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
 from web.database import engine_for
 from web.links import Links
@@ -70,6 +70,8 @@ class Container:
             holiday_subdivision=settings.holiday_subdivision,
             hold_minutes=settings.hold_minutes,
             max_open_per_email=settings.max_open_bookings_per_email,
+            # A link outlives its appointment by a month, never the booking's personal data.
+            link_grace=min(LINK_GRACE, timedelta(days=settings.retention_days)),
         )
         scheduler = Scheduler(sessions, tokens, config, clock=clock)
         links = Links(settings.base_url, scheduler.links)
