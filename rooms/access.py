@@ -65,8 +65,8 @@ class RoomInfo:
 
 @dataclass(frozen=True, slots=True)
 class LinkWindow:
-    """What a join link leads to: the name the host will see unless its holder changes it,
-    and the room's window."""
+    """What a join link leads to: the name to prefill (the citizen's only for the booking's
+    manage link, else empty), and the room's window."""
 
     name: str
     opens_at: datetime
@@ -108,6 +108,16 @@ class InviteLink:
     revoked: bool
 
 
+def _citizen_label(booking: Booking, owner: bool) -> str:
+    """The name the host sees for a citizen who typed none: the booking's name only for the
+    manage link's holder; for a join link's holder the booking reference (as "#REF", the same
+    in every language), which the advisor finds in the agenda and which tells a stranger
+    holding the link nothing new."""
+    if owner:
+        return booking.name
+    return f"#{booking.reference or ''}"
+
+
 def new_room_id() -> str:
     return secrets.token_urlsafe(12)
 
@@ -131,19 +141,19 @@ class RoomAccess:
         """A ticket for whoever holds a join link: the citizen of a booking (whose join or
         manage link it is), or the holder of an invitation."""
         try:
-            claims = self._booking_claims(link_token)
+            claims, owner = self._booking_claims(link_token)
         except TokenInvalid:
             return self.invite_ticket(link_token, name)
-        return self._citizen_ticket(claims, name)
+        return self._citizen_ticket(claims, owner, name)
 
-    def _citizen_ticket(self, claims: Claims, name: str | None) -> Ticket:
+    def _citizen_ticket(self, claims: Claims, owner: bool, name: str | None) -> Ticket:
         with write_session(self._sessions) as session:
             booking = self._booking(session, claims.subject, claims.version)
             if booking.channel != Channel.VIDEO:
                 raise NotFound("no video room for this booking", code="no_video_room")
             room = self._room_of(session, booking)
             info = self._info(room, booking)
-            display = (name or "").strip() or booking.name
+            display = (name or "").strip() or _citizen_label(booking, owner)
         return self._issue(info, "guest", RoomRole.GUEST, display)
 
     def invite_ticket(self, invite_token: str, name: str | None = None) -> Ticket:
@@ -157,7 +167,7 @@ class RoomAccess:
         """What a join link (or manage link, or invitation) leads to, read without making the
         room or issuing a ticket: mail scanners open links before people do."""
         try:
-            claims = self._booking_claims(link_token)
+            claims, owner = self._booking_claims(link_token)
         except TokenInvalid:
             with read_session(self._sessions) as session:
                 invite, room = self._invite(session, link_token)
@@ -169,7 +179,7 @@ class RoomAccess:
                 raise NotFound("no video room for this booking", code="no_video_room")
             made = session.scalar(select(Room).where(Room.booking_id == booking.id))
             return LinkWindow(
-                name=booking.name,
+                name=booking.name if owner else "",
                 opens_at=booking.start_at - self.config.opens_before,
                 closes_at=booking.end_at + self.config.closes_after,
                 ended=booking.status == BookingStatus.CANCELLED
@@ -307,13 +317,16 @@ class RoomAccess:
         )
         return Ticket(token=token, room=room, holder=holder)
 
-    def _booking_claims(self, link_token: str) -> Claims:
+    def _booking_claims(self, link_token: str) -> tuple[Claims, bool]:
+        """The claims of a booking's join or manage link, and whether it is the manage link:
+        only that one (kept by the citizen's own browser since booking) shows the citizen's
+        name; join links travel in invitations and calendars, to whoever they are passed on."""
         try:
-            return self._tokens.decode(link_token, Audience.JOIN)
+            return self._tokens.decode(link_token, Audience.JOIN), False
         except TokenInvalid:
             # The manage page's Join button holds the manage link, not the join link.
             try:
-                return self._tokens.decode(link_token, Audience.MANAGE)
+                return self._tokens.decode(link_token, Audience.MANAGE), True
             except TokenInvalid:
                 raise TokenInvalid("not a link of a booking") from None
 

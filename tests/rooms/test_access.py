@@ -200,24 +200,35 @@ def test_ending_twice_or_an_unknown_room_changes_nothing(rooms, room_id):
 # -- the citizen of a booking ------------------------------------------------------------------
 
 
-def test_the_join_link_gives_the_guest_ticket_with_the_bookings_name(rooms, room_world, room_id):
+def test_the_join_link_gives_the_guest_ticket_without_the_citizens_name(
+    rooms, container, room_world, room_id
+):
+    # Join links travel (invitations, calendars): their holder is called by the booking
+    # reference, never by the name of the citizen who booked.
     ticket = rooms.link_ticket(room_world.join_token)
+    window = rooms.link_window(room_world.join_token)
 
     assert ticket.room.id == room_id
     assert (ticket.holder.participant_id, ticket.holder.role) == ("guest", RoomRole.GUEST)
-    assert ticket.holder.name == "Erika Mustermann"
+    assert ticket.holder.name == f"#{reference(container, room_world)}"
+    assert window.name == ""
 
 
-def test_the_guest_may_give_another_name_but_not_a_blank_one(rooms, room_world):
+def test_the_guest_may_give_another_name_but_not_a_blank_one(rooms, container, room_world):
     assert rooms.link_ticket(room_world.join_token, " Erika M. ").holder.name == "Erika M."
-    assert rooms.link_ticket(room_world.join_token, "   ").holder.name == "Erika Mustermann"
+    blank = rooms.link_ticket(room_world.join_token, "   ").holder.name
+    assert blank == f"#{reference(container, room_world)}"
 
 
-def test_the_manage_link_gives_the_same_guest_ticket(rooms, room_world, room_id):
+def test_the_manage_link_gives_the_same_guest_ticket_with_the_bookings_name(
+    rooms, room_world, room_id
+):
     ticket = rooms.link_ticket(manage_token(room_world))
 
     assert ticket.room.id == room_id
     assert (ticket.holder.participant_id, ticket.holder.role) == ("guest", RoomRole.GUEST)
+    assert ticket.holder.name == "Erika Mustermann"
+    assert rooms.link_window(manage_token(room_world)).name == "Erika Mustermann"
 
 
 def test_a_phone_booking_has_no_video_room(container, rooms, room_world, world, advisor):

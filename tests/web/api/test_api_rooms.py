@@ -207,11 +207,17 @@ def test_the_join_link_gives_a_guest_ticket(room_world, room_id):
     assert body["room"]["booking_reference"] == reference(room_world)
 
 
-def test_without_a_body_the_guest_is_called_by_the_bookings_name(room_world):
+def test_without_a_body_the_join_links_holder_is_called_by_the_reference_not_the_name(
+    room_world,
+):
     response = room_world.client.post("/api/v1/room-tickets", headers=bearer(room_world.join_token))
+    owner = link_ticket(room_world, manage_token(room_world))
 
     assert response.status_code == 201, response.text
-    assert response.json()["participant"]["name"] == "Erika Mustermann"
+    assert response.json()["participant"]["name"] == f"#{reference(room_world)}"
+    assert "Erika" not in response.text
+    # The manage link stays in the citizen's own browser: its holder is the citizen.
+    assert owner.json()["participant"]["name"] == "Erika Mustermann"
 
 
 def test_the_manage_link_gives_a_guest_ticket_too(room_world, room_id):

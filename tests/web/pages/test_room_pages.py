@@ -185,7 +185,7 @@ def test_the_room_page_needs_the_link_cookie(room_world):
 
 
 def test_the_room_page_prefills_the_name_and_works_in_both_languages(room_world):
-    enter(room_world)
+    enter(room_world, manage_token(room_world))
 
     german = room_world.client.get("/raum")
     english = room_world.client.get("/raum?lang=en")
@@ -208,6 +208,22 @@ def test_the_room_page_prefills_the_name_and_works_in_both_languages(room_world)
     assert english.status_code == 200
     assert "Check camera and microphone" in english.text
     assert page_config(english.text, "room-texts")["waiting"].startswith("You are in the")
+
+
+def test_a_join_link_alone_shows_not_the_citizens_name_on_the_page_or_the_ticket(room_world):
+    # A join link travels (invitations, forwarded mails): only the manage link, which the
+    # citizen's own browser keeps since booking, shows the name.
+    enter(room_world)
+
+    page = room_world.client.get("/raum")
+    ticket = guest_ticket(room_world)
+
+    assert page.status_code == 200
+    assert 'id="display-name"' in page.text
+    assert "Erika" not in page.text
+    assert ticket.status_code == 201, ticket.text
+    assert "Erika" not in ticket.text
+    assert ticket.json()["participant"]["name"] == f"#{reference(room_world)}"
 
 
 def test_before_the_window_the_page_says_when_the_room_opens(room_world):
