@@ -407,3 +407,81 @@ def test_a_pressed_toggle_is_not_drawn_struck_through(browsing, site, demo_login
         })"""
     )
     assert decorations == ["none", "none", "none"]
+
+
+HOTLINE = "+49 391 540-4711"
+
+
+@pytest.fixture
+def relay_server_without_turn(tmp_path: Path) -> Iterator[Server]:
+    """Relay only and no TURN server: ICE has no candidate to try, no media can flow."""
+    server = Server(
+        f"sqlite:///{tmp_path / 'noturn.db'}",
+        tmp_path / "noturn",
+        extra_env={
+            "SPRECHSTUNDE_ICE_TRANSPORT_POLICY": "relay",
+            "SPRECHSTUNDE_HOTLINE_PHONE": HOTLINE,
+        },
+    )
+    try:
+        server.start()
+        _create_host(server.cli)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_call_without_media_is_explained_on_both_sides(chromium, relay_server_without_turn):
+    server = relay_server_without_turn
+    room = open_room(server.base_url, EMAIL, PASSWORD)
+    browsing = _watched(chromium, server.base_url)
+    try:
+        advisor_context = browsing.context(lang="de")
+        advisor_context.add_cookies(
+            [{"name": "staff_session", "value": room["token"], "url": browsing.base_url}]
+        )
+        advisor = advisor_context.new_page()
+        advisor.goto(f"/staff/raeume/{room['room_id']}")
+        advisor.get_by_role("button", name="Teilnehmen").click()
+        advisor.wait_for_selector("#call:not([hidden])")
+        citizen = browsing.context(lang="en").new_page()
+        citizen.goto(room["guest_url"])
+        citizen.get_by_label("Your name as shown to the advisor").fill("Erika")
+        citizen.get_by_role("button", name="Join").click()
+        citizen.wait_for_selector("#waiting:not([hidden])")
+        advisor.get_by_role("button", name="Erika hereinlassen").click()
+        citizen.wait_for_selector("#call:not([hidden])")
+
+        # Within seconds (the pages give a link 15 s), not minutes: both sides are told.
+        citizen_help = citizen.get_by_role("alert").filter(has_text="No picture or sound")
+        expect(citizen_help).to_have_text(
+            f"No picture or sound gets through between you and {ADVISOR}. The network probably"
+            f" blocks video calls. You can switch to a phone call instead: call the hotline at"
+            f" {HOTLINE}.",
+            timeout=25_000,
+        )
+        expect(advisor.get_by_role("alert").filter(has_text="Erika")).to_have_text(
+            "Zwischen Ihnen und Erika kommen weder Bild noch Ton an. Wahrscheinlich sperrt das"
+            " Netzwerk Videogespräche. Erika hat keine Videoverbindung. Bitte rufen Sie Erika"
+            " stattdessen an.",
+            timeout=25_000,
+        )
+        # "You are in the call" no longer stands alone over the black tile.
+        expect(citizen.locator("#status")).to_have_text("The call has no picture or sound.")
+        help_box = citizen.locator("#call-help")
+        expect(help_box.get_by_role("link", name="Test your connection")).to_have_attribute(
+            "href", "/verbindungstest"
+        )
+        # "Try again" is the first stop after the call's heading, and works from the keyboard.
+        citizen.locator("#call-heading").focus()
+        citizen.keyboard.press("Tab")
+        retry = help_box.get_by_role("button", name="Try again")
+        expect(retry).to_be_focused()
+        citizen.keyboard.press("Enter")
+        expect(citizen.locator("#status")).to_have_text(
+            "Trying again to connect picture and sound …"
+        )
+        assert violations(citizen) == []
+        assert violations(advisor) == []
+    finally:
+        _check_watched(browsing)

@@ -1,6 +1,7 @@
 // The video room: pre-join (preview, devices, level, name), the waiting room, the call, and
 // for hosts the side panel. Signaling follows docs/signaling.md.
 
+import { CallHelp } from "./callhelp.js";
 import { HostPanel } from "./host.js";
 import { LevelMeter, LocalMedia, webrtcSupported } from "./media.js";
 import { NewSession, PeerLink } from "./peer.js";
@@ -21,6 +22,17 @@ const local = new LocalMedia();
 const links = new Map();
 const departed = new Map(); // id -> {link, timer}: left, but may come back with an ICE restart
 const stage = new Stage($("stage"), $("alone"), t);
+const callHelp = new CallHelp({
+  links,
+  send: (message) => signaling && signaling.send(message),
+  announce: (text) => announce(text),
+  t,
+  isHost,
+  box: $("call-help"),
+  text: $("call-help-text"),
+  retry: $("call-retry"),
+  changed: () => connectionChanged(),
+});
 let signaling = null;
 let me = null;
 let iceServers = [];
@@ -175,6 +187,7 @@ function onEnded(textKey) {
     link.close();
   }
   departed.clear();
+  callHelp.clear();
   stage.clear();
   local.stop();
   meter.stop();
@@ -248,6 +261,10 @@ function onMessage(message) {
     case "typing":
       drafts.show(message.from, message.name, message.text);
       break;
+    case "media-failed":
+      callHelp.reported(message.from);
+      connectionChanged();
+      break;
     case "error":
       console.warn("signaling error", message.code, message.message);
       break;
@@ -267,9 +284,16 @@ function createLink(peer, polite, initiator) {
     iceTransportPolicy: config.iceTransportPolicy,
     local,
     send: (message) => signaling.send(message),
-    events: { track: (l) => stage.update(l), state: () => connectionChanged() },
+    events: {
+      track: (l) => stage.update(l),
+      state: (l) => {
+        callHelp.linkChanged(l);
+        connectionChanged();
+      },
+    },
   });
   links.set(peer.id, link);
+  callHelp.watch(link);
   stage.update(link);
   connectionChanged();
   return link;
@@ -404,6 +428,7 @@ function connectionChanged() {
   else if (states.includes("failed")) key = "state_failed";
   else if (states.includes("disconnected")) key = "state_interrupted";
   $("connection-state").textContent = t(key);
+  callHelp.update();
 }
 
 async function measureQuality() {

@@ -36,12 +36,19 @@ export class PeerLink {
       this.events.state(this);
       if (this.pc.connectionState === "failed" && !this.polite) this.pc.restartIce();
     });
+    // Some browsers report a failed ICE check here before (or instead of) connectionState.
+    this.pc.addEventListener("iceconnectionstatechange", () => this.events.state(this));
     if (initiator) this.#attachCamera();
     if (initiator && this.local.screenTrack) this.setScreen(this.local.screenTrack);
   }
 
   get state() {
     return this.pc.connectionState;
+  }
+
+  // ICE or the whole connection gave up: no picture or sound without a restart.
+  get failed() {
+    return this.pc.connectionState === "failed" || this.pc.iceConnectionState === "failed";
   }
 
   async handleDescription(type, sdp) {
