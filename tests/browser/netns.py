@@ -216,14 +216,13 @@ class NamespacedServer:
         self.process = None
 
 
-@pytest.fixture(scope="module")
-def private_network(
-    tmp_path_factory: pytest.TempPathFactory, chromium: Any
+@contextmanager
+def server_and_browser(
+    workdir: Path, chromium: Any, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[NamespacedServer, Any]]:
-    """A server and a Chromium inside one fresh network namespace, for one test module."""
-    workdir = tmp_path_factory.mktemp("private-network")
+    """A server and a Chromium inside one fresh network namespace."""
     with network_namespace() as namespace:
-        server = NamespacedServer(namespace, workdir)
+        server = NamespacedServer(namespace, workdir, extra_env=extra_env or {})
         browser = None
         try:
             server.start()
@@ -236,3 +235,12 @@ def private_network(
             if browser is not None:
                 browser.close()
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def private_network(
+    tmp_path_factory: pytest.TempPathFactory, chromium: Any
+) -> Iterator[tuple[NamespacedServer, Any]]:
+    """A server and a Chromium inside one fresh network namespace, for one test module."""
+    with server_and_browser(tmp_path_factory.mktemp("private-network"), chromium) as pair:
+        yield pair

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser import netns
 from tests.browser.axe import violations
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, Browsing
+from tests.browser.conftest import Browsing
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +24,10 @@ def private_network(
 ) -> Iterator[tuple[netns.NamespacedServer, Any]]:
     """netns.private_network, with loopback as the echo peer's public address: it is the only
     address in the namespace, and the answer names internal addresses only when configured."""
-    workdir = tmp_path_factory.mktemp("private-network")
     env = {"SPRECHSTUNDE_CONNECTION_TEST_PUBLIC_ADDRESSES": "127.0.0.1"}
-    with netns.network_namespace() as namespace:
-        server = netns.NamespacedServer(namespace, workdir, extra_env=env)
-        browser = None
-        try:
-            server.start()
-            browser = chromium.browser_type.launch(
-                executable_path=str(namespace.chromium(CHROMIUM, workdir)),
-                args=[*CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
-            )
-            yield server, browser
-        finally:
-            if browser is not None:
-                browser.close()
-            server.stop()
+    workdir = tmp_path_factory.mktemp("private-network")
+    with netns.server_and_browser(workdir, chromium, extra_env=env) as pair:
+        yield pair
 
 
 def is_offer(request: Any) -> bool:
