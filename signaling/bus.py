@@ -8,19 +8,30 @@ several, through Redis.
 
 Every change of a member is conditional on its connection id (`conn`), so a connection that
 was replaced by a newer one of the same participant cannot remove or change the newer one.
+
+A participant has at most two members: its own, and, while it is inside, a **replacement**
+waiting beside it: a connection from another device that showed no resume key (a join link
+travels: anyone holding it could otherwise take the citizen's place in a running call). The
+replacement waits until a host admits it, which swaps the two; if the member inside leaves
+first, the replacement takes its place, still waiting. Admissions are remembered per
+participant as a **resume key**, handed to the connection let in: only a connection showing it
+comes back inside without the host.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 from signaling.events import Event
 
 Deliver = Callable[[Event], None]
+
+# The key of a participant's replacement beside its own (participant ids have no `#`).
+NEXT = "#next"
 
 
 class Presence(StrEnum):
@@ -46,9 +57,23 @@ class Member:
     media: dict[str, bool] = field(default_factory=dict)
     # Wall-clock seconds of the last sign of life; members of a crashed process go stale.
     seen: float = 0.0
+    # Waiting to replace the participant's connection inside (another device, no resume key).
+    replacing: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.id + NEXT if self.replacing else self.id
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "role": self.role, "media": self.media}
+        public: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "media": self.media,
+        }
+        if self.replacing:
+            public["reconnect"] = True
+        return public
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -58,6 +83,27 @@ class Member:
         data = json.loads(text)
         data["state"] = Presence(data["state"])
         return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Seating:
+    """The bus's answer to `join`."""
+
+    accepted: bool
+    # The participant's connection the new one takes the place of (to be closed), if any.
+    replaced: Member | None = None
+    # The new connection waits beside the participant's connection inside, as its replacement.
+    beside: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionResult:
+    """The bus's answer to `admit`: the connection let in (None if nothing changed, as for
+    someone inside already) and the connection it replaces (a reconnect from another device)."""
+
+    outcome: Admission
+    conn: str | None = None
+    replaced: str | None = None
 
 
 class Bus(Protocol):
@@ -72,23 +118,25 @@ class Bus(Protocol):
 
     async def publish(self, room: str, event: Event) -> None: ...
 
-    async def join(
-        self, room: str, member: Member, limit: int, stale_before: float
-    ) -> tuple[bool, Member | None]:
-        """Add or replace the member with `member.id`. Refused (False) when it would be
-        inside and `limit` others are inside already. Returns the member it replaced, and
-        drops members not seen since `stale_before`."""
+    async def join(self, room: str, member: Member, limit: int, stale_before: float) -> Seating:
+        """Add or replace the member with `member.id`, dropping members not seen since
+        `stale_before`. Refused when it would be inside and `limit` others are inside already.
+        A waiting member never displaces one inside: it waits beside it as its replacement
+        (replacing an earlier replacement)."""
 
     async def leave(self, room: str, member_id: str, conn: str) -> Member | None:
-        """Remove the member if `conn` is still its connection; the removed member."""
+        """Remove the member (or its replacement) whose connection `conn` is; the removed
+        member. A replacement takes the place of the member that left, still waiting."""
 
-    async def admit(self, room: str, member_id: str, limit: int) -> Admission:
-        """Move a waiting member inside, and remember the admission for its reconnects."""
+    async def admit(self, room: str, member_id: str, limit: int, resume: str) -> AdmissionResult:
+        """Let in the participant's replacement (swapping it for the member inside) or its
+        waiting member, within `limit`, and remember `resume` as its resume key."""
 
     async def forget(self, room: str, member_id: str) -> None:
         """Forget an admission: the next connection of this participant waits again."""
 
-    async def is_admitted(self, room: str, member_id: str) -> bool: ...
+    async def resume_key(self, room: str, member_id: str) -> str | None:
+        """The key that lets the participant's next connection in without the host."""
 
     async def update(self, room: str, member_id: str, conn: str, **changes: Any) -> bool: ...
 
@@ -106,7 +154,7 @@ class InMemoryBus:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._members: dict[str, dict[str, Member]] = {}
-        self._admitted: dict[str, set[str]] = {}
+        self._resume: dict[str, dict[str, str]] = {}
         self._revoked: dict[str, dict[str, float]] = {}
         self._subscribers: dict[str, Deliver] = {}
 
@@ -127,55 +175,68 @@ class InMemoryBus:
         if deliver is not None:
             deliver(event)
 
-    async def join(
-        self, room: str, member: Member, limit: int, stale_before: float
-    ) -> tuple[bool, Member | None]:
+    async def join(self, room: str, member: Member, limit: int, stale_before: float) -> Seating:
         members = self._members.setdefault(room, {})
-        for stale in [m.id for m in members.values() if m.seen < stale_before]:
+        for stale in [key for key, m in members.items() if m.seen < stale_before]:
             del members[stale]
-        previous = members.get(member.id)
+        for replacement in [m for m in members.values() if m.replacing]:
+            if replacement.id not in members:
+                _promote(members, replacement.id)
+        current = members.get(member.id)
+        if member.state is Presence.WAITING and current and current.state is Presence.INSIDE:
+            replacement = replace(member, replacing=True)
+            previous = members.get(replacement.key)
+            members[replacement.key] = replacement
+            return Seating(True, previous, beside=True)
         if member.state is Presence.INSIDE:
             inside = sum(
                 1 for m in members.values() if m.state is Presence.INSIDE and m.id != member.id
             )
             if inside >= limit:
-                return False, previous
+                return Seating(False, current)
         members[member.id] = member
-        return True, previous
+        return Seating(True, current)
 
     async def leave(self, room: str, member_id: str, conn: str) -> Member | None:
         members = self._members.get(room, {})
-        member = members.get(member_id)
-        if member is None or member.conn != conn:
+        member = _member_with(members, member_id, conn)
+        if member is None:
             return None
-        del members[member_id]
+        del members[member.key]
+        _promote(members, member_id)
         if not members:
             # An empty room keeps nothing but its withdrawn tickets, which expire.
             self._members.pop(room, None)
-            self._admitted.pop(room, None)
+            self._resume.pop(room, None)
         return member
 
-    async def admit(self, room: str, member_id: str, limit: int) -> Admission:
+    async def admit(self, room: str, member_id: str, limit: int, resume: str) -> AdmissionResult:
         members = self._members.get(room, {})
         member = members.get(member_id)
         if member is None:
-            return Admission.ABSENT
-        if member.state is not Presence.INSIDE:
-            if sum(1 for m in members.values() if m.state is Presence.INSIDE) >= limit:
-                return Admission.FULL
-            member.state = Presence.INSIDE
-        self._admitted.setdefault(room, set()).add(member_id)
-        return Admission.ADMITTED
+            return AdmissionResult(Admission.ABSENT)
+        replacement = members.pop(member_id + NEXT, None)
+        if replacement is not None:
+            members[member_id] = replace(replacement, replacing=False, state=Presence.INSIDE)
+            self._resume.setdefault(room, {})[member_id] = resume
+            return AdmissionResult(Admission.ADMITTED, replacement.conn, member.conn)
+        if member.state is Presence.INSIDE:
+            return AdmissionResult(Admission.ADMITTED)
+        if sum(1 for m in members.values() if m.state is Presence.INSIDE) >= limit:
+            return AdmissionResult(Admission.FULL)
+        member.state = Presence.INSIDE
+        self._resume.setdefault(room, {})[member_id] = resume
+        return AdmissionResult(Admission.ADMITTED, member.conn)
 
     async def forget(self, room: str, member_id: str) -> None:
-        self._admitted.get(room, set()).discard(member_id)
+        self._resume.get(room, {}).pop(member_id, None)
 
-    async def is_admitted(self, room: str, member_id: str) -> bool:
-        return member_id in self._admitted.get(room, set())
+    async def resume_key(self, room: str, member_id: str) -> str | None:
+        return self._resume.get(room, {}).get(member_id)
 
     async def update(self, room: str, member_id: str, conn: str, **changes: Any) -> bool:
-        member = self._members.get(room, {}).get(member_id)
-        if member is None or member.conn != conn:
+        member = _member_with(self._members.get(room, {}), member_id, conn)
+        if member is None:
             return False
         for name, value in changes.items():
             setattr(member, name, value)
@@ -193,3 +254,19 @@ class InMemoryBus:
 
     async def is_revoked(self, room: str, ticket: str) -> bool:
         return self._revoked.get(room, {}).get(ticket, 0.0) > self._clock()
+
+
+def _member_with(members: dict[str, Member], member_id: str, conn: str) -> Member | None:
+    """The participant's member or replacement on the connection `conn`."""
+    for key in (member_id, member_id + NEXT):
+        member = members.get(key)
+        if member is not None and member.conn == conn:
+            return member
+    return None
+
+
+def _promote(members: dict[str, Member], member_id: str) -> None:
+    """The participant's member is gone: its replacement, if any, takes its place, waiting."""
+    replacement = members.pop(member_id + NEXT, None)
+    if replacement is not None:
+        members[member_id] = replace(replacement, replacing=False)

@@ -50,6 +50,9 @@ class SignalingClient:
         self._websocket = websocket
         self.welcome = welcome
         self._heartbeat: asyncio.Task[None] | None = None
+        # The key of the last `welcome` or `admitted` that gave one: pass it to `connect` to
+        # come back inside without the host.
+        self.resume: str | None = welcome.get("resume")
 
     @classmethod
     async def connect(
@@ -58,17 +61,21 @@ class SignalingClient:
         ticket: str,
         *,
         can_rollback: bool = False,
+        resume: str | None = None,
         timeout: float = 10.0,
     ) -> SignalingClient:
         """Connect, authenticate and wait for the welcome, all within `timeout` seconds.
 
         `can_rollback=False` (aiortc cannot roll back a local offer) makes the server give this
-        peer the impolite role towards everyone.
+        peer the impolite role towards everyone. `resume`: the resume key of an earlier
+        connection that was let in, so that this one comes back inside without the host.
         """
         async with asyncio.timeout(timeout):
             websocket = await connect(url, open_timeout=None, max_size=2**20, **_DIRECT)
             try:
                 auth = {"type": "auth", "v": 1, "ticket": ticket, "can_rollback": can_rollback}
+                if resume is not None:
+                    auth["resume"] = resume
                 await websocket.send(json.dumps(auth))
                 welcome = await _receive(websocket)
             except BaseException:
@@ -99,6 +106,8 @@ class SignalingClient:
         """The next message other than a pong; `SignalingClosed` once the server has closed."""
         while True:
             message = await _receive(self._websocket)
+            if message.get("type") == "admitted":
+                self.resume = message.get("resume", self.resume)
             if message.get("type") != "pong":
                 return message
 

@@ -8,7 +8,7 @@ answers to the effects that asked for it.
 
 Inputs, each a method of `Core`:
 
-    authenticate, arrive        the first frame; the checked ticket
+    authenticate, arrive        the first frame; the checked ticket and the participant's resume key
     enter, joined, welcome      the room's members; the bus's answer to joining them
     receive, handle             a frame of the connection; the message it held
     admission, expel            the bus's answer to an admission; the members, for an expulsion
@@ -25,13 +25,14 @@ order; a connection without a seat yet is refused with a `Refusal`.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rooms.access import Pass, RoomRole
 from rooms.errors import RoomClosed, RoomNotOpen, TicketExpired, TicketInvalid, TicketRevoked
 from signaling import protocol
-from signaling.bus import Admission, Member, Presence
+from signaling.bus import Admission, AdmissionResult, Member, Presence, Seating
 from signaling.effects import (
     Admit,
     Close,
@@ -123,12 +124,15 @@ def _error(conn: str, code: str, message: str, **extra: object) -> list[Effect]:
 
 
 def _public(seat: Seat) -> ServerMessage:
-    return {
+    public: ServerMessage = {
         "id": seat.id,
         "name": seat.holder.name,
         "role": seat.holder.role.value,
         "media": seat.media,
     }
+    if seat.replacing:
+        public["reconnect"] = True
+    return public
 
 
 def _joined(seat: Seat) -> Publish:
@@ -163,13 +167,20 @@ class Core:
         conn: str,
         *,
         revoked: bool,
-        admitted: bool,
+        resume: str | None,
         now: float,
     ) -> Seat | Refusal:
-        """The seat of a checked ticket; `revoked` and `admitted` as the bus remembers them."""
+        """The seat of a checked ticket; `revoked` and the participant's `resume` key as the
+        bus remembers them. A guest comes back inside only by showing the resume key it was
+        given when let in: a ticket alone (from a join link, which travels) means waiting."""
         if revoked:
             return refusal(CloseCode.TICKET_REVOKED)
-        inside = holder.role is RoomRole.HOST or admitted
+        resumed = (
+            resume is not None
+            and auth.resume is not None
+            and hmac.compare_digest(auth.resume.encode(), resume.encode())
+        )
+        inside = holder.role is RoomRole.HOST or resumed
         config = self.config
         return Seat(
             holder=holder,
@@ -179,6 +190,7 @@ class Core:
             bucket=TokenBucket(config.rate, config.burst, config.burst, now),
             last_heard=now,
             last_touch=now,
+            resume=resume if resumed else None,
         )
 
     def enter(self, seat: Seat, members: list[Member], wall: float) -> list[Effect]:
@@ -201,12 +213,14 @@ class Core:
         # Members of a process that died without a goodbye drop out after three heartbeats.
         return [Join(member, stale_before=wall - 3 * self.config.heartbeat_timeout)]
 
-    def joined(self, seat: Seat, accepted: bool, previous: Member | None) -> list[Effect]:
+    def joined(self, seat: Seat, seating: Seating) -> list[Effect]:
         """The bus's answer to `Join`: refused (the room is full), or in, maybe replacing the
-        participant's previous connection."""
-        if not accepted:
+        participant's previous connection, or waiting beside its connection inside."""
+        if not seating.accepted:
             return [Close(seat.conn, CloseCode.ROOM_FULL)]
+        seat.replacing = seating.beside
         effects: list[Effect] = [TakeSeat(seat.conn)]
+        previous = seating.replaced
         if previous is not None and previous.conn != seat.conn:
             effects.append(Publish(Kick(seat.id, previous.conn, CloseCode.REPLACED)))
         effects.append(Greet(seat.conn))
@@ -232,6 +246,8 @@ class Core:
             "ice_servers": ice_servers if seat.inside else [],
             "participants": _participants(seat, others) if seat.inside else [],
         }
+        if seat.resume is not None:
+            welcome["resume"] = seat.resume
         if seat.is_host:
             welcome["waiting"] = [m.public() for m in others if m.state is Presence.WAITING]
         if seat.presence is Presence.INSIDE:
@@ -312,10 +328,20 @@ class Core:
             case protocol.End():
                 return [EndRoom(), Publish(Ended())]
 
-    def admission(self, host: str, member_id: str, outcome: Admission) -> list[Effect]:
-        """The bus's answer to the host `host`'s `Admit`."""
+    def admission(
+        self, host: str, member_id: str, result: AdmissionResult, resume: str
+    ) -> list[Effect]:
+        """The bus's answer to the host `host`'s `Admit`, which gave the participant the
+        resume key `resume`. A replacement let in takes over: its predecessor is closed only
+        now."""
+        outcome = result.outcome
         if outcome is Admission.ADMITTED:
-            return [Publish(Admitted(member_id))]
+            if result.conn is None:
+                return []  # inside already: a second host, or a double click
+            effects: list[Effect] = [Publish(Admitted(member_id, result.conn, resume))]
+            if result.replaced is not None:
+                effects.append(Publish(Kick(member_id, result.replaced, CloseCode.REPLACED)))
+            return effects
         if outcome is Admission.FULL:
             return _error(host, "room_full", "The room is full.", id=member_id)
         return _error(host, "unknown_peer", "Nobody with this id is here.", id=member_id)
@@ -325,21 +351,30 @@ class Core:
     ) -> list[Effect]:
         """Send a guest out, on whichever process it is connected. `by`: the connection of the
         host who asked, told if there is nobody to send out; None when the room's staff did
-        it without being in the room (revoking an invitation)."""
-        target = next((m for m in members if m.id == member_id), None)
-        # Even with nobody connected under the id: an admission must not outlast the host's
-        # decision.
-        effects: list[Effect] = [Forget(member_id)]
-        if target is None or target.role == RoomRole.HOST:
+        it without being in the room (revoking an invitation: every connection goes).
+
+        A participant may have a replacement waiting beside its connection inside: a host's
+        `deny` is for the one waiting, `remove` for the one inside."""
+        candidates = [m for m in members if m.id == member_id and m.role != RoomRole.HOST]
+        if by is not None and len(candidates) > 1:
+            waiting = code is CloseCode.DENIED
+            candidates = [m for m in candidates if (m.state is Presence.WAITING) is waiting]
+        if not candidates:
+            # Even with nobody connected under the id: an admission must not outlast the
+            # host's decision.
+            effects: list[Effect] = [Forget(member_id)]
             if by is not None:
                 effects += _error(by, "unknown_peer", "Nobody with this id can be removed.")
             return effects
+        # Denying a replacement leaves the participant inside, and its admission, alone.
+        effects = [] if all(m.replacing for m in candidates) else [Forget(member_id)]
         # The ticket dies with the expulsion: a new one means waiting to be let in again.
-        return [
-            *effects,
-            Revoke(target.ticket, wall + REVOCATION_SECONDS),
-            Publish(Kick(member_id, target.conn, code)),
-        ]
+        for target in candidates:
+            effects += [
+                Revoke(target.ticket, wall + REVOCATION_SECONDS),
+                Publish(Kick(member_id, target.conn, code)),
+            ]
+        return effects
 
     # -- the room's channel ------------------------------------------------------------------
 
@@ -373,22 +408,30 @@ class Core:
                 ]
             case Kick(_, conn, code):
                 return [Close(conn, code)]
-            case Admitted(member_id):
-                target = room.seats.get(member_id)
-                # Only a waiting seat: admitting one inside again (a second host, a double
-                # click, a host admitting itself) would announce it anew and restart every
-                # call with it.
+            case Admitted(member_id, conn, resume):
+                target = next(
+                    (
+                        seat
+                        for seat in (room.replacements.get(member_id), room.seats.get(member_id))
+                        if seat is not None and seat.conn == conn
+                    ),
+                    None,
+                )
+                # Only a waiting seat: admitting one inside again would announce it anew and
+                # restart every call with it.
                 if (
                     target is None
                     or target.presence is not Presence.WAITING
                     or target.closing is not None
                 ):
                     return []
+                room.promote(target)
                 target.presence = Presence.INSIDE
+                target.resume = resume
                 return [LetIn(target.conn)]
             case Ended():
                 effects: list[Effect] = []
-                for seat in room.seats.values():
+                for seat in room.all_seats():
                     effects += [
                         Send(seat.conn, {"type": "ended", "reason": "ended_by_host"}),
                         Close(seat.conn, CloseCode.ENDED),
@@ -405,6 +448,8 @@ class Core:
             "participants": _participants(seat, others),
             "ice_servers": ice_servers,
         }
+        if seat.resume is not None:
+            admitted["resume"] = seat.resume
         return [Send(seat.conn, admitted), _joined(seat)]
 
     # -- leaving, and the time ---------------------------------------------------------------

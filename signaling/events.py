@@ -6,7 +6,7 @@ that room (`signaling.core.Core.deliver`):
     Relayed    an offer, answer or candidate for one participant, if it is inside
     Broadcast  a server message for those inside, or for the hosts, maybe not for its sender
     Joined     someone came inside: each of the others hears `peer-joined`, with politeness
-    Admitted   a waiting participant was let in
+    Admitted   a waiting connection was let in, with its resume key
     Kick       close one connection (replaced, denied, removed, invitation revoked)
     Ended      the host ended the room
 
@@ -59,6 +59,9 @@ class Joined:
 @dataclass(frozen=True, slots=True)
 class Admitted:
     id: str
+    # The connection let in: a participant may have a replacement waiting beside it.
+    conn: str
+    resume: str
     kind: Literal["admitted"] = "admitted"
 
 

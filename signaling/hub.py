@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections import deque
@@ -249,7 +250,7 @@ class Hub:
             auth,
             uuid.uuid4().hex,
             revoked=await self.bus.is_revoked(holder.room_id, holder.ticket_id),
-            admitted=await self.bus.is_admitted(holder.room_id, holder.participant_id),
+            resume=await self.bus.resume_key(holder.room_id, holder.participant_id),
             now=time.monotonic(),
         )
         if isinstance(seat, Refusal):
@@ -295,7 +296,7 @@ class Hub:
         seat = peer.seat
         self._conns.pop(seat.conn, None)
         room = self._rooms.get(seat.room)
-        if room is not None and room.vacate(seat) and not room.seats:
+        if room is not None and room.vacate(seat) and room.empty:
             del self._rooms[seat.room]
             self._spawn(self._sync_subscription(seat.room))
         with contextlib.suppress(Exception):
@@ -337,9 +338,9 @@ class Hub:
                 await bus.publish(room, event)
             case Join(member, stale_before):
                 limit = self.gate.max_participants
-                accepted, previous = await bus.join(room, member, limit, stale_before)
+                seating = await bus.join(room, member, limit, stale_before)
                 seat = self._conns[member.conn].seat
-                await self._perform(room, core.joined(seat, accepted, previous))
+                await self._perform(room, core.joined(seat, seating))
             case TakeSeat(conn):
                 seat = self._conns[conn].seat
                 local = self._rooms.get(room)
@@ -356,8 +357,9 @@ class Hub:
                 meet = core.welcome if isinstance(effect, Greet) else core.let_in
                 await self._perform(room, meet(peer.seat, members, ice_servers))
             case Admit(member_id, host):
-                outcome = await bus.admit(room, member_id, self.gate.max_participants)
-                await self._perform(room, core.admission(host, member_id, outcome))
+                resume = secrets.token_urlsafe(24)
+                result = await bus.admit(room, member_id, self.gate.max_participants, resume)
+                await self._perform(room, core.admission(host, member_id, result, resume))
             case Expel(member_id, code, host):
                 await self._expel(room, member_id, code, host)
             case UpdateMedia(member_id, conn, media):

@@ -59,6 +59,8 @@ class Auth(_Message):
     ticket: str = Field(min_length=1, max_length=4096)
     # Peers that cannot roll back a local offer (aiortc) are never the polite one.
     can_rollback: bool = True
+    # The resume key of `welcome` or `admitted`: back inside without the host's admission.
+    resume: str | None = Field(default=None, max_length=128)
 
 
 class Offer(_Message):

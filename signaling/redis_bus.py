@@ -2,8 +2,9 @@
 
 Per room, under the prefix (`sprechstunde:room:<room>:…`):
 
-- `members`: a hash, member id -> `Member.dumps()` JSON;
-- `admitted`: a set of the member ids let in, for their reconnects;
+- `members`: a hash, member key (its id, or `<id>#next` for its replacement) ->
+  `Member.dumps()` JSON;
+- `resume`: a hash, member id -> the resume key of its admission;
 - `revoked`: a sorted set, ticket id -> wall-clock time until which it is refused;
 - `events`: the publish/subscribe channel, one event of `signaling.events` per message, as its
   tagged JSON; whatever else arrives there is logged and dropped.
@@ -35,7 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from signaling.bus import Admission, Deliver, Member, Presence
+from signaling.bus import Admission, AdmissionResult, Deliver, Member, Presence, Seating
 from signaling.events import Event, InvalidEvent, decode, encode
 
 log = logging.getLogger("sprechstunde.signaling.bus")
@@ -48,51 +49,113 @@ _FIELDS = frozenset(f.name for f in fields(Member))
 # An argument of a Lua script, as Redis takes it.
 _Arg = str | int | float
 
-# KEYS: members, admitted. ARGV: id, member JSON, inside (1/0), limit, stale_before, ttl.
-_JOIN = """
+# A replacement whose member is gone takes its place, still waiting (`bus._promote`).
+_PROMOTE = """
+local function promote(members, id)
+  local raw = redis.call('HGET', members, id .. '#next')
+  if raw then
+    local member = cjson.decode(raw)
+    member.replacing = false
+    redis.call('HSET', members, id, cjson.encode(member))
+    redis.call('HDEL', members, id .. '#next')
+  end
+end
+"""
+
+# KEYS: members, resume. ARGV: id, member JSON, inside (1/0), limit, stale_before, ttl.
+# Returns {accepted, the member replaced (JSON) or false, beside (1/0)}.
+_JOIN = (
+    _PROMOTE
+    + """
 local id, limit, stale = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5])
-local previous, inside = false, 0
+local inside = 0
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local member = cjson.decode(all[i + 1])
   if member.seen < stale then
     redis.call('HDEL', KEYS[1], all[i])
-  elseif all[i] == id then
-    previous = all[i + 1]
-  elseif member.state == 'inside' then
+  elseif member.id ~= id and member.state == 'inside' then
     inside = inside + 1
   end
 end
+for i = 1, #all, 2 do
+  local member = cjson.decode(all[i + 1])
+  if member.replacing and redis.call('HEXISTS', KEYS[1], member.id) == 0 then
+    promote(KEYS[1], member.id)
+  end
+end
+local current = redis.call('HGET', KEYS[1], id)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+if ARGV[3] == '0' and current and cjson.decode(current).state == 'inside' then
+  local previous = redis.call('HGET', KEYS[1], id .. '#next')
+  local replacement = cjson.decode(ARGV[2])
+  replacement.replacing = true
+  redis.call('HSET', KEYS[1], id .. '#next', cjson.encode(replacement))
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  return {1, previous, 1}
+end
 if ARGV[3] == '1' and inside >= limit then
-  return {0, previous}
+  return {0, current, 0}
 end
 redis.call('HSET', KEYS[1], id, ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {1, previous}
+return {1, current, 0}
+"""
+)
+
+# The member or replacement of id ARGV[1] on connection ARGV[2]: its key and JSON, or nil.
+_FIND = """
+local function find(members, id, conn)
+  for _, key in ipairs({id, id .. '#next'}) do
+    local raw = redis.call('HGET', members, key)
+    if raw and cjson.decode(raw).conn == conn then
+      return key, raw
+    end
+  end
+  return nil, nil
+end
 """
 
-# KEYS: members, admitted. ARGV: id, conn.
-_LEAVE = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw or cjson.decode(raw).conn ~= ARGV[2] then
+# KEYS: members, resume. ARGV: id, conn.
+_LEAVE = (
+    _PROMOTE
+    + _FIND
+    + """
+local key, raw = find(KEYS[1], ARGV[1], ARGV[2])
+if not key then
   return false
 end
-redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], key)
+promote(KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
 end
 return raw
 """
+)
 
-# KEYS: members, admitted. ARGV: id, limit, ttl.
+# KEYS: members, resume. ARGV: id, limit, ttl, resume key.
+# Returns {outcome, the connection let in or false, the connection it replaces or false}.
 _ADMIT = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local id = ARGV[1]
+local raw = redis.call('HGET', KEYS[1], id)
 if not raw then
-  return 'absent'
+  return {'absent', false, false}
 end
 local member = cjson.decode(raw)
-if member.state ~= 'inside' then
+local next_raw = redis.call('HGET', KEYS[1], id .. '#next')
+local replaced = false
+if next_raw then
+  local replacement = cjson.decode(next_raw)
+  replacement.replacing = false
+  replacement.state = 'inside'
+  redis.call('HSET', KEYS[1], id, cjson.encode(replacement))
+  redis.call('HDEL', KEYS[1], id .. '#next')
+  replaced = member.conn
+  member = replacement
+elseif member.state == 'inside' then
+  return {'admitted', false, false}
+else
   local inside = 0
   for _, other in ipairs(redis.call('HVALS', KEYS[1])) do
     if cjson.decode(other).state == 'inside' then
@@ -100,35 +163,35 @@ if member.state ~= 'inside' then
     end
   end
   if inside >= tonumber(ARGV[2]) then
-    return 'full'
+    return {'full', false, false}
   end
   member.state = 'inside'
-  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+  redis.call('HSET', KEYS[1], id, cjson.encode(member))
 end
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], id, ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-return 'admitted'
+return {'admitted', member.conn, replaced}
 """
 
-# KEYS: members, admitted. ARGV: id, conn, changes JSON, ttl.
-_UPDATE = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then
+# KEYS: members, resume. ARGV: id, conn, changes JSON, ttl.
+_UPDATE = (
+    _FIND
+    + """
+local key, raw = find(KEYS[1], ARGV[1], ARGV[2])
+if not key then
   return 0
 end
 local member = cjson.decode(raw)
-if member.conn ~= ARGV[2] then
-  return 0
-end
 for name, value in pairs(cjson.decode(ARGV[3])) do
   member[name] = value
 end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('HSET', KEYS[1], key, cjson.encode(member))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
+)
 
 # KEYS: revoked. ARGV: ticket, until, now, ttl. The key lives at least as long as its
 # latest entry: a revocation must not expire before the ticket does.
@@ -186,7 +249,7 @@ class RedisBus:
         return f"{self._prefix}:room:{room}:{kind}"
 
     def _room_keys(self, room: str) -> list[str]:
-        return [self._key(room, "members"), self._key(room, "admitted")]
+        return [self._key(room, "members"), self._key(room, "resume")]
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -292,27 +355,29 @@ class RedisBus:
 
     # -- room state ------------------------------------------------------------------------
 
-    async def join(
-        self, room: str, member: Member, limit: int, stale_before: float
-    ) -> tuple[bool, Member | None]:
+    async def join(self, room: str, member: Member, limit: int, stale_before: float) -> Seating:
         inside = int(member.state is Presence.INSIDE)
         args: list[_Arg] = [member.id, member.dumps(), inside, limit, stale_before, KEY_TTL]
-        accepted, previous = await self._join(keys=self._room_keys(room), args=args)
-        return bool(accepted), None if previous is None else Member.loads(previous)
+        accepted, replaced, beside = await self._join(keys=self._room_keys(room), args=args)
+        return Seating(
+            bool(accepted), None if replaced is None else Member.loads(replaced), bool(beside)
+        )
 
     async def leave(self, room: str, member_id: str, conn: str) -> Member | None:
         removed = await self._leave(keys=self._room_keys(room), args=[member_id, conn])
         return None if removed is None else Member.loads(removed)
 
-    async def admit(self, room: str, member_id: str, limit: int) -> Admission:
-        outcome = await self._admit(keys=self._room_keys(room), args=[member_id, limit, KEY_TTL])
-        return Admission(outcome)
+    async def admit(self, room: str, member_id: str, limit: int, resume: str) -> AdmissionResult:
+        args: list[_Arg] = [member_id, limit, KEY_TTL, resume]
+        outcome, conn, replaced = await self._admit(keys=self._room_keys(room), args=args)
+        return AdmissionResult(Admission(outcome), conn, replaced)
 
     async def forget(self, room: str, member_id: str) -> None:
-        await self._redis.srem(self._key(room, "admitted"), member_id)
+        await self._redis.hdel(self._key(room, "resume"), member_id)
 
-    async def is_admitted(self, room: str, member_id: str) -> bool:
-        return bool(await self._redis.sismember(self._key(room, "admitted"), member_id))
+    async def resume_key(self, room: str, member_id: str) -> str | None:
+        key = await self._redis.hget(self._key(room, "resume"), member_id)
+        return None if key is None else str(key)
 
     async def update(self, room: str, member_id: str, conn: str, **changes: Any) -> bool:
         unknown = changes.keys() - _FIELDS

@@ -44,6 +44,11 @@ class Seat:
     media: dict[str, bool] = field(default_factory=dict)
     # Set by the hub as the connection closes, whether on a `Close` or because it failed.
     closing: CloseCode | None = None
+    # The key that lets this participant's next connection back inside without the host; only
+    # a connection let in (or back in) holds it.
+    resume: str | None = None
+    # Waiting beside the participant's connection inside, to replace it once a host admits it.
+    replacing: bool = False
 
     @property
     def id(self) -> str:
@@ -64,18 +69,35 @@ class Seat:
 
 @dataclass(eq=False, slots=True)
 class Room:
-    """The seats of one room on this process: the current connection of each participant. A
-    replaced connection leaves it at once, though it stays open until its `Kick` arrives."""
+    """The seats of one room on this process: the current connection of each participant, and
+    the replacements waiting beside participants inside. A replaced connection leaves it at
+    once, though it stays open until its `Kick` arrives."""
 
     id: str
     seats: dict[str, Seat] = field(default_factory=dict)
+    replacements: dict[str, Seat] = field(default_factory=dict)
 
     def take(self, seat: Seat) -> None:
+        (self.replacements if seat.replacing else self.seats)[seat.id] = seat
+
+    def promote(self, seat: Seat) -> None:
+        """The replacement becomes the participant's current connection."""
+        if self.replacements.get(seat.id) is seat:
+            del self.replacements[seat.id]
+        seat.replacing = False
         self.seats[seat.id] = seat
 
     def vacate(self, seat: Seat) -> bool:
         """Give up the seat, unless a newer connection of the participant has it already."""
-        if self.seats.get(seat.id) is not seat:
+        held = self.replacements if seat.replacing else self.seats
+        if held.get(seat.id) is not seat:
             return False
-        del self.seats[seat.id]
+        del held[seat.id]
         return True
+
+    def all_seats(self) -> list[Seat]:
+        return [*self.seats.values(), *self.replacements.values()]
+
+    @property
+    def empty(self) -> bool:
+        return not self.seats and not self.replacements

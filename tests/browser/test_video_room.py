@@ -221,6 +221,33 @@ def reconnect(advisor: Any, citizen: Any) -> None:
     _frame(citizen, "#stage video[data-kind='camera']")
 
 
+def second_device(browsing: Browsing, advisor: Any, citizen: Any, guest_url: str) -> None:
+    """Someone else opens the citizen's join link (a forwarded invitation) during the call: it
+    waits, the advisor is told it is a second device for the person inside, and a refusal
+    leaves the citizen in the call."""
+    other = browsing.context(lang="en").new_page()
+    other.goto(guest_url)
+    expect(other.locator("#display-name")).to_have_value("")  # a join link shows no name
+    other.get_by_label("Your name as shown to the advisor").fill("Erika")
+    other.get_by_role("button", name="Join").click()
+    other.wait_for_selector("#waiting:not([hidden])")
+    expect(advisor.locator("#status")).to_have_text(
+        "Erika hat sich von einem anderen Gerät neu verbunden und wartet. Hereinlassen?"
+        " Die Verbindung im Gespräch endet dann."
+    )
+    expect(advisor.locator("#waiting-list li")).to_have_text(
+        re.compile(r"^Erika \(Ratsuchende Person\) – von einem anderen Gerät")
+    )
+    assert violations(advisor) == []
+    advisor.get_by_role("button", name="Erika nicht hereinlassen").click()
+    expect(other.locator("#ended-message")).to_have_text(
+        "You were not let in. If you think this is a mistake, call the hotline."
+    )
+    expect(citizen.locator("#connection-state")).to_have_text("connected")
+    _frame(advisor, "#stage video[data-kind='camera']")
+    other.context.close()
+
+
 def change_camera(advisor: Any, citizen: Any) -> None:
     """During the call the citizen picks the camera again: a new track replaces the old one in
     the running call (replaceTrack), and the advisor keeps getting pictures."""
@@ -293,6 +320,7 @@ def test_advisor_and_citizen_meet_share_the_screen_chat_and_hang_up(private_site
         # The namespace has no TURN server: host candidates only, no relay.
         assert "relay" not in citizen.evaluate(CANDIDATE_TYPES)
         reconnect(advisor, citizen)
+        second_device(browsing, advisor, citizen, room["guest_url"])
         change_camera(advisor, citizen)
         invite_and_deny(browsing, advisor)
         hang_up(advisor, citizen)

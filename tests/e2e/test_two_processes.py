@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from bench.common import REQUEST_TIMEOUT, Server, StaffApi
+from signaling.client import SignalingClient, SignalingClosed
 from tests.e2e.video import (
     FRAMES,
     enter,
@@ -104,3 +105,58 @@ def test_peers_on_two_processes_meet_and_exchange_video(servers):
     for mine, theirs in ((host, guest), (guest, host)):
         assert seen[mine][theirs]["connected"]
         assert seen[mine][theirs]["frames_received"] >= FRAMES
+
+
+def test_a_second_device_on_the_other_process_waits_until_the_host_hands_over(servers):
+    """The citizen is in the call through process A; the join link opened on another device
+    reaches process B. It waits beside the citizen, the host on A hears it knock as a
+    reconnect, and only the host's admission swaps the two, across Redis."""
+    a, b = servers
+    with (
+        httpx.Client(base_url=a.base_url, timeout=REQUEST_TIMEOUT) as http_a,
+        httpx.Client(base_url=b.base_url, timeout=REQUEST_TIMEOUT) as http_b,
+    ):
+        staff = StaffApi.bootstrap(a, http_a)
+        room = open_room(http_a, staff)
+        host_t = host_ticket(http_a, staff, room)["ticket"]
+        laptop_t = guest_ticket(http_a, room.guest_link, "Erika")["ticket"]
+        phone_t = guest_ticket(http_b, room.guest_link, "Erika")["ticket"]
+
+    async def hand_over() -> None:
+        async with AsyncExitStack() as stack:
+            host = await stack.enter_async_context(
+                await SignalingClient.connect(signaling(a), host_t)
+            )
+            laptop = await stack.enter_async_context(
+                await SignalingClient.connect(signaling(a), laptop_t)
+            )
+            guest = (await host.receive())["participant"]["id"]  # the knock
+            await host.send({"type": "admit", "id": guest})
+            assert (await laptop.receive())["type"] == "admitted"
+            assert (await host.receive())["type"] == "peer-joined"
+
+            phone = await stack.enter_async_context(
+                await SignalingClient.connect(signaling(b), phone_t)
+            )
+            assert phone.welcome["state"] == "waiting"
+            knock = await host.receive()
+            assert knock["type"] == "knock"
+            assert (knock["participant"]["id"], knock["participant"]["reconnect"]) == (guest, True)
+            # The laptop is still in the call: its chat reaches the host.
+            await laptop.send({"type": "chat", "text": "noch da"})
+            assert (await host.receive())["text"] == "noch da"
+            assert (await laptop.receive())["text"] == "noch da"
+
+            await host.send({"type": "admit", "id": guest})
+            admitted = await phone.receive()
+            assert admitted["type"] == "admitted"
+            assert admitted["resume"] != laptop.resume
+            joined = await host.receive()
+            assert (joined["type"], joined["peer"]["id"]) == ("peer-joined", guest)
+            with pytest.raises(SignalingClosed) as closed:
+                await laptop.receive()
+            assert closed.value.code == 4006
+            await phone.send({"type": "chat", "text": "jetzt am Handy"})
+            assert (await host.receive())["text"] == "jetzt am Handy"
+
+    asyncio.run(asyncio.wait_for(hand_over(), CALL_TIMEOUT))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import uuid
@@ -17,7 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from redis.asyncio import Redis
 
-from signaling.bus import Admission, Bus, InMemoryBus, Member, Presence
+from signaling.bus import (
+    Admission,
+    AdmissionResult,
+    Bus,
+    InMemoryBus,
+    Member,
+    Presence,
+    Seating,
+)
 from signaling.events import Admitted, Broadcast, Ended, Event, Joined
 from signaling.redis_bus import KEY_TTL, RedisBus
 
@@ -127,52 +136,52 @@ async def arrive(events: list[Event], count: int) -> None:
 
 
 async def test_join_adds_a_new_member_and_replaces_nobody(bus: Bus) -> None:
-    assert await bus.join(ROOM, member("a"), limit=2, stale_before=0.0) == (True, None)
+    assert await bus.join(ROOM, member("a"), limit=2, stale_before=0.0) == Seating(True)
     assert await bus.members(ROOM) == [member("a")]
 
 
 async def test_join_replaces_the_member_and_returns_the_previous(bus: Bus) -> None:
     await bus.join(ROOM, member("a", conn="old"), limit=2, stale_before=0.0)
-    accepted, previous = await bus.join(ROOM, member("a", conn="new"), 2, 0.0)
-    assert (accepted, previous) == (True, member("a", conn="old"))
+    seating = await bus.join(ROOM, member("a", conn="new"), 2, 0.0)
+    assert seating == Seating(True, member("a", conn="old"))
     assert await bus.members(ROOM) == [member("a", conn="new")]
 
 
 async def test_join_inside_is_refused_when_the_limit_is_reached(bus: Bus) -> None:
     await bus.join(ROOM, member("a"), limit=2, stale_before=0.0)
     await bus.join(ROOM, member("b"), limit=2, stale_before=0.0)
-    assert await bus.join(ROOM, member("c"), limit=2, stale_before=0.0) == (False, None)
+    assert await bus.join(ROOM, member("c"), limit=2, stale_before=0.0) == Seating(False)
     assert set(by_id(await bus.members(ROOM))) == {"a", "b"}
 
 
 async def test_refused_join_still_returns_the_member_it_would_replace(bus: Bus) -> None:
     await bus.join(ROOM, member("a"), limit=1, stale_before=0.0)
     await bus.join(ROOM, member("b", Presence.WAITING), limit=1, stale_before=0.0)
-    accepted, previous = await bus.join(ROOM, member("b", conn="new"), 1, 0.0)
-    assert (accepted, previous) == (False, member("b", Presence.WAITING))
+    seating = await bus.join(ROOM, member("b", conn="new"), 1, 0.0)
+    assert seating == Seating(False, member("b", Presence.WAITING))
     assert by_id(await bus.members(ROOM))["b"].conn == "conn-b"
 
 
 async def test_rejoining_inside_does_not_count_oneself(bus: Bus) -> None:
     await bus.join(ROOM, member("a"), limit=1, stale_before=0.0)
-    accepted, _ = await bus.join(ROOM, member("a", conn="new"), limit=1, stale_before=0.0)
-    assert accepted
+    seating = await bus.join(ROOM, member("a", conn="new"), limit=1, stale_before=0.0)
+    assert seating.accepted
 
 
 async def test_waiting_members_do_not_count_and_may_always_join(bus: Bus) -> None:
     for waiting in ("w1", "w2", "w3"):
-        assert (await bus.join(ROOM, member(waiting, Presence.WAITING), 1, 0.0))[0]
-    assert await bus.join(ROOM, member("a"), limit=1, stale_before=0.0) == (True, None)
-    assert (await bus.join(ROOM, member("w4", Presence.WAITING), 1, 0.0))[0]
+        assert (await bus.join(ROOM, member(waiting, Presence.WAITING), 1, 0.0)).accepted
+    assert await bus.join(ROOM, member("a"), limit=1, stale_before=0.0) == Seating(True)
+    assert (await bus.join(ROOM, member("w4", Presence.WAITING), 1, 0.0)).accepted
     assert len(await bus.members(ROOM)) == 5
 
 
 async def test_join_drops_stale_members(bus: Bus) -> None:
     await bus.join(ROOM, member("old", seen=100.0), limit=1, stale_before=0.0)
     await bus.join(ROOM, member("me", Presence.WAITING, seen=100.0), 1, 0.0)
-    accepted, previous = await bus.join(ROOM, member("me", seen=1_000.0), 1, stale_before=500.0)
+    seating = await bus.join(ROOM, member("me", seen=1_000.0), 1, stale_before=500.0)
     # The stale "old" no longer fills the room, and a stale self is no previous member.
-    assert (accepted, previous) == (True, None)
+    assert seating == Seating(True)
     assert await bus.members(ROOM) == [member("me", seen=1_000.0)]
 
 
@@ -205,51 +214,158 @@ async def test_leave_of_an_absent_member_is_none(bus: Bus) -> None:
 async def test_last_leave_forgets_the_admissions(bus: Bus) -> None:
     await bus.join(ROOM, member("a", Presence.WAITING), limit=2, stale_before=0.0)
     await bus.join(ROOM, member("b"), limit=2, stale_before=0.0)
-    await bus.admit(ROOM, "a", limit=2)
+    await bus.admit(ROOM, "a", limit=2, resume="key-a")
     await bus.leave(ROOM, "a", "conn-a")
-    assert await bus.is_admitted(ROOM, "a")
+    assert await bus.resume_key(ROOM, "a") == "key-a"
     await bus.leave(ROOM, "b", "conn-b")
-    assert not await bus.is_admitted(ROOM, "a")
+    assert await bus.resume_key(ROOM, "a") is None
     assert await bus.members(ROOM) == []
 
 
 # -- admit, forget -----------------------------------------------------------------------
 
 
-async def test_admit_moves_a_waiting_member_inside_and_remembers(bus: Bus) -> None:
+async def test_admit_moves_a_waiting_member_inside_and_keeps_its_resume_key(bus: Bus) -> None:
     await bus.join(ROOM, member("a", Presence.WAITING), limit=2, stale_before=0.0)
-    assert not await bus.is_admitted(ROOM, "a")
-    assert await bus.admit(ROOM, "a", limit=2) is Admission.ADMITTED
+    assert await bus.resume_key(ROOM, "a") is None
+    assert await bus.admit(ROOM, "a", limit=2, resume="key-a") == AdmissionResult(
+        Admission.ADMITTED, "conn-a"
+    )
     assert await bus.members(ROOM) == [member("a", Presence.INSIDE)]
-    assert await bus.is_admitted(ROOM, "a")
+    assert await bus.resume_key(ROOM, "a") == "key-a"
 
 
 async def test_admit_is_refused_when_the_room_is_full(bus: Bus) -> None:
     await bus.join(ROOM, member("a"), limit=1, stale_before=0.0)
     await bus.join(ROOM, member("w", Presence.WAITING), limit=1, stale_before=0.0)
-    assert await bus.admit(ROOM, "w", limit=1) is Admission.FULL
+    assert await bus.admit(ROOM, "w", limit=1, resume="k") == AdmissionResult(Admission.FULL)
     assert by_id(await bus.members(ROOM))["w"].state is Presence.WAITING
-    assert not await bus.is_admitted(ROOM, "w")
+    assert await bus.resume_key(ROOM, "w") is None
 
 
-async def test_admit_of_someone_inside_remembers_even_when_full(bus: Bus) -> None:
-    await bus.join(ROOM, member("a"), limit=1, stale_before=0.0)
-    assert await bus.admit(ROOM, "a", limit=1) is Admission.ADMITTED
-    assert await bus.is_admitted(ROOM, "a")
+async def test_admit_of_someone_inside_changes_nothing(bus: Bus) -> None:
+    await bus.join(ROOM, member("a", Presence.WAITING), limit=1, stale_before=0.0)
+    await bus.admit(ROOM, "a", limit=1, resume="first")
+    # A second host, or a double click: the key the connection inside holds stays valid.
+    assert await bus.admit(ROOM, "a", limit=1, resume="second") == AdmissionResult(
+        Admission.ADMITTED
+    )
+    assert await bus.resume_key(ROOM, "a") == "first"
 
 
 async def test_admit_of_an_absent_member(bus: Bus) -> None:
-    assert await bus.admit(ROOM, "nobody", limit=2) is Admission.ABSENT
-    assert not await bus.is_admitted(ROOM, "nobody")
+    assert await bus.admit(ROOM, "nobody", 2, "k") == AdmissionResult(Admission.ABSENT)
+    assert await bus.resume_key(ROOM, "nobody") is None
 
 
 async def test_forget_withdraws_the_admission(bus: Bus) -> None:
     await bus.join(ROOM, member("a", Presence.WAITING), limit=2, stale_before=0.0)
-    await bus.admit(ROOM, "a", limit=2)
+    await bus.admit(ROOM, "a", limit=2, resume="key-a")
     await bus.forget(ROOM, "a")
-    assert not await bus.is_admitted(ROOM, "a")
+    assert await bus.resume_key(ROOM, "a") is None
     await bus.forget(ROOM, "nobody")
     await bus.forget("no-room", "nobody")
+
+
+# -- a second device: the replacement waits beside the member inside ------------------------
+
+
+def replacement(member_id: str, conn: str) -> Member:
+    return dataclasses.replace(member(member_id, Presence.WAITING, conn), replacing=True)
+
+
+async def admitted(bus: Bus, member_id: str, key: str = "key-1") -> None:
+    await bus.join(ROOM, member(member_id, Presence.WAITING), limit=4, stale_before=0.0)
+    await bus.admit(ROOM, member_id, limit=4, resume=key)
+
+
+async def test_a_waiting_connection_never_displaces_the_member_inside(bus: Bus) -> None:
+    await admitted(bus, "guest")
+    seating = await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    assert seating == Seating(True, None, beside=True)
+    stored = await bus.members(ROOM)
+    assert sorted(stored, key=lambda m: m.conn) == [
+        member("guest", Presence.INSIDE),
+        replacement("guest", "phone"),
+    ]
+    assert [m.public() for m in stored if m.replacing] == [
+        {"id": "guest", "name": "Name guest", "role": "guest", "media": {}, "reconnect": True}
+    ]
+
+
+async def test_a_third_device_replaces_the_replacement(bus: Bus) -> None:
+    await admitted(bus, "guest")
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    seating = await bus.join(ROOM, member("guest", Presence.WAITING, "tablet"), 4, 0.0)
+    assert seating == Seating(True, replacement("guest", "phone"), beside=True)
+    assert {m.conn for m in await bus.members(ROOM)} == {"conn-guest", "tablet"}
+
+
+async def test_admitting_the_replacement_swaps_it_for_the_member_inside(bus: Bus) -> None:
+    await admitted(bus, "guest", key="old-key")
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+
+    result = await bus.admit(ROOM, "guest", limit=1, resume="new-key")
+
+    # The swap changes nobody's count: it needs no room below the limit.
+    assert result == AdmissionResult(Admission.ADMITTED, "phone", replaced="conn-guest")
+    assert await bus.members(ROOM) == [member("guest", Presence.INSIDE, "phone")]
+    # The old device's key is worth nothing now: it cannot come back and swap again.
+    assert await bus.resume_key(ROOM, "guest") == "new-key"
+    # Its connection, closed after the swap, leaves the new one alone.
+    assert await bus.leave(ROOM, "guest", "conn-guest") is None
+
+
+async def test_a_replacement_leaving_leaves_the_member_inside(bus: Bus) -> None:
+    await admitted(bus, "guest")
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    assert await bus.leave(ROOM, "guest", "phone") == replacement("guest", "phone")
+    assert await bus.members(ROOM) == [member("guest", Presence.INSIDE)]
+    assert await bus.resume_key(ROOM, "guest") == "key-1"
+
+
+async def test_when_the_member_inside_leaves_its_replacement_waits_in_its_place(
+    bus: Bus,
+) -> None:
+    await admitted(bus, "guest")
+    await bus.join(ROOM, member("host"), limit=4, stale_before=0.0)
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+
+    assert await bus.leave(ROOM, "guest", "conn-guest") == member("guest", Presence.INSIDE)
+
+    assert by_id(await bus.members(ROOM))["guest"] == member("guest", Presence.WAITING, "phone")
+    assert await bus.admit(ROOM, "guest", limit=4, resume="k2") == AdmissionResult(
+        Admission.ADMITTED, "phone"
+    )
+
+
+async def test_a_stale_member_inside_gives_way_to_its_replacement(bus: Bus) -> None:
+    await bus.join(ROOM, member("guest", seen=100.0), limit=4, stale_before=0.0)
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    await bus.join(ROOM, member("host"), limit=4, stale_before=500.0)
+    assert by_id(await bus.members(ROOM))["guest"] == member("guest", Presence.WAITING, "phone")
+
+
+async def test_media_and_heartbeats_reach_the_replacement_by_its_connection(bus: Bus) -> None:
+    await admitted(bus, "guest")
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    assert await bus.update(ROOM, "guest", "phone", seen=2_000.0)
+    assert await bus.update(ROOM, "guest", "conn-guest", seen=3_000.0)
+    assert {m.conn: m.seen for m in await bus.members(ROOM)} == {
+        "conn-guest": 3_000.0,
+        "phone": 2_000.0,
+    }
+
+
+async def test_coming_back_inside_keeps_the_replacement_waiting(bus: Bus) -> None:
+    await admitted(bus, "guest")
+    await bus.join(ROOM, member("guest", Presence.WAITING, "phone"), 4, 0.0)
+    seating = await bus.join(ROOM, member("guest", conn="laptop-again"), 4, 0.0)
+    assert seating == Seating(True, member("guest", Presence.INSIDE))
+    assert {m.conn: m.replacing for m in await bus.members(ROOM)} == {
+        "laptop-again": False,
+        "phone": True,
+    }
 
 
 # -- update, members ---------------------------------------------------------------------
@@ -292,7 +408,7 @@ async def test_member_text_survives_the_round_trip(bus: Bus) -> None:
         id="ü", name='Zoë "/" \\ 王', role="host", state=Presence.WAITING, conn="c", ticket="t"
     )
     await bus.join(ROOM, odd, limit=2, stale_before=0.0)
-    await bus.admit(ROOM, "ü", limit=2)
+    await bus.admit(ROOM, "ü", limit=2, resume="k")
     [stored] = await bus.members(ROOM)
     assert (stored.name, stored.state, stored.media, stored.seen) == (odd.name, "inside", {}, 0)
 
@@ -348,7 +464,7 @@ async def test_subscribing_again_replaces_the_callback(bus: Bus) -> None:
     second: list[Event] = []
     await bus.subscribe(ROOM, first.append)
     await bus.subscribe(ROOM, second.append)
-    await bus.publish(ROOM, Admitted("1"))
+    await bus.publish(ROOM, Admitted("1", "c", "k"))
     await arrive(second, 1)
     assert first == []
 
@@ -360,7 +476,7 @@ async def test_unsubscribe_stops_delivery(bus: Bus) -> None:
     await bus.subscribe("room-2", markers.append)
     await bus.unsubscribe(ROOM)
     await bus.unsubscribe("never-subscribed")
-    await bus.publish(ROOM, Admitted("1"))
+    await bus.publish(ROOM, Admitted("1", "c", "k"))
     # Events of one publisher arrive in order: once the marker is here, so would be the other.
     await bus.publish("room-2", Ended())
     await arrive(markers, 1)
@@ -372,9 +488,9 @@ async def test_subscribe_after_unsubscribe_delivers_again(bus: Bus) -> None:
     await bus.subscribe(ROOM, events.append)
     await bus.unsubscribe(ROOM)
     await bus.subscribe(ROOM, events.append)
-    await bus.publish(ROOM, Admitted("1"))
+    await bus.publish(ROOM, Admitted("1", "c", "k"))
     await arrive(events, 1)
-    assert events == [Admitted("1")]
+    assert events == [Admitted("1", "c", "k")]
 
 
 # -- Redis: several processes ------------------------------------------------------------
@@ -385,8 +501,8 @@ async def test_two_processes_share_the_room_state(pair: tuple[RedisBus, RedisBus
     first, second = pair
     await first.join(ROOM, member("a", Presence.WAITING), limit=2, stale_before=0.0)
     assert await second.members(ROOM) == [member("a", Presence.WAITING)]
-    assert await second.admit(ROOM, "a", limit=2) is Admission.ADMITTED
-    assert await first.is_admitted(ROOM, "a")
+    assert (await second.admit(ROOM, "a", limit=2, resume="k")).outcome is Admission.ADMITTED
+    assert await first.resume_key(ROOM, "a") == "k"
     assert await first.update(ROOM, "a", "conn-a", media={"audio": True})
     assert (await second.members(ROOM))[0].media == {"audio": True}
     await second.revoke(ROOM, "ticket-a", until=2_000.0)
@@ -404,7 +520,7 @@ async def test_events_cross_processes_right_after_subscribe(
     for number in range(20):
         room = f"room-{number}"
         await first.subscribe(room, events.append)
-        await second.publish(room, Admitted(str(number)))
+        await second.publish(room, Admitted(str(number), "c", "k"))
     await arrive(events, 20)
     assert sorted(int(e.id) for e in events if isinstance(e, Admitted)) == list(range(20))
 
@@ -422,7 +538,7 @@ async def test_subscribe_returns_only_once_redis_listens(clock: FakeClock, prefi
         try:
             events: list[Event] = []
             await slow.subscribe(ROOM, events.append)
-            await fast.publish(ROOM, Admitted("1"))
+            await fast.publish(ROOM, Admitted("1", "c", "k"))
             await arrive(events, 1)
         finally:
             await slow.close()
@@ -447,7 +563,7 @@ async def test_subscriber_reconnects_after_the_connection_drops(
                 # Events published while the subscription is down are lost; keep sending.
                 async with asyncio.timeout(WAIT):
                     while not events:
-                        await publisher.publish(ROOM, Admitted("1"))
+                        await publisher.publish(ROOM, Admitted("1", "c", "k"))
                         await asyncio.sleep(0.05)
             assert "lost its subscriptions" in caplog.text
             assert "reconnected" in caplog.text
@@ -469,8 +585,8 @@ async def test_a_failing_callback_does_not_stop_delivery(
     await first.subscribe("room-broken", broken)
     await first.subscribe(ROOM, events.append)
     with caplog.at_level(logging.ERROR, logger="sprechstunde.signaling.bus"):
-        await second.publish("room-broken", Admitted("0"))
-        await second.publish(ROOM, Admitted("1"))
+        await second.publish("room-broken", Admitted("0", "c", "k"))
+        await second.publish(ROOM, Admitted("1", "c", "k"))
         await arrive(events, 1)
     assert "callback broke" in caplog.text
 
@@ -479,7 +595,7 @@ async def test_a_failing_callback_does_not_stop_delivery(
 async def test_concurrent_joins_never_exceed_the_limit(pair: tuple[RedisBus, RedisBus]) -> None:
     joins = [pair[n % 2].join(ROOM, member(f"m{n}"), 4, 0.0) for n in range(20)]
     outcomes = await asyncio.gather(*joins)
-    assert sum(accepted for accepted, _ in outcomes) == 4
+    assert sum(seating.accepted for seating in outcomes) == 4
     assert len(await pair[0].members(ROOM)) == 4
 
 
@@ -487,7 +603,8 @@ async def test_concurrent_joins_never_exceed_the_limit(pair: tuple[RedisBus, Red
 async def test_concurrent_admits_never_exceed_the_limit(pair: tuple[RedisBus, RedisBus]) -> None:
     for n in range(10):
         await pair[0].join(ROOM, member(f"w{n}", Presence.WAITING), limit=3, stale_before=0.0)
-    outcomes = await asyncio.gather(*(pair[n % 2].admit(ROOM, f"w{n}", 3) for n in range(10)))
+    admissions = (pair[n % 2].admit(ROOM, f"w{n}", 3, f"k{n}") for n in range(10))
+    outcomes = [result.outcome for result in await asyncio.gather(*admissions)]
     assert outcomes.count(Admission.ADMITTED) == 3
     assert outcomes.count(Admission.FULL) == 7
     inside = [m for m in await pair[1].members(ROOM) if m.state is Presence.INSIDE]
@@ -498,7 +615,7 @@ async def test_concurrent_admits_never_exceed_the_limit(pair: tuple[RedisBus, Re
 async def test_every_key_expires(pair: tuple[RedisBus, RedisBus], prefix: str) -> None:
     first, _ = pair
     await first.join(ROOM, member("a", Presence.WAITING), limit=2, stale_before=0.0)
-    await first.admit(ROOM, "a", limit=2)
+    await first.admit(ROOM, "a", limit=2, resume="k")
     await first.revoke(ROOM, "short", until=1_060.0)
     await first.revoke(ROOM, "long", until=1_000.0 + 3 * KEY_TTL)
     await first.revoke(ROOM, "later", until=1_100.0)
@@ -509,9 +626,9 @@ async def test_every_key_expires(pair: tuple[RedisBus, RedisBus], prefix: str) -
     finally:
         await client.aclose()
     base = f"{prefix}:room:{ROOM}"
-    assert ttls.keys() == {f"{base}:members", f"{base}:admitted", f"{base}:revoked"}
+    assert ttls.keys() == {f"{base}:members", f"{base}:resume", f"{base}:revoked"}
     assert 0 < ttls[f"{base}:members"] <= KEY_TTL
-    assert 0 < ttls[f"{base}:admitted"] <= KEY_TTL
+    assert 0 < ttls[f"{base}:resume"] <= KEY_TTL
     # A revocation outlives the default expiry when the ticket would.
     assert ttls[f"{base}:revoked"] > 2 * KEY_TTL
 

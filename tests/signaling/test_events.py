@@ -33,7 +33,7 @@ EVENTS = [
     Broadcast({"type": "knock", "participant": {"id": "guest"}}, hosts=True),
     Broadcast({"type": "peer-left", "id": "guest"}, skip="guest"),
     Joined("guest", "Zoë", "guest", False, {"audio": True, "video": False, "screen": False}),
-    Admitted("invite-7"),
+    Admitted("invite-7", "3f2a", "resume-key"),
     Kick("guest", "3f2a", CloseCode.REPLACED),
     Ended(),
 ]
@@ -64,7 +64,7 @@ def test_a_kick_comes_back_with_its_close_code() -> None:
         '{"n":1}',
         '{"kind":"dance"}',
         '{"kind":"admitted"}',
-        '{"kind":"admitted","id":7}',
+        '{"kind":"admitted","id":"guest","conn":"c","resume":7}',
         '{"kind":"kick","id":"guest","conn":"c","code":1001}',  # no close code of ours
         '{"kind":"kick","id":"guest","conn":"c","code":"4006"}',
         '{"kind":"relayed","to":"guest","message":"offer"}',
@@ -93,11 +93,11 @@ async def test_the_redis_bus_drops_what_is_no_event(caplog: pytest.LogCaptureFix
         with caplog.at_level(logging.WARNING, logger="sprechstunde.signaling.bus"):
             for garbage in (b'{"n":1}', b"\xff\xfe", b'{"kind":"kick","id":"g"}'):
                 await raw.publish(f"{prefix}:room:room-1:events", garbage)
-            await bus.publish("room-1", Admitted("guest"))
+            await bus.publish("room-1", Admitted("guest", "c1", "k"))
             async with asyncio.timeout(3.0):
                 while not events:
                     await asyncio.sleep(0.005)
-        assert events == [Admitted("guest")]
+        assert events == [Admitted("guest", "c1", "k")]
         assert caplog.text.count("no event") == 3
     finally:
         await bus.close()

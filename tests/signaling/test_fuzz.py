@@ -209,7 +209,7 @@ def test_the_app_survives_anything_a_guest_sends(room_world, connect):
     ticket = room_world.guest_ticket()
     guest_a, _ = connect(ticket)
     receive(host_a)
-    admit(host_a, guest_a, "guest")
+    resume = admit(host_a, guest_a, "guest")
     ids = [host_id, "guest", welcome_b["id"], "nobody"]
     state = {"guest": guest_a}
 
@@ -236,7 +236,7 @@ def test_the_app_survives_anything_a_guest_sends(room_world, connect):
         else:
             assert code in CLOSE_CODES
             hosted = drain(host_a)
-            state["guest"], welcome = connect(ticket)  # admitted before: inside at once
+            state["guest"], welcome = connect(ticket, resume=resume)  # inside at once
             assert welcome["state"] == "inside"
             hosted += [receive(host_a)]  # the new connection joins
         for message in hosted:
@@ -280,10 +280,13 @@ def until(
     return messages, None
 
 
-def admit(host: WebSocketTestSession, guest: WebSocketTestSession, member_id: str) -> None:
+def admit(host: WebSocketTestSession, guest: WebSocketTestSession, member_id: str) -> str:
+    """Let the guest in; its resume key."""
     host.send_json({"type": "admit", "id": member_id})
-    assert receive(guest)["type"] == "admitted"
+    admitted = receive(guest)
+    assert admitted["type"] == "admitted"
     assert receive(host)["type"] == "peer-joined"
+    return str(admitted["resume"])
 
 
 def adhoc_room(room_world) -> tuple[str, str]:

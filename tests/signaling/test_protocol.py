@@ -19,7 +19,7 @@ from rooms.errors import (
     TicketRevoked,
 )
 from signaling import protocol
-from signaling.bus import Admission, Member, Presence
+from signaling.bus import Admission, AdmissionResult, Member, Presence, Seating
 from signaling.core import AUTH_TIMEOUT, Core, HubConfig, polite, ticket_refusal
 from signaling.effects import (
     Admit,
@@ -179,24 +179,35 @@ def test_an_error_of_another_kind_is_no_refusal() -> None:
 
 AUTH = protocol.Auth(type="auth", ticket="t")
 AIORTC = protocol.Auth(type="auth", ticket="t", can_rollback=False)
+KEY = "resume-key-of-the-admission"
+RESUMING = protocol.Auth(type="auth", ticket="t", resume=KEY)
+WRONG_KEY = protocol.Auth(type="auth", ticket="t", resume="resume-key-of-the-admissioN")
 
 
 @pytest.mark.parametrize(
-    ("role", "auth", "revoked", "admitted", "presence"),
+    ("role", "auth", "revoked", "resume", "presence"),
     [
-        pytest.param(HOST, AUTH, False, False, INSIDE, id="host-never-waits"),
-        pytest.param(GUEST, AUTH, False, False, WAITING, id="guest-waits"),
-        pytest.param(EXTRA, AIORTC, False, False, WAITING, id="extra-guest-waits"),
-        pytest.param(GUEST, AUTH, False, True, INSIDE, id="admitted-before"),
-        pytest.param(GUEST, AUTH, True, True, None, id="revoked-ticket"),
-        pytest.param(HOST, AUTH, True, False, None, id="revoked-host-ticket"),
+        pytest.param(HOST, AUTH, False, None, INSIDE, id="host-never-waits"),
+        pytest.param(GUEST, AUTH, False, None, WAITING, id="guest-waits"),
+        pytest.param(EXTRA, AIORTC, False, None, WAITING, id="extra-guest-waits"),
+        pytest.param(GUEST, RESUMING, False, KEY, INSIDE, id="admitted-before-with-the-key"),
+        # A join link travels: its ticket alone never comes back inside without the host.
+        pytest.param(GUEST, AUTH, False, KEY, WAITING, id="admitted-before-without-the-key"),
+        pytest.param(GUEST, WRONG_KEY, False, KEY, WAITING, id="admitted-before-wrong-key"),
+        pytest.param(EXTRA, RESUMING, False, None, WAITING, id="key-of-a-forgotten-admission"),
+        pytest.param(GUEST, RESUMING, True, KEY, None, id="revoked-ticket"),
+        pytest.param(HOST, AUTH, True, None, None, id="revoked-host-ticket"),
     ],
 )
 def test_arriving_with_a_checked_ticket(
-    role: RoomRole, auth: protocol.Auth, revoked: bool, admitted: bool, presence: Presence | None
+    role: RoomRole,
+    auth: protocol.Auth,
+    revoked: bool,
+    resume: str | None,
+    presence: Presence | None,
 ) -> None:
     arrived = Core(HubConfig()).arrive(
-        holder("p", role), auth, "p#1", revoked=revoked, admitted=admitted, now=NOW
+        holder("p", role), auth, "p#1", revoked=revoked, resume=resume, now=NOW
     )
     if presence is None:
         assert arrived == Refusal(CloseCode.TICKET_REVOKED, "ticket_revoked")
@@ -208,6 +219,18 @@ def test_arriving_with_a_checked_ticket(
             "p#1",
         )
         assert (arrived.last_heard, arrived.bucket.stamp) == (NOW, NOW)
+        # Only a connection let back in holds the key, to hand on to its own next one.
+        assert arrived.resume == (KEY if presence is INSIDE and role is not HOST else None)
+
+
+def test_a_guest_back_with_its_key_is_welcomed_inside_with_it() -> None:
+    back = Core(HubConfig()).arrive(
+        holder("guest"), RESUMING, "guest#2", revoked=False, resume=KEY, now=NOW
+    )
+    assert isinstance(back, Seat)
+    [welcome, _joined] = Core(HubConfig()).welcome(back, [member(seat("staff-1", HOST))], ICE)
+    assert isinstance(welcome, Send)
+    assert (welcome.message["state"], welcome.message["resume"]) == ("inside", KEY)
 
 
 # -- entering: the waiting room, replacement ------------------------------------------------
@@ -243,7 +266,7 @@ def test_the_waiting_room_has_a_limit(
 
 @pytest.mark.parametrize(
     ("accepted", "previous", "expected"),
-    [
+    [  # the participant's connections as the bus answers `Join` (a `Seating`)
         pytest.param(False, None, [Close("guest#2", CloseCode.ROOM_FULL)], id="room-full"),
         pytest.param(True, None, [TakeSeat("guest#2"), Greet("guest#2")], id="first-connection"),
         pytest.param(
@@ -266,7 +289,72 @@ def test_joining_replaces_an_older_connection_of_the_participant(
 ) -> None:
     second = seat("guest", conn="guest#2")
     before = None if previous is None else member(second, conn=previous)
-    assert Core(HubConfig()).joined(second, accepted, before) == expected
+    assert Core(HubConfig()).joined(second, Seating(accepted, before)) == expected
+    assert not second.replacing
+
+
+@pytest.mark.parametrize(
+    "earlier", [None, "guest#2"], ids=["first-replacement", "replaces-an-earlier-replacement"]
+)
+def test_a_second_device_waits_beside_the_participant_inside(earlier: str | None) -> None:
+    """Another device with the join link (no resume key) does not take the citizen's place:
+    it waits beside it, and the hosts hear it knock as a reconnect."""
+    core = Core(HubConfig())
+    inside, newcomer = seat("guest"), seat("guest", presence=WAITING, conn="guest#3")
+    before = None if earlier is None else member(newcomer, conn=earlier, replacing=True)
+    kicked = [] if earlier is None else [Publish(Kick("guest", earlier, CloseCode.REPLACED))]
+
+    effects = core.joined(newcomer, Seating(True, before, beside=True))
+
+    assert effects == [TakeSeat("guest#3"), *kicked, Greet("guest#3")]
+    local = room(seat("staff-1", HOST), inside, newcomer)
+    assert (local.seats["guest"], local.replacements["guest"]) == (inside, newcomer)
+    members = [member(seat("staff-1", HOST)), member(inside), member(newcomer, replacing=True)]
+    [welcome, knock] = core.welcome(newcomer, members, ICE)
+    assert isinstance(welcome, Send)
+    assert (welcome.message["state"], welcome.message["participants"]) == ("waiting", [])
+    assert "resume" not in welcome.message
+    assert knock == Publish(
+        Broadcast(
+            {
+                "type": "knock",
+                "participant": {
+                    "id": "guest",
+                    "name": "Guest",
+                    "role": "guest",
+                    "media": {},
+                    "reconnect": True,
+                },
+            },
+            hosts=True,
+        )
+    )
+    # A host coming in later sees it waiting, as a reconnect, beside the guest inside.
+    [host_welcome, _] = core.welcome(seat("staff-2", HOST), members, ICE)
+    assert isinstance(host_welcome, Send)
+    assert [p["id"] for p in host_welcome.message["participants"]] == ["staff-1", "guest"]
+    assert host_welcome.message["waiting"] == [
+        {"id": "guest", "name": "Guest", "role": "guest", "media": {}, "reconnect": True}
+    ]
+
+
+def test_a_waiting_replacement_hears_nothing_of_the_room() -> None:
+    core = Core(HubConfig())
+    inside, newcomer = seat("guest"), seat("guest", presence=WAITING, conn="guest#3")
+    newcomer.replacing = True
+    local = room(seat("staff-1", HOST), inside, newcomer)
+    chat = {"type": "chat", "from": "staff-1", "name": "Staff-1", "text": "Hallo", "at": "x"}
+    assert core.deliver(local, Broadcast(chat)) == [Send("staff-1#1", chat), Send("guest#1", chat)]
+    relayed = {"type": "offer", "from": "staff-1", "sdp": "v=0"}
+    assert core.deliver(local, Relayed("guest", relayed)) == [Send("guest#1", relayed)]
+    assert core.deliver(local, Ended()) == [
+        effect
+        for conn in ("staff-1#1", "guest#1", "guest#3")
+        for effect in (
+            Send(conn, {"type": "ended", "reason": "ended_by_host"}),
+            Close(conn, CloseCode.ENDED),
+        )
+    ]
 
 
 def test_a_replaced_connection_leaves_the_room_to_its_successor() -> None:
@@ -357,30 +445,43 @@ def test_what_a_host_may_do(message: dict[str, Any], expected: list[Effect]) -> 
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        pytest.param(Admission.ADMITTED, [Publish(Admitted("invite-7"))], id="admitted"),
         pytest.param(
-            Admission.FULL,
+            AdmissionResult(Admission.ADMITTED, "invite-7#1"),
+            [Publish(Admitted("invite-7", "invite-7#1", KEY))],
+            id="admitted",
+        ),
+        pytest.param(
+            AdmissionResult(Admission.ADMITTED, "invite-7#2", replaced="invite-7#1"),
+            [
+                Publish(Admitted("invite-7", "invite-7#2", KEY)),
+                Publish(Kick("invite-7", "invite-7#1", CloseCode.REPLACED)),
+            ],
+            id="a-replacement-takes-over-then-its-predecessor-goes",
+        ),
+        pytest.param(AdmissionResult(Admission.ADMITTED), [], id="inside-already"),
+        pytest.param(
+            AdmissionResult(Admission.FULL),
             [error("staff-1#1", "room_full", "The room is full.", id="invite-7")],
             id="full",
         ),
         pytest.param(
-            Admission.ABSENT,
+            AdmissionResult(Admission.ABSENT),
             [error("staff-1#1", "unknown_peer", "Nobody with this id is here.", id="invite-7")],
             id="absent",
         ),
     ],
 )
-def test_the_bus_answers_an_admission(outcome: Admission, expected: list[Effect]) -> None:
-    assert Core(HubConfig()).admission("staff-1#1", "invite-7", outcome) == expected
+def test_the_bus_answers_an_admission(outcome: AdmissionResult, expected: list[Effect]) -> None:
+    assert Core(HubConfig()).admission("staff-1#1", "invite-7", outcome, KEY) == expected
 
 
 def test_the_admitted_seat_goes_inside_and_meets_the_room() -> None:
     core, local = Core(HubConfig()), meeting()
     interpreter = local.seats["invite-7"]
 
-    assert core.deliver(local, Admitted("invite-7")) == [LetIn("invite-7#1")]
+    assert core.deliver(local, Admitted("invite-7", "invite-7#1", KEY)) == [LetIn("invite-7#1")]
 
-    assert interpreter.presence is INSIDE
+    assert (interpreter.presence, interpreter.resume) == (INSIDE, KEY)
     members = [
         member(local.seats["staff-1"]),
         member(seat("guest", can_rollback=False)),
@@ -396,9 +497,27 @@ def test_the_admitted_seat_goes_inside_and_meets_the_room() -> None:
                 {"id": "guest", "name": "Guest", "role": "guest", "media": {}, "polite": True},
             ],
             "ice_servers": ICE,
+            "resume": KEY,
         },
     )
     assert announcement == Publish(Joined("invite-7", "Invite-7", "extra_guest", True, {}))
+
+
+def test_an_admitted_replacement_takes_the_seat_of_the_connection_inside() -> None:
+    core = Core(HubConfig())
+    inside, newcomer = seat("guest"), seat("guest", presence=WAITING, conn="guest#3")
+    newcomer.replacing = True
+    local = room(seat("staff-1", HOST), inside, newcomer)
+
+    assert core.deliver(local, Admitted("guest", "guest#3", KEY)) == [LetIn("guest#3")]
+
+    assert (local.seats["guest"], local.replacements) == (newcomer, {})
+    assert (newcomer.presence, newcomer.replacing, newcomer.resume) == (INSIDE, False, KEY)
+    # The old connection is closed by the `Kick` that follows; its going changes nothing.
+    assert core.deliver(local, Kick("guest", "guest#1", CloseCode.REPLACED)) == [
+        Close("guest#1", CloseCode.REPLACED)
+    ]
+    assert not local.vacate(inside)
 
 
 @pytest.mark.parametrize(
@@ -411,15 +530,22 @@ def test_the_admitted_seat_goes_inside_and_meets_the_room() -> None:
 )
 def test_an_admission_of_someone_not_waiting_here_changes_nothing(admitted: str) -> None:
     local = meeting()
-    assert Core(HubConfig()).deliver(local, Admitted(admitted)) == []
+    event = Admitted(admitted, f"{admitted}#1", KEY)
+    assert Core(HubConfig()).deliver(local, event) == []
     assert [s.presence for s in local.seats.values()] == [INSIDE, INSIDE, WAITING]
 
 
 def test_an_admission_reaching_a_closing_seat_changes_nothing() -> None:
     closing = seat("guest", presence=WAITING)
     closing.closing = CloseCode.TOO_SLOW
-    assert Core(HubConfig()).deliver(room(closing), Admitted("guest")) == []
+    assert Core(HubConfig()).deliver(room(closing), Admitted("guest", "guest#1", KEY)) == []
     assert closing.presence is WAITING
+
+
+def test_an_admission_of_another_connection_changes_nothing() -> None:
+    waiting = seat("guest", presence=WAITING, conn="guest#2")
+    assert Core(HubConfig()).deliver(room(waiting), Admitted("guest", "guest#1", KEY)) == []
+    assert waiting.presence is WAITING
 
 
 @pytest.mark.parametrize(
@@ -460,6 +586,54 @@ def test_expelling(target: Member | None, by: str | None, expected: list[Effect]
     members = [member(seat("staff-2", HOST))] + ([] if target is None else [target])
     member_id = "guest" if target is None else target.id
     assert Core(HubConfig()).expel(members, member_id, CloseCode.REMOVED, WALL, by) == expected
+
+
+REVOKED_UNTIL = WALL + 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("code", "by", "expected"),
+    [
+        pytest.param(
+            CloseCode.DENIED,
+            "staff-1#1",
+            [
+                Revoke("ticket-guest", REVOKED_UNTIL),
+                Publish(Kick("guest", "guest#3", CloseCode.DENIED)),
+            ],
+            id="deny-sends-the-replacement-away-and-keeps-the-admission",
+        ),
+        pytest.param(
+            CloseCode.REMOVED,
+            "staff-1#1",
+            [
+                Forget("guest"),
+                Revoke("ticket-guest", REVOKED_UNTIL),
+                Publish(Kick("guest", "guest#1", CloseCode.REMOVED)),
+            ],
+            id="remove-sends-the-one-inside-away",
+        ),
+        pytest.param(
+            CloseCode.TICKET_REVOKED,
+            None,
+            [
+                Forget("guest"),
+                Revoke("ticket-guest", REVOKED_UNTIL),
+                Publish(Kick("guest", "guest#1", CloseCode.TICKET_REVOKED)),
+                Revoke("ticket-guest", REVOKED_UNTIL),
+                Publish(Kick("guest", "guest#3", CloseCode.TICKET_REVOKED)),
+            ],
+            id="a-revoked-invitation-sends-both-away",
+        ),
+    ],
+)
+def test_expelling_a_participant_with_a_replacement_waiting(
+    code: CloseCode, by: str | None, expected: list[Effect]
+) -> None:
+    inside = member(seat("guest"))
+    replacement = member(seat("guest", presence=WAITING, conn="guest#3"), replacing=True)
+    members = [member(seat("staff-1", HOST)), inside, replacement]
+    assert Core(HubConfig()).expel(members, "guest", code, WALL, by) == expected
 
 
 @pytest.mark.parametrize(
@@ -733,7 +907,7 @@ def test_exactly_one_of_a_new_pair_is_polite(
     present = seat("staff-1", HOST, can_rollback=present_can_rollback)
     newcomer = seat("guest", presence=WAITING, can_rollback=newcomer_can_rollback)
     local = room(present, newcomer)
-    core.deliver(local, Admitted("guest"))
+    core.deliver(local, Admitted("guest", "guest#1", KEY))
 
     [admitted, announcement] = core.let_in(newcomer, [member(present), member(newcomer)], ICE)
     assert isinstance(admitted, Send)

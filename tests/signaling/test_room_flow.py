@@ -179,36 +179,154 @@ def test_second_connection_replaces_the_first_without_a_peer_left(room_world, co
     assert receive(new) == {"type": "offer", "sdp": "v=0", "from": "guest"}
 
 
-def test_admitted_guest_reconnecting_is_inside_at_once(room_world, connect):
+def test_admitted_guest_reconnecting_with_its_resume_key_is_inside_at_once(room_world, connect):
     host_id = f"staff-{room_world.advisor.id}"
     host, _ = connect(room_world.host_ticket())
     guest, _ = connect(room_world.guest_ticket())
     receive(host)
-    admit(host, guest, "guest")
+    admitted, _ = admit(host, guest, "guest")
 
     guest.close()
     assert receive(host) == {"type": "peer-left", "id": "guest"}
-    _again, welcome = connect(room_world.guest_ticket())
+    _again, welcome = connect(room_world.guest_ticket(), resume=admitted["resume"])
 
     assert welcome["state"] == "inside"
+    assert welcome["resume"] == admitted["resume"]  # for the next reconnect
     assert [p["id"] for p in welcome["participants"]] == [host_id]
     joined = receive(host)
     assert joined["type"] == "peer-joined"  # no knock: the admission is remembered
     assert joined["peer"]["id"] == "guest"
 
 
-def test_admitted_guest_replacing_its_connection_is_inside_at_once(room_world, connect):
+def test_admitted_guest_replacing_its_connection_with_its_key_is_inside_at_once(
+    room_world, connect
+):
     host, _ = connect(room_world.host_ticket())
     ticket = room_world.guest_ticket()
     old, _ = connect(ticket)
     receive(host)
-    admit(host, old, "guest")
+    admitted, _ = admit(host, old, "guest")
 
-    _new, welcome = connect(ticket)
+    _new, welcome = connect(ticket, resume=admitted["resume"])
 
     assert welcome["state"] == "inside"
     assert close_code(old) == 4006
     assert [m["type"] for m in drain(host)] == ["peer-joined"]
+
+
+# -- the join link in other hands: a second device waits for the host ----------------------
+
+
+@pytest.fixture
+def call(room_world, connect):
+    """The advisor and Erika in a call; Erika's browser holds the resume key."""
+    host, _ = connect(room_world.host_ticket())
+    erika, _ = connect(room_world.guest_ticket(name="Erika"))
+    receive(host)
+    admitted, _ = admit(host, erika, "guest")
+    return host, erika, admitted["resume"]
+
+
+@pytest.mark.parametrize("key", [None, "forged-key"], ids=["no-key", "wrong-key"])
+def test_a_second_ticket_from_the_join_link_waits_beside_the_citizen(
+    room_world, connect, call, key
+):
+    host, erika, _ = call
+    auth = {} if key is None else {"resume": key}
+
+    _stranger, welcome = connect(room_world.guest_ticket(name="Mallory"), **auth)
+
+    assert welcome["state"] == "waiting"
+    assert (welcome["participants"], welcome["ice_servers"]) == ([], [])
+    assert "resume" not in welcome
+    knock = receive(host)
+    assert knock == {
+        "type": "knock",
+        "participant": {
+            "id": "guest",
+            "name": "Mallory",
+            "role": "guest",
+            "media": {},
+            "reconnect": True,
+        },
+    }
+    # Erika stays in the call and hears nothing of it; the stranger hears nothing of the call.
+    assert drain(erika) == []
+    erika.send_json({"type": "chat", "text": "Noch da"})
+    assert receive(host)["text"] == "Noch da"
+    assert receive(erika)["text"] == "Noch da"
+    assert drain(_stranger) == []
+    host_id = f"staff-{room_world.advisor.id}"
+    host.send_json({"type": "offer", "to": "guest", "sdp": "v=0"})
+    assert receive(erika) == {"type": "offer", "sdp": "v=0", "from": host_id}
+    assert drain(_stranger) == []
+
+
+def test_the_host_admitting_the_second_device_hands_the_call_over(room_world, connect, call):
+    host, erika, old_key = call
+    phone, _ = connect(room_world.guest_ticket(name="Erika"))
+    assert receive(host)["type"] == "knock"
+
+    host.send_json({"type": "admit", "id": "guest"})
+
+    admitted = receive(phone)
+    assert admitted["type"] == "admitted"
+    assert admitted["resume"] != old_key
+    joined = receive(host)
+    assert (joined["type"], joined["peer"]["id"]) == ("peer-joined", "guest")
+    assert close_code(erika) == 4006  # only now, after the host's admission
+    assert drain(host) == []  # the old connection's end is no peer-left
+    # The old device's key no longer opens the room: it would wait for the host again.
+    _back, welcome = connect(room_world.guest_ticket(), resume=old_key)
+    assert welcome["state"] == "waiting"
+
+
+def test_the_host_denying_the_second_device_keeps_the_citizen_in_the_call(
+    room_world, connect, call
+):
+    host, erika, key = call
+    stranger_ticket = room_world.guest_ticket(name="Mallory")
+    stranger, _ = connect(stranger_ticket)
+    assert receive(host)["type"] == "knock"
+
+    host.send_json({"type": "deny", "id": "guest"})
+
+    assert close_code(stranger) == 4007
+    assert receive(host) == {"type": "waiting-left", "id": "guest"}
+    erika.send_json({"type": "media", "audio": True, "video": True, "screen": False})
+    assert receive(host)["type"] == "media"
+    with pytest.raises(WebSocketDisconnect) as refused:
+        connect(stranger_ticket)
+    assert refused.value.code == 4003
+    # Erika's admission stands: her own reconnect still comes straight back in.
+    erika.close()
+    assert receive(host) == {"type": "peer-left", "id": "guest"}
+    _again, welcome = connect(room_world.guest_ticket(), resume=key)
+    assert welcome["state"] == "inside"
+
+
+def test_a_second_device_that_gives_up_leaves_the_citizen_alone(room_world, connect, call):
+    host, erika, _ = call
+    phone, _ = connect(room_world.guest_ticket())
+    assert receive(host)["type"] == "knock"
+    phone.send_json({"type": "leave"})
+    assert close_code(phone) == 1000
+    assert receive(host) == {"type": "waiting-left", "id": "guest"}
+    erika.send_json({"type": "chat", "text": "Hallo"})
+    assert receive(host)["text"] == "Hallo"
+
+
+def test_the_second_device_waits_on_when_the_citizen_leaves(room_world, connect, call):
+    host, erika, _ = call
+    phone, _ = connect(room_world.guest_ticket())
+    assert receive(host)["type"] == "knock"
+
+    erika.send_json({"type": "leave"})
+    assert receive(host) == {"type": "peer-left", "id": "guest"}
+
+    assert drain(phone) == []  # still waiting, no way in without the host
+    host.send_json({"type": "admit", "id": "guest"})
+    assert receive(phone)["type"] == "admitted"
 
 
 # -- removing and ending ---------------------------------------------------------------------

@@ -36,7 +36,9 @@ export class HostPanel {
   knock(participant) {
     this.waiting.set(participant.id, participant);
     this.#render();
-    this.announce(this.t("knock", { name: participant.name }));
+    // The join link from a second device while the person is inside: letting it in ends the
+    // connection inside, so the host decides knowingly.
+    this.announce(this.t(participant.reconnect ? "knock_reconnect" : "knock", { name: participant.name }));
   }
 
   waitingLeft(id) {
@@ -83,7 +85,8 @@ export class HostPanel {
     const name = document.createElement("span");
     name.className = "people__name";
     const role = this.t(`role_${person.role}`);
-    name.textContent = `${person.name} (${role})${person.id === this.selfId ? ` ${this.t("you_suffix")}` : ""}`;
+    const notes = [person.id === this.selfId ? this.t("you_suffix") : "", person.reconnect ? this.t("reconnect_note") : ""];
+    name.textContent = [`${person.name} (${role})`, ...notes.filter(Boolean)].join(" ");
     item.append(name);
     for (const action of actions) {
       const button = document.createElement("button");

@@ -1,6 +1,9 @@
 // The signaling connection (docs/signaling.md): a fresh room ticket for every connection, the
 // `auth` message, a heartbeat, and reconnection with backoff when the connection drops or the
 // server asks us to come back later. Close codes that end the visit are reported as `ended`.
+// The resume key the server hands out with `welcome` or `admitted` is kept in this tab
+// (sessionStorage: it survives a reload, not another device), so that a reconnect comes back
+// into the call without the host; a ticket alone waits for the host.
 
 import { postJson } from "./texts.js";
 
@@ -35,6 +38,23 @@ export class Signaling {
     this.retryTimer = null;
     this.lastHeard = 0;
     this.welcomed = false;
+    this.resumeItem = `sprechstunde.resume:${ticketUrl}`;
+  }
+
+  #resumeKey() {
+    try {
+      return sessionStorage.getItem(this.resumeItem);
+    } catch {
+      return null; // storage blocked: a reconnect waits for the host
+    }
+  }
+
+  #keepResumeKey(key) {
+    try {
+      sessionStorage.setItem(this.resumeItem, key);
+    } catch {
+      // storage blocked: see #resumeKey
+    }
   }
 
   start() {
@@ -95,7 +115,10 @@ export class Signaling {
     this.socket = socket;
     this.welcomed = false;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "auth", v: 1, ticket, can_rollback: true }));
+      const auth = { type: "auth", v: 1, ticket, can_rollback: true };
+      const resume = this.#resumeKey();
+      if (resume) auth.resume = resume;
+      socket.send(JSON.stringify(auth));
     });
     socket.addEventListener("message", (event) => {
       if (socket !== this.socket) return;
@@ -111,6 +134,9 @@ export class Signaling {
         this.attempt = 0;
         this.#startHeartbeat(message.heartbeat_seconds || 10);
         this.handlers.state("open");
+      }
+      if ((message.type === "welcome" || message.type === "admitted") && message.resume) {
+        this.#keepResumeKey(message.resume);
       }
       if (message.type === "ended") this.endedReason = message.reason;
       if (message.type !== "pong") this.handlers.message(message);
