@@ -203,9 +203,16 @@ class Outbox:
         self.composer = composer
         self._policy = policy or DeliveryPolicy()
         self._clock = clock
+        # Called before each round: they add the messages of a time of day (the agendas).
+        self.planners: list[Callable[[], object]] = []
 
     def deliver_due(self) -> int:
         """Send what is due now, one batch; the number of messages handled."""
+        for plan in self.planners:
+            try:
+                plan()
+            except Exception:  # what is planned already still goes out; the next round retries
+                log.exception("planning messages failed")
         claimed = self._claim()
         if not claimed:
             return 0

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import gettext
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,14 @@ class MessageKind(StrEnum):
     REMINDER = "reminder"
     CALLBACK_SCHEDULED = "callback_scheduled"
     LINK_REISSUED = "link_reissued"
+    # An absence or closure day hit the appointment (scheduler/displacement.py): it went to a
+    # colleague at the same time, or it was cancelled with an apology and what to do next.
+    DISPLACED_MOVED = "displaced_moved"
+    DISPLACED_CANCELLED = "displaced_cancelled"
+    # To a team's address (notifications/team_mail.py): a booking of its services.
+    TEAM_BOOKED = "team_booked"
+    TEAM_MOVED = "team_moved"
+    TEAM_CANCELLED = "team_cancelled"
 
 
 _SUBJECTS = {
@@ -56,10 +65,43 @@ _SUBJECTS = {
     MessageKind.LINK_REISSUED: N_(
         "New link for appointment %(reference)s: %(service)s on %(date)s"
     ),
+    MessageKind.DISPLACED_MOVED: N_(
+        "New advisor, same time %(reference)s: %(service)s on %(date)s"
+    ),
+    MessageKind.DISPLACED_CANCELLED: N_(
+        "We are sorry, appointment cancelled %(reference)s: %(service)s on %(date)s"
+    ),
+    MessageKind.TEAM_BOOKED: N_("New booking %(reference)s: %(service)s on %(date)s"),
+    MessageKind.TEAM_MOVED: N_("Booking moved %(reference)s: %(service)s now on %(date)s"),
+    MessageKind.TEAM_CANCELLED: N_("Booking cancelled %(reference)s: %(service)s on %(date)s"),
+}
+# Notices to staff, not to the citizen: no links of the citizen's, no invite.
+STAFF_KINDS = frozenset(
+    {MessageKind.TEAM_BOOKED, MessageKind.TEAM_MOVED, MessageKind.TEAM_CANCELLED}
+)
+_AGENDA_SUBJECT = N_("Your appointments on %(date)s")
+_CHANNELS = {
+    "video": N_("Video consultation"),
+    "phone": N_("Phone consultation"),
+    "in_person": N_("In person"),
 }
 # The German catalogue adds "Uhr" after the time here.
 _DATE_AND_TIME = N_("%(date)s, %(time)s")
 _DATE_AND_TIME_RANGE = N_("%(date)s, %(start)s to %(end)s")
+
+
+class CallbackMailKind(StrEnum):
+    """Mails about a callback request (scheduler/callbacks.py), which is no booking: they have
+    their own context and templates (`templates/callback_*`)."""
+
+    CALLBACK_RECEIVED = "callback_received"
+    CALLBACK_CLOSED = "callback_closed"
+
+
+_CALLBACK_SUBJECTS = {
+    CallbackMailKind.CALLBACK_RECEIVED: N_("Callback request received %(reference)s: %(service)s"),
+    CallbackMailKind.CALLBACK_CLOSED: N_("Callback request closed %(reference)s: %(service)s"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +122,28 @@ class MailContext:
     team_name: str | None
     hotline_phone: str
     previous_start: datetime | None = None
+    # The displaced kinds only: who holds the appointment now, why ("absence" | "closure"),
+    # and for a cancellation the next free times (when, address), the pages to choose another
+    # time, to join the waiting list and to ask for a callback.
+    advisor_name: str | None = None
+    cause: str | None = None
+    free_times: tuple[tuple[datetime, str], ...] = ()
+    more_times_url: str | None = None
+    waitlist_url: str | None = None
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackMailContext:
+    reference: str
+    service_name: str
+    citizen_name: str
+    phone: str
+    windows: tuple[tuple[datetime, datetime], ...]  # aware; shown in `timezone`
+    timezone: str
+    withdraw_url: str
+    booking_url: str  # the start page: book an appointment or ask for a callback again
+    hotline_phone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +194,69 @@ class MailRenderer:
         environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
         environment.filters["tel"] = _tel
         return environment
+
+    def render_callback(
+        self, kind: CallbackMailKind, context: CallbackMailContext, language: str
+    ) -> RenderedMail:
+        kind = CallbackMailKind(kind)
+        language = self._language(language)
+        translations = self._translations[language]
+        dates = _Dates(translations, Locale.parse(language), ZoneInfo(context.timezone))
+        values = {
+            "ctx": context,
+            "language": language,
+            "direction": "rtl"
+            if Locale.parse(language).character_order == "right-to-left"
+            else "ltr",
+            "windows": [dates.date_and_time_range(start, end) for start, end in context.windows],
+        }
+        subject = translations.gettext(_CALLBACK_SUBJECTS[kind]) % {
+            "reference": context.reference,
+            "service": context.service_name,
+        }
+        subject = " ".join(subject.split())
+        environment = self._environments[language]
+        text = environment.get_template(f"{kind}.txt").render(values, subject=subject)
+        html = environment.get_template(f"{kind}.html").render(values, subject=subject)
+        return RenderedMail(subject=subject, text=_tidy_text(text), html=html)
+
+    def render_agenda(
+        self,
+        language: str,
+        *,
+        advisor_name: str,
+        day: date,
+        zone: ZoneInfo,
+        appointments: Sequence[tuple[datetime, datetime, str, str, str]],
+        agenda_url: str,
+    ) -> RenderedMail:
+        """An advisor's day: (start, end, service, channel, reference) per appointment."""
+        language = self._language(language)
+        translations = self._translations[language]
+        locale = Locale.parse(language)
+        dates = _Dates(translations, locale, zone)
+        subject = translations.gettext(_AGENDA_SUBJECT) % {
+            "date": dates.date(datetime.combine(day, datetime.min.time(), zone))
+        }
+        values = {
+            "language": language,
+            "direction": "rtl" if locale.character_order == "right-to-left" else "ltr",
+            "advisor_name": advisor_name,
+            "appointments": [
+                (
+                    f"{dates.time(start)}–{dates.time(end)}",
+                    service,
+                    translations.gettext(_CHANNELS.get(channel, channel)),
+                    reference,
+                )
+                for start, end, service, channel, reference in appointments
+            ],
+            "agenda_url": agenda_url,
+        }
+        environment = self._environments[language]
+        text = environment.get_template("agenda.txt").render(values, subject=subject)
+        html = environment.get_template("agenda.html").render(values, subject=subject)
+        return RenderedMail(subject=subject, text=_tidy_text(text), html=html)
 
     def languages(self) -> list[str]:
         return list(self._translations)
@@ -199,7 +326,8 @@ def _values(
 ) -> dict[str, Any]:
     locale = Locale.parse(language)
     dates = _Dates(translations, locale, ZoneInfo(context.timezone))
-    previous = context.previous_start if kind is MessageKind.RESCHEDULE else None
+    moved = kind in (MessageKind.RESCHEDULE, MessageKind.TEAM_MOVED)
+    previous = context.previous_start if moved else None
     return {
         "ctx": context,
         "language": language,
@@ -208,4 +336,5 @@ def _values(
         "start_time": dates.time(context.start),
         "when": dates.date_and_time_range(context.start, context.end),
         "previous_when": dates.date_and_time(previous) if previous else None,
+        "free_times": [(dates.date_and_time(when), url) for when, url in context.free_times],
     }

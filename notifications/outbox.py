@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from notifications.ics import booking_invite, organizer
 from notifications.messages import MailContext, MailRenderer, MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
+from scheduler.availability import Slot
+from scheduler.errors import SchedulerError
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import BookingStatus, Channel
 from scheduler.views import BookingInfo
@@ -36,8 +38,14 @@ INVITE_KINDS = frozenset(
         MessageKind.CALLBACK_SCHEDULED,
         MessageKind.RESCHEDULE,
         MessageKind.CANCELLATION,
+        MessageKind.DISPLACED_MOVED,
+        MessageKind.DISPLACED_CANCELLED,
     }
 )
+# Messages about a cancelled booking: the only ones still sent once it is cancelled.
+CANCELLED_KINDS = frozenset({MessageKind.CANCELLATION, MessageKind.DISPLACED_CANCELLED})
+# How many free times the apology for a cancelled appointment offers, from how many days.
+FREE_TIMES, FREE_TIMES_DAYS = 3, 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,15 @@ class OutboxWriter:
             kind = MessageKind.CALLBACK_SCHEDULED if callback else MessageKind.CONFIRMATION
             rows.append(self._row(booking, kind, event.at))
             rows += self._reminders(booking, event.at)
+        elif event.kind == BookingEventKind.RESCHEDULED and event.cause:
+            # Moved to a colleague at the same time by an absence (scheduler/displacement.py).
+            self._supersede_reminders(session, booking.id)
+            rows.append(
+                self._row(
+                    booking, MessageKind.DISPLACED_MOVED, event.at, params={"cause": event.cause}
+                )
+            )
+            rows += self._reminders(booking, event.at)
         elif event.kind == BookingEventKind.RESCHEDULED:
             self._supersede_reminders(session, booking.id)
             previous = event.previous_start.isoformat() if event.previous_start else None
@@ -74,15 +91,36 @@ class OutboxWriter:
             rows += self._reminders(booking, event.at)
         elif event.kind == BookingEventKind.CANCELLED:
             self._supersede_reminders(session, booking.id)
-            rows.append(self._row(booking, MessageKind.CANCELLATION, event.at))
+            kind = MessageKind.DISPLACED_CANCELLED if event.cause else MessageKind.CANCELLATION
+            params: dict[str, str | None] | None = {"cause": event.cause} if event.cause else None
+            rows.append(self._row(booking, kind, event.at, params=params))
         elif event.kind == BookingEventKind.LINK_REISSUED:
             rows.append(self._row(booking, MessageKind.LINK_REISSUED, event.at))
+        elif event.kind == BookingEventKind.CONFIRMATION_RESENT:
+            rows.append(self._row(booking, self._confirmation_kind(session, booking), event.at))
         if rows:
             # One Core statement for all rows (SQLAlchemy sends them as one multi-row INSERT,
             # psycopg in one pipeline): the unit of work costs more than the insert, and
             # nothing in this transaction reads the messages back.
             session.connection().execute(insert(OutboxMessage), rows)
             session.info["outbox_written"] = True
+
+    @staticmethod
+    def _confirmation_kind(session: Session, booking: BookingInfo) -> MessageKind:
+        """The kind of the booking's first confirmation, for sending it again: a callback
+        arranged by the hotline is confirmed as such."""
+        first = session.scalar(
+            select(OutboxMessage.kind)
+            .where(
+                OutboxMessage.booking_id == booking.id,
+                OutboxMessage.kind.in_(
+                    [MessageKind.CONFIRMATION.value, MessageKind.CALLBACK_SCHEDULED.value]
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        return MessageKind(first) if first else MessageKind.CONFIRMATION
 
     def _reminders(self, booking: BookingInfo, now: datetime) -> list[dict[str, object]]:
         return [
@@ -114,19 +152,47 @@ class OutboxWriter:
         params: dict[str, str | None] | None = None,
     ) -> dict[str, object]:
         assert booking.email is not None
-        return {
-            "booking_id": booking.id,
-            "kind": kind.value,
-            "recipient": booking.email,
-            "language": booking.language,
-            "params": params or {},
-            "message_id": f"<{uuid.uuid4().hex}@{self._domain}>",
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "not_before": not_before or now,
-            "expires_at": expires_at,
-            "created_at": now,
-        }
+        return message_row(
+            kind.value,
+            booking.email,
+            booking.language,
+            now,
+            domain=self._domain,
+            booking_id=booking.id,
+            params=params,
+            not_before=not_before,
+            expires_at=expires_at,
+        )
+
+
+def message_row(
+    kind: str,
+    recipient: str,
+    language: str,
+    now: datetime,
+    *,
+    domain: str,
+    booking_id: int | None = None,
+    params: dict[str, str | None] | None = None,
+    not_before: datetime | None = None,
+    expires_at: datetime | None = None,
+    message_id: str | None = None,
+) -> dict[str, object]:
+    """An outbox row to insert, pending from `not_before` (default: now). `message_id`: a
+    stable one for a message that must be planned once only; else a fresh one."""
+    return {
+        "booking_id": booking_id,
+        "kind": kind,
+        "recipient": recipient,
+        "language": language,
+        "params": params or {},
+        "message_id": message_id or f"<{uuid.uuid4().hex}@{domain}>",
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +213,12 @@ class BookingReader(Protocol):
         ...
 
     def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None: ...
+
+    def slots(
+        self, service_id: int, first: date, last: date, channel: str | None = None
+    ) -> list[Slot]:
+        """The service's free times between two local days (the apology's offers)."""
+        ...
 
 
 class BookingLinks(Protocol):
@@ -191,10 +263,11 @@ class MessageComposer:
             return None
         kind = MessageKind(message.kind)
         cancelled = info.status == BookingStatus.CANCELLED
-        if cancelled != (kind == MessageKind.CANCELLATION):
+        if cancelled != (kind in CANCELLED_KINDS):
             return None  # no confirmation or reminder of a cancelled booking
         manage_url, join_url = self._links.urls(info)
         previous = message.params.get("previous_start") if message.params else None
+        cause = message.params.get("cause") if message.params else None
         context = MailContext(
             reference=info.reference,
             service_name=info.service_name,
@@ -212,7 +285,11 @@ class MessageComposer:
             team_name=info.team_name,
             hotline_phone=self._config.hotline_phone,
             previous_start=datetime.fromisoformat(previous) if previous else None,
+            advisor_name=info.advisor_name or None,
+            cause=cause,
         )
+        if kind == MessageKind.DISPLACED_CANCELLED:
+            context = self._apology(context, info, now)
         mail = self._renderer.render(kind, context, message.language)
         if kind not in INVITE_KINDS:
             return Composed(mail.subject, mail.text, mail.html)
@@ -225,3 +302,35 @@ class MessageComposer:
             now=now,
         )
         return Composed(mail.subject, mail.text, mail.html, invite.content.decode(), invite.method)
+
+    def _apology(self, context: MailContext, info: BookingInfo, now: datetime) -> MailContext:
+        """What a citizen whose appointment the office cancelled can do, in this order: take
+        one of the next free times (read now, when the mail goes out), join the waiting list,
+        or ask for a callback (the pages `/warteliste` and `/rueckruf` of the start page)."""
+        base, service = self._config.base_url, info.service_id
+        first = now.astimezone(self._bookings.tz).date()
+        try:
+            slots = self._bookings.slots(service, first, first + timedelta(days=FREE_TIMES_DAYS))
+        except SchedulerError:
+            slots = []  # the service is gone or inactive: the other ways remain
+        channel = info.channel
+        free = tuple(
+            (
+                slot.start,
+                f"{base}/buchen/{service}/angaben?"
+                + urlencode(
+                    {
+                        "kanal": channel,
+                        "start": slot.start.astimezone(self._bookings.tz).isoformat(),
+                    }
+                ),
+            )
+            for slot in slots[:FREE_TIMES]
+        )
+        return replace(
+            context,
+            free_times=free,
+            more_times_url=f"{base}/buchen/{service}/zeit?" + urlencode({"kanal": channel}),
+            waitlist_url=f"{base}/warteliste?anliegen={service}",
+            callback_url=f"{base}/rueckruf?anliegen={service}",
+        )

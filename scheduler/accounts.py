@@ -259,6 +259,20 @@ class Accounts:
             if not active:
                 _end_all(session, staff_id)
 
+    def agenda_mail(self, actor: StaffIdentity) -> bool:
+        """Whether the staff member gets the day's agenda by e-mail."""
+        with read_session(self._sessions) as session:
+            staff = session.get(Staff, actor.id)
+            return bool(staff and staff.agenda_mail)
+
+    def set_agenda_mail(self, actor: StaffIdentity, wanted: bool) -> None:
+        """Each staff member decides for themselves: it is their mailbox."""
+        with write_session(self._sessions) as session:
+            staff = session.get(Staff, actor.id)
+            if staff is None:
+                raise NotFound("no such staff member", field="staff_id")
+            staff.agenda_mail = wanted
+
     def _live_staff(
         self, session: Session, subject: str, version: int, extra: Mapping[str, object]
     ) -> Staff:

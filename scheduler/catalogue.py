@@ -6,17 +6,20 @@ absences.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from typing import TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.accounts import Accounts, StaffIdentity
 from scheduler.db import read_session, write_session
-from scheduler.errors import InvalidRequest, NotFound, PermissionDenied
+from scheduler.displacement import CAUSE_CLOSURE, Displaced, Displacement
+from scheduler.errors import Busy, InvalidRequest, NotFound, PermissionDenied
 from scheduler.models import Absence, Channel, ClosureDay, Role, Service, Staff, Team, WeeklyHours
 
 
@@ -37,6 +40,9 @@ class ServiceSpec:
     advisor_ids: Sequence[int] = ()
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class AdvisorSpec:
     name: str
@@ -55,9 +61,16 @@ class HoursSpec:
 
 
 class Catalogue:
-    def __init__(self, sessions: sessionmaker[Session], accounts: Accounts) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        accounts: Accounts,
+        displacement: Displacement | None = None,
+    ) -> None:
         self._sessions = sessions
         self._accounts = accounts
+        # Moves or cancels the appointments an absence or closure day hits; None leaves them.
+        self._displacement = displacement
 
     def create_team(self, actor: StaffIdentity, name: str, email: str | None) -> Team:
         actor.require(Role.ADMIN)
@@ -158,6 +171,20 @@ class Catalogue:
     def add_absence(
         self, actor: StaffIdentity, staff_id: int, start: datetime, end: datetime, reason: str = ""
     ) -> Absence:
+        return self.enter_absence(actor, staff_id, start, end, reason)[0]
+
+    def enter_absence(
+        self,
+        actor: StaffIdentity,
+        staff_id: int,
+        start: datetime,
+        end: datetime,
+        reason: str = "",
+        expected: frozenset[int] | None = None,
+    ) -> tuple[Absence, Displaced]:
+        """Add the absence and, in the same transaction, move the appointments it hits to
+        colleagues or cancel them (scheduler/displacement.py). With `expected` (the booking
+        ids a preview showed) raise `AffectedChanged` instead when they differ."""
         _require_self_or_admin(actor, staff_id)
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidRequest("time without offset", field="start", code="naive_time")
@@ -166,12 +193,21 @@ class Catalogue:
         # Whole seconds, rounded outwards: the slot search reads them as POSIX seconds.
         start = start.replace(microsecond=0)
         end = end if not end.microsecond else end.replace(microsecond=0) + timedelta(seconds=1)
-        with write_session(self._sessions) as session:
+        displacement = self._displacement
+
+        def write(session: Session) -> tuple[Absence, Displaced]:
+            if displacement is not None:
+                displacement.lock(session)
             _staff(session, staff_id)
             absence = Absence(staff_id=staff_id, start_at=start, end_at=end, reason=reason)
             session.add(absence)
             session.flush()
-            return absence
+            if displacement is None:
+                return absence, Displaced()
+            moved = displacement.absence_added(session, staff_id, start, end, actor.id, expected)
+            return absence, moved
+
+        return _retrying(self._sessions, write)
 
     def absences(self, actor: StaffIdentity, staff_id: int) -> list[Absence]:
         _require_self_or_admin(actor, staff_id)
@@ -192,18 +228,46 @@ class Catalogue:
             session.delete(absence)
 
     def add_closure(self, actor: StaffIdentity, day: date, name: str) -> ClosureDay:
+        return self.enter_closure(actor, day, name)[0]
+
+    def enter_closure(
+        self, actor: StaffIdentity, day: date, name: str, expected: frozenset[int] | None = None
+    ) -> tuple[ClosureDay, Displaced]:
+        """Close the office on `day` and cancel every appointment that day, with an apology
+        (scheduler/displacement.py); `expected` as for `enter_absence`."""
         actor.require(Role.ADMIN)
-        with write_session(self._sessions) as session:
+        displacement = self._displacement
+
+        def write(session: Session) -> tuple[ClosureDay, Displaced]:
+            if displacement is not None:
+                displacement.lock(session)
             if session.scalar(select(ClosureDay.id).where(ClosureDay.day == day)) is not None:
                 raise InvalidRequest("already closed", field="day", code="closure_exists")
             closure = ClosureDay(day=day, name=name)
             session.add(closure)
             session.flush()
-            return closure
+            if displacement is None:
+                return closure, Displaced(CAUSE_CLOSURE)
+            return closure, displacement.closure_added(session, day, actor.id, expected)
+
+        return _retrying(self._sessions, write)
 
     def closures(self) -> list[ClosureDay]:
         with read_session(self._sessions) as session:
             return list(session.scalars(select(ClosureDay).order_by(ClosureDay.day)))
+
+
+def _retrying(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Run `work` in a write session, again when PostgreSQL broke a deadlock with a
+    placement that held a booking row (or refused an overlap): bounded, then `Busy`."""
+    for _ in range(5):
+        try:
+            with write_session(sessions) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001", "23P01"):
+                raise
+    raise Busy()
 
 
 def _require_self_or_admin(actor: StaffIdentity, staff_id: int) -> None:

@@ -6,7 +6,8 @@ Advisors see their own appointments; hotline staff and administrators see all of
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -14,14 +15,55 @@ from sqlalchemy.orm import Session
 
 from scheduler.accounts import StaffIdentity
 from scheduler.db import read_session, write_session
-from scheduler.errors import BookingCancelled, BookingNotStarted, NotFound
+from scheduler.errors import (
+    BookingCancelled,
+    BookingInPast,
+    BookingNotStarted,
+    InvalidRequest,
+    NotesTooLong,
+    NotFound,
+)
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role
 from scheduler.requests import BookingRequest, Placed
+from scheduler.search import Query, find
 from scheduler.services import Audit, Scheduler
 from scheduler.views import BookingInfo
 
 STAFF_ROLES = (Role.ADMIN, Role.ADVISOR, Role.HOTLINE)
+NOTE_MAX_LENGTH = 1000
+MAX_NOTES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class StaffNote:
+    at: datetime
+    author_id: int
+    author: str
+    text: str
+
+    @classmethod
+    def of(cls, stored: dict[str, object]) -> StaffNote:
+        return cls(
+            at=datetime.fromisoformat(str(stored["at"])),
+            author_id=int(str(stored["author_id"])),
+            author=str(stored["author"]),
+            text=str(stored["text"]),
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "at": self.at.isoformat(),
+            "author_id": self.author_id,
+            "author": self.author,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    bookings: list[BookingInfo]
+    more: bool  # more hits than shown: the search should be more precise
 
 
 class Desk:
@@ -136,6 +178,67 @@ class Desk:
             session.flush()
             return BookingInfo.of(booking)
 
+    def search(self, actor: StaffIdentity, text: str) -> SearchResult:
+        """Bookings by reference, name, e-mail or phone (`scheduler.search`), as far as the
+        actor may see them. The search itself is audited with what was asked, and each hit
+        as read: the list shows their personal data."""
+        actor.require(*STAFF_ROLES)
+        query = Query.parse(text)
+        advisor_id = actor.id if actor.role == Role.ADVISOR else None
+        with write_session(self._sessions) as session:
+            found = find(session, query, self._scheduler.clock(), advisor_id)
+            detail = json.dumps({"q": query.text, "hits": len(found.bookings)}, ensure_ascii=False)
+            self._audit(session, actor, "search", None, detail)
+            for booking in found.bookings:
+                self._audit(session, actor, "read", booking.id, "search")
+            return SearchResult([BookingInfo.of(b) for b in found.bookings], found.more)
+
+    def notes(self, actor: StaffIdentity, reference: str) -> list[StaffNote]:
+        """The staff's notes on a booking, oldest first; read with the booking (`booking`),
+        whose opening is audited."""
+        actor.require(*STAFF_ROLES)
+        with read_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            return [StaffNote.of(note) for note in booking.staff_notes or []]
+
+    def add_note(self, actor: StaffIdentity, reference: str, text: str) -> StaffNote:
+        """A note for the staff only: never in the citizen's mails, invites or answers."""
+        actor.require(*STAFF_ROLES)
+        text = text.strip()
+        if not text:
+            raise InvalidRequest("empty note", field="note", code="note_empty")
+        if len(text) > NOTE_MAX_LENGTH:
+            raise NotesTooLong(field="note", maximum=NOTE_MAX_LENGTH)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference, lock=True)
+            notes = list(booking.staff_notes or [])
+            if len(notes) >= MAX_NOTES:
+                raise InvalidRequest("too many notes", field="note", code="too_many_notes")
+            note = StaffNote(self._scheduler.clock(), actor.id, actor.name, text)
+            booking.staff_notes = [*notes, note.as_json()]
+            self._audit(session, actor, "note", booking.id)
+            return note
+
+    def resend_confirmation(self, actor: StaffIdentity, reference: str) -> BookingInfo:
+        """The confirmation once more, with the booking's current links, through the outbox."""
+        actor.require(*STAFF_ROLES)
+        with write_session(self._sessions) as session:
+            booking = self._visible(session, actor, reference)
+            now = self._scheduler.clock()
+            if booking.status == BookingStatus.CANCELLED:
+                raise BookingCancelled()
+            if booking.status != BookingStatus.CONFIRMED or booking.start_at <= now:
+                raise BookingInPast()
+            if not booking.email:
+                raise InvalidRequest("no address", field="reference", code="no_email_address")
+            info = BookingInfo.of(booking)
+            self._audit(session, actor, "resend_confirmation", booking.id)
+            self._scheduler.events.emit(
+                session,
+                BookingEvent(BookingEventKind.CONFIRMATION_RESENT, info, now, actor_id=actor.id),
+            )
+            return info
+
     def audit_trail(self, actor: StaffIdentity, reference: str) -> list[AuditEntry]:
         actor.require(Role.ADMIN)
         with write_session(self._sessions) as session:
@@ -153,8 +256,11 @@ class Desk:
         with write_session(self._sessions) as session:
             self._visible(session, actor, reference)
 
-    def _visible(self, session: Session, actor: StaffIdentity, reference: str) -> Booking:
-        booking = session.scalar(select(Booking).where(Booking.reference == reference.upper()))
+    def _visible(
+        self, session: Session, actor: StaffIdentity, reference: str, lock: bool = False
+    ) -> Booking:
+        query = select(Booking).where(Booking.reference == reference.upper())
+        booking = session.scalar(query.with_for_update(of=Booking) if lock else query)
         if booking is None or (actor.role == Role.ADVISOR and booking.advisor_id != actor.id):
             # An advisor learns nothing about other advisors' bookings, not even that they exist.
             raise NotFound("unknown booking", field="reference")
@@ -174,7 +280,7 @@ class Desk:
         session: Session,
         actor: StaffIdentity,
         action: str,
-        booking_id: int,
+        booking_id: int | None,
         detail: str = "",
     ) -> None:
         session.add(

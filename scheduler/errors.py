@@ -11,13 +11,19 @@
     │   ├── EmailRequired         a video appointment without an address for its link
     │   ├── NotesTooLong          notes beyond the limit (scheduler/requests.py)
     │   ├── WheelchairAccessInPersonOnly  step-free access asked for other than a visit
+    │   ├── CallbackWindowsInvalid  a callback's preferred times: none, too many, past, too far
     │   └── IdempotencyKeyReused  the same key with another request body
     ├── Conflict                  the state does not allow it now (-> 409)
     │   ├── SlotUnavailable       someone else has the slot (or it overlaps)
     │   ├── BookingCancelled      a cancelled booking cannot be changed
     │   ├── TooManyOpenBookings   the per-person cap on open appointments
     │   ├── BookingInPast         an appointment that has begun cannot be changed
-    │   └── BookingNotStarted     an outcome (held, no-show) before the appointment began
+    │   ├── BookingNotStarted     an outcome (held, no-show) before the appointment began
+    │   ├── AlreadyWaiting        this person already waits for this service (waiting list)
+    │   ├── OfferUnavailable      a waiting-list offer that has expired, was declined or is gone
+    │   ├── CallbackClaimed       another staff member works this callback request
+    │   ├── TooManyOpenCallbacks  the per-person cap on open callback requests
+    │   └── CallbackFinished      a callback request booked, settled, closed or withdrawn
     ├── Busy                      contention did not settle within the retries (-> 503)
     ├── TokenError                (-> 401)
     │   ├── TokenInvalid          forged, malformed, foreign, or for another purpose
@@ -88,6 +94,10 @@ class IdempotencyKeyReused(InvalidRequest):
     code = "idempotency_key_reused"
 
 
+class CallbackWindowsInvalid(InvalidRequest):
+    code = "callback_windows_invalid"
+
+
 class Conflict(SchedulerError):
     code = "conflict"
 
@@ -110,6 +120,26 @@ class BookingInPast(Conflict):
 
 class BookingNotStarted(Conflict):
     code = "booking_not_started"
+
+
+class AlreadyWaiting(Conflict):
+    code = "already_waiting"
+
+
+class OfferUnavailable(Conflict):
+    code = "offer_unavailable"
+
+
+class CallbackClaimed(Conflict):
+    code = "callback_claimed"
+
+
+class CallbackFinished(Conflict):
+    code = "callback_finished"
+
+
+class TooManyOpenCallbacks(Conflict):
+    code = "too_many_open_callbacks"
 
 
 class Busy(SchedulerError):

@@ -22,6 +22,8 @@ class BookingEventKind(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     LINK_REISSUED = "link_reissued"
+    # Staff sent the confirmation once more (lost or deleted mail); nothing changed.
+    CONFIRMATION_RESENT = "confirmation_resent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class BookingEvent:
     at: datetime
     previous_start: datetime | None = None
     actor_id: int | None = None
+    # Why the office changed it, when it did so on its own: "absence" or "closure" (a booking
+    # moved to a colleague or cancelled by scheduler/displacement.py); None for everything else.
+    cause: str | None = None
 
 
 Listener = Callable[[Session, BookingEvent], None]

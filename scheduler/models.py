@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -89,6 +90,8 @@ class Service(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Whether the advisors of this service see and work its callback queue (hotline always do).
+    advisors_take_callbacks: Mapped[bool] = mapped_column(default=False)
 
     team: Mapped[Team | None] = relationship(lazy="joined")
     advisors: Mapped[list[Staff]] = relationship(
@@ -112,6 +115,8 @@ class Staff(Base):
     feed_version: Mapped[int] = mapped_column(default=1)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Asked for the day's agenda by e-mail (notifications/agenda.py).
+    agenda_mail: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     services: Mapped[list[Service]] = relationship(
@@ -172,6 +177,13 @@ class Booking(Base):
         CheckConstraint("end_at <= blocked_until", name="end_before_blocked_until"),
         Index("ix_bookings_advisor_time", "advisor_id", "start_at"),
         Index("ix_bookings_email_service", "email_key", "service_id"),
+        # Trigrams on PostgreSQL, so that LIKE '%…%' is served by the index (migration 0009).
+        Index(
+            "ix_bookings_search_key",
+            "search_key",
+            postgresql_using="gin",
+            postgresql_ops={"search_key": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -204,6 +216,12 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The folded reference, name, e-mail and phone digits the staff search matches
+    # (scheduler/search.py); personal data, erased with the rest.
+    search_key: Mapped[str] = mapped_column(String(1000), default="")
+    # Notes of the staff, [{"at", "author_id", "author", "text"}]; never shown to the citizen,
+    # so not part of BookingInfo. None when there are none.
+    staff_notes: Mapped[list[dict[str, object]] | None] = mapped_column(JSON(none_as_null=True))
 
     service: Mapped[Service] = relationship(lazy="joined")
     advisor: Mapped[Staff] = relationship(foreign_keys=[advisor_id], lazy="joined")
@@ -264,3 +282,8 @@ class StaffSession(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# The callback queue's tables live in their own module; importing it here registers them on the
+# metadata wherever the booking tables are (migrations, tests).
+import scheduler.callbacks_models  # noqa: E402, F401

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scheduler import calendar, queries
@@ -37,6 +38,23 @@ from scheduler.models import Booking, BookingStatus, Service
 from scheduler.views import ServiceView
 
 Span = tuple[int, int]  # POSIX seconds, start inclusive, end exclusive
+
+# The PostgreSQL advisory lock (a two-int key: its own space, apart from the person locks) that
+# every placement takes shared and the entry of an absence or closure day takes exclusively
+# (scheduler/displacement.py): that change then sees every booking committed before it, and
+# no placement reads the calendars until it has committed.
+DISPLACEMENT_LOCK = (8417, 1)
+_GUARD = func.pg_advisory_xact_lock_shared(*DISPLACEMENT_LOCK)
+_SERVICE_GUARDED = queries.SERVICE.add_columns(_GUARD)
+_SERVICE_LOCKING_GUARDED = queries.SERVICE_LOCKING.add_columns(_GUARD)
+
+
+def guard_placement(session: Session) -> None:
+    """Take the placements' shared lock (PostgreSQL; SQLite's write lock serialises anyway),
+    for a change that does not start with `Placement.service` (a reschedule)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(_GUARD))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +88,10 @@ class Placement:
         connection = session.connection()
         params: dict[str, object] = {"service_id": service_id}
         query = queries.SERVICE
-        if person is not None and connection.dialect.name == "postgresql":
-            query, params["person"] = queries.SERVICE_LOCKING, person
+        if connection.dialect.name == "postgresql":
+            query = _SERVICE_GUARDED
+            if person is not None:
+                query, params["person"] = _SERVICE_LOCKING_GUARDED, person
         row = connection.execute(query, params).first()
         if row is None:
             raise NotFound("unknown service", field="service_id")

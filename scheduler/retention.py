@@ -107,6 +107,8 @@ def _still_personal() -> ColumnElement[bool]:
         Booking.interpreter_language.is_not(None),
         Booking.sign_language.is_(True),
         Booking.wheelchair_access.is_(True),
+        Booking.search_key != "",
+        Booking.staff_notes.is_not(None),
     )
 
 
@@ -125,6 +127,8 @@ def _anonymise(session: Session, ids: Sequence[Any]) -> int:
             interpreter_language=None,
             sign_language=False,
             wheelchair_access=False,
+            search_key="",
+            staff_notes=None,
             updated_at=Booking.updated_at,
         )
     )

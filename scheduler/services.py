@@ -38,8 +38,15 @@ from scheduler.errors import (
 from scheduler.events import BookingEvent, BookingEventKind, EventHub
 from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import Booking, BookingStatus, Service
-from scheduler.placement import Placement, new_booking, slot_rules, sweep_expired_holds
+from scheduler.placement import (
+    Placement,
+    guard_placement,
+    new_booking,
+    slot_rules,
+    sweep_expired_holds,
+)
 from scheduler.requests import BookingRequest, Placed
+from scheduler.search import search_key
 from scheduler.tokens import Audience, TokenService
 from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo, ServiceView
 
@@ -293,6 +300,8 @@ class Scheduler:
         """Move a booking: the new slot is taken and the old one freed in one transaction."""
 
         def move(session: Session) -> BookingInfo:
+            # Before the row lock: an absence being entered holds the guard and waits for rows.
+            guard_placement(session)
             booking = self._locked(session, reference, version)
             if booking.status == BookingStatus.CANCELLED:
                 raise BookingCancelled()
@@ -379,9 +388,10 @@ class Scheduler:
         if email_key:
             self._check_cap(session, service, email_key, now)
         request.check(service.channels)
+        reference = new_reference()
         citizen = {
             "status": BookingStatus.CONFIRMED,
-            "reference": new_reference(),
+            "reference": reference,
             "name": request.name,
             "email": request.email,
             "email_key": email_key,
@@ -392,6 +402,7 @@ class Scheduler:
             "sign_language": request.sign_language,
             "wheelchair_access": request.wheelchair_access,
             "created_by_id": request.created_by_id,
+            "search_key": search_key(reference, request.name, request.email, request.phone),
             "created_at": now,
         }
         held = self._claim_hold(session, request, now) if request.hold_token else None

@@ -33,6 +33,9 @@ class Audience(StrEnum):
     FEED = "sprechstunde:feed"
     ROOM = "sprechstunde:room"
     INVITE = "sprechstunde:room-invite"
+    WAITLIST = "sprechstunde:waitlist"
+    OFFER = "sprechstunde:offer"
+    CALLBACK = "sprechstunde:callback"
 
 
 @dataclass(frozen=True, slots=True)

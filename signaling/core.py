@@ -52,6 +52,7 @@ from signaling.effects import (
     UpdateMedia,
 )
 from signaling.events import Admitted, Broadcast, Ended, Event, Joined, Kick, Relayed
+from signaling.negotiation import participants, polite
 from signaling.protocol import CloseCode, InvalidMessage, ServerMessage
 from signaling.state import Room, Seat, TokenBucket
 
@@ -101,24 +102,6 @@ def ticket_refusal(error: Exception) -> Refusal | None:
     return None
 
 
-def too_big(frame: str | bytes, limit: int) -> bool:
-    """Over `limit` bytes, as `max_message_bytes` tells the client: a text frame as UTF-8."""
-    if isinstance(frame, bytes) or 4 * len(frame) <= limit:
-        # A character is at most 4 bytes: most frames need no encoding to be measured.
-        return len(frame) > limit
-    return len(frame.encode("utf-8", "surrogatepass")) > limit
-
-
-def polite(me_can_rollback: bool, other_can_rollback: bool, me_is_newcomer: bool) -> bool:
-    """Exactly one side of a pair is polite (MDN's perfect negotiation): never a peer that
-    cannot roll back (aiortc); otherwise the one that was there first."""
-    if not me_can_rollback:
-        return False
-    if not other_can_rollback:
-        return True
-    return not me_is_newcomer
-
-
 def _error(conn: str, code: str, message: str, **extra: object) -> list[Effect]:
     return [Send(conn, protocol.error(code, message, **extra))]
 
@@ -150,7 +133,7 @@ class Core:
 
     def authenticate(self, frame: str | bytes) -> protocol.Auth | Refusal:
         """The first frame: an `auth`, or the refusal of the connection."""
-        if too_big(frame, self.config.max_message_bytes):
+        if protocol.too_big(frame, self.config.max_message_bytes):
             return refusal(CloseCode.MESSAGE_TOO_BIG)
         try:
             auth = protocol.parse(frame)
@@ -244,7 +227,7 @@ class Core:
             "max_message_bytes": self.config.max_message_bytes,
             # Waiting guests learn nothing of the room, nor of its TURN servers.
             "ice_servers": ice_servers if seat.inside else [],
-            "participants": _participants(seat, others) if seat.inside else [],
+            "participants": participants(seat.can_rollback, others) if seat.inside else [],
         }
         if seat.resume is not None:
             welcome["resume"] = seat.resume
@@ -264,7 +247,7 @@ class Core:
         error, or nothing for a frame dropped by the rate limit)."""
         seat.last_heard = now
         config = self.config
-        if too_big(frame, config.max_message_bytes):
+        if protocol.too_big(frame, config.max_message_bytes):
             return [Close(seat.conn, CloseCode.MESSAGE_TOO_BIG)]
         if not seat.bucket.take(now):
             seat.strikes += 1
@@ -445,7 +428,7 @@ class Core:
         others = [m for m in members if m.id != seat.id]
         admitted: ServerMessage = {
             "type": "admitted",
-            "participants": _participants(seat, others),
+            "participants": participants(seat.can_rollback, others),
             "ice_servers": ice_servers,
         }
         if seat.resume is not None:
@@ -476,15 +459,6 @@ class Core:
             Send(seat.conn, {"type": "ended", "reason": "room_closed"}),
             Close(seat.conn, CloseCode.ROOM_CLOSED),
         ]
-
-
-def _participants(seat: Seat, others: list[Member]) -> list[ServerMessage]:
-    """Those inside, as a seat coming in meets them: it is the newcomer of every pair."""
-    return [
-        {**m.public(), "polite": polite(seat.can_rollback, m.can_rollback, True)}
-        for m in others
-        if m.state is Presence.INSIDE
-    ]
 
 
 def _relay(

@@ -19,6 +19,14 @@ PeerId = Annotated[str, Field(min_length=1, max_length=64)]
 ServerMessage = dict[str, Any]
 
 
+def too_big(frame: str | bytes, limit: int) -> bool:
+    """Over `limit` bytes, as `max_message_bytes` tells the client: a text frame as UTF-8."""
+    if isinstance(frame, bytes) or 4 * len(frame) <= limit:
+        # A character is at most 4 bytes: most frames need no encoding to be measured.
+        return len(frame) > limit
+    return len(frame.encode("utf-8", "surrogatepass")) > limit
+
+
 class CloseCode(IntEnum):
     """WebSocket close codes: 1000 after `leave`, else the application range (4000-4999).
     The close reason is the lower-case name, for the page to look up its message."""

@@ -20,6 +20,7 @@ from signaling.hub import Hub
 from web import errors, logs, pages
 from web.api import (
     altcha,
+    callbacks,
     connection_test,
     devmail,
     docs,
@@ -30,11 +31,13 @@ from web.api import (
     rooms,
     signaling,
     staff,
+    waitlist,
 )
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
-from web.pages import staff_media
+from web.pages import offer as offer_pages
+from web.pages import staff_media, waitlist_pages
 from web.pages.language import LanguageMiddleware
 from web.pages.rendering import Pages
 from web.protection import Protection
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         if settings.embedded_worker:
             container.worker.start()
             container.daily_purge.start()
+            container.waitlist_worker.start()
         await hub.start()
         if settings.freeze_startup_objects:
             gc.collect()
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         await echo.close_all()
         container.worker.stop()
         container.daily_purge.stop()
+        container.waitlist_worker.stop()
         container.engine.dispose()
         protection.close()
 
@@ -104,8 +109,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     if settings.docs_enabled:
         docs.install(app)
     app.include_router(public.router)
+    app.include_router(waitlist.router)
     app.include_router(altcha.router)
     app.include_router(staff.router)
+    app.include_router(callbacks.router)
     app.include_router(feeds.router)
     app.include_router(connection_test.router)
     app.include_router(rooms.router)
@@ -113,6 +120,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     if settings.env != "production":
         app.include_router(devmail.router)
     pages.install(app)
+    app.include_router(offer_pages.router)
+    app.include_router(waitlist_pages.router)
     secure = settings.base_url.startswith("https://")
     app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
     app.add_middleware(

@@ -86,8 +86,8 @@ def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
-    """Deliver the outbox, and purge expired personal data daily, until SIGINT or SIGTERM
-    (for `embedded_worker=false` set-ups)."""
+    """Deliver the outbox, run the waiting list's offer loop, and purge expired personal data
+    daily, until SIGINT or SIGTERM (for `embedded_worker=false` set-ups)."""
     import logging
     import signal
 
@@ -102,7 +102,9 @@ def _worker(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         signal.signal(signum, lambda *_: container.worker.stop(timeout=0))
     print("outbox worker running", flush=True)
     container.daily_purge.start()
+    container.waitlist_worker.start()
     container.worker.run()
+    container.waitlist_worker.stop()
     container.daily_purge.stop()
     container.engine.dispose()
     return 0

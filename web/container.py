@@ -9,20 +9,32 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
+from notifications.callback_mail import CallbackComposer, CallbackMailWriter
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
-from notifications.outbox import MessageComposer, OutboxConfig, OutboxWriter
+from notifications.outbox import OutboxConfig, OutboxWriter
 from notifications.retention import ERASERS as OUTBOX_ERASERS
+from notifications.team_mail import TeamNoticeComposer, TeamNoticeWriter
+from notifications.waitlist_mail import ComposerWithWaitlist, WaitlistOutboxWriter, WaitlistUrls
 from rooms.access import RoomAccess, RoomConfig
 from rooms.ice import IceConfig, IceServers
 from rooms.retention import ERASERS as ROOM_ERASERS
 from scheduler.accounts import Accounts
+from scheduler.callbacks import CallbackConfig, CallbackDesk
+from scheduler.callbacks_retention import ERASERS as CALLBACK_ERASERS
 from scheduler.catalogue import Catalogue
 from scheduler.db import make_sessionmaker, utcnow
 from scheduler.desk import Desk
+from scheduler.displacement import Displacement
+from scheduler.events import BookingEvent, BookingEventKind
+from scheduler.models import Absence, WeeklyHours
 from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.services import LINK_GRACE, Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
+from scheduler.waitlist import NUDGE, Waitlist, WaitlistConfig
+from scheduler.waitlist_retention import ERASERS as WAITLIST_ERASERS
+from scheduler.waitlist_worker import WaitlistWorker
 from web.database import engine_for
 from web.links import Links
 from web.settings import Settings
@@ -57,6 +69,10 @@ class Container:
     ice: IceServers
     retention: Retention
     daily_purge: DailyPurge
+    waitlist: Waitlist
+    waitlist_worker: WaitlistWorker
+    callbacks: CallbackDesk
+    agenda: AgendaPlanner
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -82,15 +98,67 @@ class Container:
             reminders=[timedelta(hours=h) for h in settings.reminder_hours],
         )
         scheduler.events.subscribe(OutboxWriter(outbox_config))
+        scheduler.events.subscribe(TeamNoticeWriter(settings.base_url, settings.staff_language))
+        waitlist = Waitlist(
+            scheduler, WaitlistConfig(offer_lifetime=timedelta(hours=settings.offer_hours))
+        )
+        waitlist.subscribe(WaitlistOutboxWriter(outbox_config))
+        callbacks = CallbackDesk(
+            scheduler,
+            CallbackConfig(
+                max_failed_attempts=settings.callback_max_attempts,
+                max_open_per_person=settings.max_open_bookings_per_email,
+            ),
+        )
+        callbacks.subscribe(CallbackMailWriter(outbox_config))
         outbox = Outbox(
             sessions,
             _transport(settings),
             settings.mail_from,
-            MessageComposer(scheduler, links, MailRenderer(), outbox_config),
+            ComposerWithWaitlist(
+                scheduler,
+                links,
+                MailRenderer(),
+                outbox_config,
+                waitlist=waitlist,
+                urls=WaitlistUrls(settings.base_url, waitlist),
+                hotline_phone=settings.hotline_phone,
+            ),
             clock=clock,
         )
+        outbox.composer = CallbackComposer(
+            outbox.composer,
+            MailRenderer(),
+            outbox_config,
+            links,
+            scheduler.tz,
+            callbacks,
+            # The citizen's page to see or withdraw the request (docs/callbacks.md).
+            withdraw_url=lambda token: f"{settings.base_url}/r/{token}",
+        )
+        staff_pages = f"{settings.base_url.rstrip('/')}/staff"
+        outbox.composer = TeamNoticeComposer(
+            outbox.composer,
+            scheduler,
+            MailRenderer(),
+            staff_url=lambda reference: f"{staff_pages}/buchungen/{reference}",
+            hotline_phone=settings.hotline_phone,
+        )
+        agenda_config = AgendaConfig(
+            settings.agenda_mail_time,
+            settings.timezone,
+            settings.base_url,
+            settings.staff_language,
+        )
+        outbox.composer = AgendaComposer(
+            outbox.composer, MailRenderer(), agenda_config, agenda_url=f"{staff_pages}/agenda"
+        )
+        agenda = AgendaPlanner(sessions, agenda_config, clock)
+        outbox.planners.append(agenda)
         worker = OutboxWorker(outbox)
         _wake_after_commit(sessions, worker)
+        waitlist_worker = WaitlistWorker(waitlist, poll=settings.offer_loop_seconds)
+        _nudge_offers(sessions, scheduler, waitlist_worker)
         rooms = RoomAccess(sessions, tokens, _room_config(settings), clock=clock)
         ice = IceServers(
             IceConfig(
@@ -104,7 +172,7 @@ class Container:
         retention = Retention(
             sessions,
             timedelta(days=settings.retention_days),
-            [*ERASERS, *OUTBOX_ERASERS, *ROOM_ERASERS],
+            [*ERASERS, *WAITLIST_ERASERS, *CALLBACK_ERASERS, *OUTBOX_ERASERS, *ROOM_ERASERS],
             clock=clock,
         )
         return cls(
@@ -115,7 +183,7 @@ class Container:
             accounts=accounts,
             scheduler=scheduler,
             links=links,
-            catalogue=Catalogue(sessions, accounts),
+            catalogue=Catalogue(sessions, accounts, Displacement(scheduler)),
             desk=Desk(scheduler),
             outbox=outbox,
             worker=worker,
@@ -123,6 +191,10 @@ class Container:
             ice=ice,
             retention=retention,
             daily_purge=DailyPurge(retention, settings.purge_time, settings.timezone, clock),
+            waitlist=waitlist,
+            waitlist_worker=waitlist_worker,
+            callbacks=callbacks,
+            agenda=agenda,
         )
 
 
@@ -147,3 +219,33 @@ def _wake_after_commit(sessions: sessionmaker[Session], worker: OutboxWorker) ->
     @event.listens_for(sessions, "after_rollback")
     def _rolled_back(session: Session) -> None:
         session.info.pop("outbox_written", None)
+
+
+def _nudge_offers(
+    sessions: sessionmaker[Session], scheduler: Scheduler, worker: WaitlistWorker
+) -> None:
+    """Wake the waiting list's offer loop after a commit that may have freed a slot: a
+    cancellation or a reschedule (booking events), new weekly hours, an absence withdrawn, an
+    offer declined or given back (`NUDGE`)."""
+
+    def freed(session: Session, change: BookingEvent) -> None:
+        if change.kind in (BookingEventKind.CANCELLED, BookingEventKind.RESCHEDULED):
+            session.info[NUDGE] = True
+
+    scheduler.events.subscribe(freed)
+
+    @event.listens_for(sessions, "after_flush")
+    def _flushed(session: Session, _context: object) -> None:
+        if any(isinstance(row, WeeklyHours) for row in session.new) or any(
+            isinstance(row, Absence) for row in session.deleted
+        ):
+            session.info[NUDGE] = True
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.pop(NUDGE, False):
+            worker.wake()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(NUDGE, None)

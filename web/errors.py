@@ -48,6 +48,18 @@ MESSAGES = {
         "Wheelchair access can only be arranged for an appointment in person."
     ),
     "idempotency_key_reused": ("This Idempotency-Key was already used with a different request."),
+    "callback_windows_invalid": (
+        "Please give one to {maximum} preferred times within the next 14 days, each ending "
+        "after it starts and at most 12 hours long."
+    ),
+    "callback_claimed": "{claimed_by} is already handling this callback request.",
+    "too_many_open_callbacks": (
+        "There are already {maximum} open callback requests for this service with this phone "
+        "number or e-mail address."
+    ),
+    "callback_finished": (
+        "This callback request has already been dealt with and can no longer be changed."
+    ),
     "conflict": "The request conflicts with the current state.",
     "slot_unavailable": "This appointment time is no longer available. Please choose another one.",
     "booking_cancelled": "This appointment has been cancelled and cannot be changed.",
@@ -57,6 +69,12 @@ MESSAGES = {
     ),
     "booking_not_started": "This appointment has not begun yet.",
     "busy": "The system is busy. Please try again in a moment.",
+    "already_waiting": (
+        "You are already on the waiting list for this service with this e-mail address."
+    ),
+    "offer_unavailable": (
+        "This offer is no longer available: it has expired, was declined or has been taken back."
+    ),
     "invalid_offer": (
         "The connection offer is not valid: it must be a WebRTC offer (SDP) with at least one "
         "audio or video track."
@@ -82,6 +100,9 @@ MESSAGES = {
     "email_taken": "This e-mail address is already in use.",
     "name_taken": "This name is already in use.",
     "closure_exists": "The office is already closed on that day.",
+    "affected_changed": (
+        "The appointments hit by this change are no longer those you checked. Please check again."
+    ),
     "hours_overlap": "Opening hours of one day must not overlap.",
     "password_too_short": "The password must be at least {minimum} characters long.",
     "password_too_weak": (
@@ -166,6 +187,8 @@ async def _domain(request: Request, exc: Exception) -> Response:
     extra: dict[str, Any] = {"params": params, **times}
     if "field" in exc.params:
         extra["field"] = exc.params["field"]
+    if isinstance(exc, errors.CallbackClaimed):  # who has it, for the agent who lost the race
+        extra["claimed_by"] = {"id": exc.params["claimed_by_id"], "name": exc.params["claimed_by"]}
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -244,11 +244,23 @@ class AbsenceIn(BaseModel):
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
+class DisplacedOut(BaseModel):
+    """An appointment an absence or closure day hit: moved to `advisor_id` at the same time
+    (same reference and links), or cancelled with an apology (`advisor_id` null)."""
+
+    reference: str
+    start: str
+    outcome: Literal["moved", "cancelled"]
+    advisor_id: int | None = None
+
+
 class AbsenceOut(BaseModel):
     id: int
     start: str
     end: str
     reason: str
+    # Only in the answer to adding one: what it did to the appointments in it.
+    displaced: list[DisplacedOut] = []
 
 
 class TeamIn(BaseModel):
@@ -271,6 +283,8 @@ class ClosureOut(BaseModel):
     id: int
     day: date
     name: str
+    # Only in the answer to adding one: the appointments that day, all cancelled.
+    displaced: list[DisplacedOut] = []
 
 
 def _outcome(status: BookingStatus) -> BookingStatus:

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     holiday_subdivision: str | None = "ST"
     hold_minutes: int = Field(default=5, ge=1, le=60)
     max_open_bookings_per_email: int = Field(default=2, ge=1)
+    # Callback queue: failed attempts (not reached) after which a request is closed and the
+    # citizen, if they gave an e-mail address, is told so.
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Waiting list: how long an offer is held for its person at most (shorter when the slot
+    # is sooner), and how often the offer loop runs besides being woken by a freed slot.
+    offer_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    offer_loop_seconds: float = Field(default=60.0, ge=1, le=3600)
     # Bot protection per client address (web/protection.py). A person searches a few dozen
     # times and books once; a household, an office or a mobile network may share an address.
     slot_searches_per_minute: int = Field(default=60, ge=1)
@@ -118,6 +125,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1, le=3650)
     # Local time of day at which `serve` (with the embedded worker) and `worker` erase what is due.
     purge_time: time = time(3, 30)
+    # Local time of day from which advisors who asked for it get their day's agenda by e-mail;
+    # staff mail (agendas, team notices) goes out in `staff_language`.
+    agenda_mail_time: time = time(7, 0)
+    staff_language: str = "de"
     # The accessibility statement (/barrierefreiheit): where to report barriers, the date the
     # statement was prepared or last reviewed, and the state's enforcement body.
     accessibility_contact_email: str = "barrierefreiheit@example.org"

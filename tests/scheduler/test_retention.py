@@ -50,6 +50,10 @@ NOTHING = {
     "outbox_messages_deleted": 0,
     "room_invites_deleted": 0,
     "rooms_deleted": 0,
+    "waitlist_offers_deleted": 0,
+    "waitlist_entries_deleted": 0,
+    "callback_attempts_deleted": 0,
+    "callback_requests_deleted": 0,
 }
 
 
@@ -440,6 +444,12 @@ EVERYTHING = {
     "outbox_messages_deleted": 3,
     "room_invites_deleted": 1,
     "rooms_deleted": 1,
+    # The purges of the waiting list and of the callbacks are tested in
+    # tests/scheduler/test_waitlist.py and tests/scheduler/test_callbacks.py.
+    "waitlist_offers_deleted": 0,
+    "waitlist_entries_deleted": 0,
+    "callback_attempts_deleted": 0,
+    "callback_requests_deleted": 0,
 }
 
 

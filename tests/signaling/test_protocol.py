@@ -20,7 +20,7 @@ from rooms.errors import (
 )
 from signaling import protocol
 from signaling.bus import Admission, AdmissionResult, Member, Presence, Seating
-from signaling.core import AUTH_TIMEOUT, Core, HubConfig, polite, ticket_refusal
+from signaling.core import AUTH_TIMEOUT, Core, HubConfig, ticket_refusal
 from signaling.effects import (
     Admit,
     Close,
@@ -40,6 +40,7 @@ from signaling.effects import (
     UpdateMedia,
 )
 from signaling.events import Admitted, Broadcast, Ended, Joined, Kick, Relayed
+from signaling.negotiation import polite
 from signaling.protocol import CloseCode
 from signaling.state import Room, Seat, TokenBucket
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, Response
 
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
+from scheduler.displacement import Displaced
 from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
 from web.deps import Actor, Services, Token, client_address
@@ -21,6 +23,7 @@ from web.schemas import (
     ClosureIn,
     ClosureOut,
     CredentialsIn,
+    DisplacedOut,
     IsoDate,
     OutcomeIn,
     RescheduleIn,
@@ -155,13 +158,16 @@ def get_weekly_hours(advisor_id: int, actor: Actor, services: Services) -> list[
 
 @router.post("/advisors/{advisor_id}/absences", response_model=AbsenceOut, status_code=201)
 def add_absence(advisor_id: int, body: AbsenceIn, actor: Actor, services: Services) -> AbsenceOut:
-    absence = services.catalogue.add_absence(actor, advisor_id, body.start, body.end, body.reason)
+    absence, displaced = services.catalogue.enter_absence(
+        actor, advisor_id, body.start, body.end, body.reason
+    )
     tz = services.scheduler.tz
     return AbsenceOut(
         id=absence.id,
         start=local(absence.start_at, tz),
         end=local(absence.end_at, tz),
         reason=absence.reason,
+        displaced=_displaced(displaced, tz),
     )
 
 
@@ -189,8 +195,25 @@ def list_closures(services: Services) -> list[ClosureOut]:
 
 @router.post("/closures", response_model=ClosureOut, status_code=201)
 def add_closure(body: ClosureIn, actor: Actor, services: Services) -> ClosureOut:
-    closure = services.catalogue.add_closure(actor, body.day, body.name)
-    return ClosureOut.model_validate(closure, from_attributes=True)
+    closure, displaced = services.catalogue.enter_closure(actor, body.day, body.name)
+    return ClosureOut(
+        id=closure.id,
+        day=closure.day,
+        name=closure.name,
+        displaced=_displaced(displaced, services.scheduler.tz),
+    )
+
+
+def _displaced(displaced: Displaced, tz: ZoneInfo) -> list[DisplacedOut]:
+    return [
+        DisplacedOut(
+            reference=item.reference,
+            start=local(item.start, tz),
+            outcome="moved" if item.moved else "cancelled",
+            advisor_id=item.to_advisor_id,
+        )
+        for item in displaced.appointments
+    ]
 
 
 @router.get("/staff/bookings", response_model=list[StaffBookingOut])

@@ -1,4 +1,5 @@
-"""Pages: the day's agenda and the week, one booking's details, and the outcome of a consultation.
+"""Pages: the day's agenda and the week, and the outcome of a consultation (one booking's
+details and what staff do with it are in `staff_bookings.py`).
 
 Advisors see their own appointments; hotline staff and administrators see everyone's and may
 narrow them to one advisor (the desk decides, see `scheduler.desk`).
@@ -105,27 +106,6 @@ def week(
         next_week=monday + timedelta(days=7),
         advisors=_advisors(request, staff),
         advisor_filter=berater,
-    )
-
-
-@router.get("/staff/buchungen/{reference}")
-def booking(
-    request: Request,
-    reference: Reference,
-    staff: StaffPage,
-    services: Services,
-    neu: bool = False,
-) -> HTMLResponse:
-    info = services.desk.booking(staff, reference)
-    return render(
-        request,
-        staff,
-        "staff/booking.html",
-        section="/staff/hotline" if staff.role == Role.HOTLINE else "/staff/agenda",
-        booking=info,
-        advisors=_advisors(request, staff),
-        now=services.scheduler.clock(),
-        new=neu,
     )
 
 

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from scheduler.accounts import StaffIdentity
 from scheduler.catalogue import HoursSpec, hours_problems
+from scheduler.displacement import AffectedChanged, Displaced, Displacement
 from scheduler.errors import InvalidRequest, NotFound, PermissionDenied
 from scheduler.models import Role
 from web.deps import Renderer, Services, container, pages
@@ -189,28 +190,89 @@ def absences(
     staff: StaffPage,
     berater: OptionalId = None,
     gespeichert: Annotated[str | None, Query(max_length=20)] = None,
+    verschoben: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    abgesagt: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> HTMLResponse:
     target = _target(staff, "/staff/abwesenheiten", berater)
-    return _absences_page(request, staff, target, FormErrors(), {}, saved=gespeichert)
+    return _absences_page(
+        request,
+        staff,
+        target,
+        FormErrors(),
+        {},
+        saved=gespeichert,
+        moved=verschoben,
+        cancelled=abgesagt,
+    )
 
 
 @router.post("/staff/abwesenheiten", response_model=None)
 def add_absence(
     request: Request, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
+    """Without appointments in the absence it is saved at once; otherwise the page first
+    lists them with where each goes (a colleague, or cancelled), and saving takes the
+    confirmation, which carries the ids it showed (scheduler/displacement.py)."""
     target = _form_target(staff, "/staff/abwesenheiten", form)
     values = {name: text(form, name) for name in _ABSENCE_FIELDS}
     errors = FormErrors()
     span = _absence_span(request, values, errors)
-    if span is not None:
-        try:
-            services.catalogue.add_absence(staff, target, span[0], span[1], values["reason"])
-        except InvalidRequest as exc:
-            add_domain_error(request, errors, exc, {"start": "start_date", "end": "end_date"})
-    if errors:
+    if span is None:
         return _absences_page(request, staff, target, errors, values, status=422)
-    query = "&".join(q for q in (_query(target, staff), "gespeichert=added") if q)
+    confirmed = _confirmed_ids(form)
+    if confirmed is None:
+        preview = Displacement(services.scheduler).preview_absence(target, *span)
+        if preview.appointments:
+            return _preview_page(request, staff, target, values, preview)
+        confirmed = frozenset()
+    try:
+        _, displaced = services.catalogue.enter_absence(
+            staff, target, span[0], span[1], values["reason"], expected=confirmed
+        )
+    except AffectedChanged:
+        preview = Displacement(services.scheduler).preview_absence(target, *span)
+        return _preview_page(request, staff, target, values, preview, changed=True)
+    except InvalidRequest as exc:
+        add_domain_error(request, errors, exc, {"start": "start_date", "end": "end_date"})
+        return _absences_page(request, staff, target, errors, values, status=422)
+    outcome = "gespeichert=added"
+    if displaced.appointments:
+        outcome += f"&verschoben={len(displaced.moved)}&abgesagt={len(displaced.cancelled)}"
+    query = "&".join(q for q in (_query(target, staff), outcome) if q)
     return see_other(f"/staff/abwesenheiten?{query}")
+
+
+def _confirmed_ids(form: FormData) -> frozenset[int] | None:
+    """The booking ids the preview showed, when this is its confirmation; else None."""
+    if text(form, "bestaetigt") != "1":
+        return None
+    raw = text(form, "betroffen")
+    ids = [parse_id(part) for part in raw.split(",")] if raw else []
+    return frozenset(i for i in ids if i is not None)
+
+
+def _preview_page(
+    request: Request,
+    staff: StaffIdentity,
+    target: int,
+    values: dict[str, str],
+    preview: Displaced,
+    *,
+    changed: bool = False,
+) -> HTMLResponse:
+    return render(
+        request,
+        staff,
+        "staff/absences_confirm.html",
+        section="/staff/abwesenheiten",
+        status_code=409 if changed else 200,
+        preview=preview,
+        affected=",".join(str(i) for i in sorted(preview.booking_ids)),
+        target=target,
+        values=values,
+        changed=changed,
+        back_url="/staff/abwesenheiten" + (f"?berater={target}" if target != staff.id else ""),
+    )
 
 
 @router.post("/staff/abwesenheiten/{absence_id}/entfernen")
@@ -280,6 +342,8 @@ def _absences_page(
     values: dict[str, Any],
     *,
     saved: str | None = None,
+    moved: int = 0,
+    cancelled: int = 0,
     status: int = 200,
 ) -> HTMLResponse:
     listed = container(request).catalogue.absences(staff, target)
@@ -295,4 +359,117 @@ def _absences_page(
         errors=errors,
         values=values,
         saved=saved,
+        moved=moved,
+        cancelled=cancelled,
+    )
+
+
+# -- closure days (administrators) -----------------------------------------------------------
+
+CLOSURES = "/staff/abwesenheiten/schliesstage"
+
+
+def _admin(staff: StaffIdentity) -> None:
+    require_section(staff, "/staff/admin")
+
+
+@router.get(CLOSURES)
+def closures(
+    request: Request,
+    staff: StaffPage,
+    gespeichert: Annotated[str | None, Query(max_length=20)] = None,
+    abgesagt: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> HTMLResponse:
+    _admin(staff)
+    return _closures_page(request, staff, FormErrors(), {}, saved=gespeichert, cancelled=abgesagt)
+
+
+@router.post(CLOSURES, response_model=None)
+def add_closure(
+    request: Request, staff: StaffPage, form: Form, services: Services
+) -> HTMLResponse | RedirectResponse:
+    """As for an absence: the appointments of the day are listed first (all are cancelled,
+    the whole office being shut), and saving takes the confirmation."""
+    _admin(staff)
+    values = {"day": text(form, "day"), "name": text(form, "name")}
+    errors = FormErrors()
+    day = _closure_day(request, values, errors)
+    if day is None:
+        return _closures_page(request, staff, errors, values, status=422)
+    confirmed = _confirmed_ids(form)
+    if confirmed is None:
+        preview = Displacement(services.scheduler).preview_closure(day)
+        if preview.appointments:
+            return _closure_preview(request, staff, values, preview)
+        confirmed = frozenset()
+    try:
+        _, displaced = services.catalogue.enter_closure(
+            staff, day, values["name"], expected=confirmed
+        )
+    except AffectedChanged:
+        preview = Displacement(services.scheduler).preview_closure(day)
+        return _closure_preview(request, staff, values, preview, changed=True)
+    except InvalidRequest as exc:
+        add_domain_error(request, errors, exc, {"day": "day"})
+        return _closures_page(request, staff, errors, values, status=422)
+    return see_other(f"{CLOSURES}?gespeichert=added&abgesagt={len(displaced.cancelled)}")
+
+
+def _closure_day(request: Request, values: dict[str, str], errors: FormErrors) -> date | None:
+    gettext = pages(request).gettext
+    if len(values["name"]) > 200:
+        errors.add("name", gettext(request, "This is too long."))
+    try:
+        day = date.fromisoformat(values["day"])
+    except ValueError:
+        errors.add("day", gettext(request, "Please enter a date like 2026-03-02."))
+        return None
+    if not 2000 <= day.year <= 2099:
+        errors.add("day", gettext(request, "Please enter a date like 2026-03-02."))
+        return None
+    return None if errors else day
+
+
+def _closure_preview(
+    request: Request,
+    staff: StaffIdentity,
+    values: dict[str, str],
+    preview: Displaced,
+    *,
+    changed: bool = False,
+) -> HTMLResponse:
+    return render(
+        request,
+        staff,
+        "staff/closures_confirm.html",
+        section="/staff/abwesenheiten",
+        status_code=409 if changed else 200,
+        preview=preview,
+        affected=",".join(str(i) for i in sorted(preview.booking_ids)),
+        values=values,
+        changed=changed,
+    )
+
+
+def _closures_page(
+    request: Request,
+    staff: StaffIdentity,
+    errors: FormErrors,
+    values: dict[str, str],
+    *,
+    saved: str | None = None,
+    cancelled: int = 0,
+    status: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        staff,
+        "staff/closures.html",
+        section="/staff/abwesenheiten",
+        status_code=status,
+        closures=container(request).catalogue.closures(),
+        errors=errors,
+        values=values,
+        saved=saved,
+        cancelled=cancelled,
     )

@@ -1,0 +1,203 @@
+"""The waiting list's e-mails: joined, an offer, an offer passed on.
+
+`WaitlistOutboxWriter` is registered on `Waitlist` and writes the outbox row in the transaction
+of the change, as `OutboxWriter` does for bookings; the mail is rendered when it is sent, from
+the entry and the offer as they are then: an offer that has been answered or has run out is not
+mailed any more. The templates are `templates/waitlist_*` and `templates/offer*` (the subject
+too, in `waitlist_subject.txt`), their texts in the mails' one catalogue, `messages.po`.
+"""
+
+from __future__ import annotations
+
+import gettext
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from notifications.messages import LOCALE_DIR, TEMPLATE_DIR, _tel, _tidy_text
+from notifications.models import OutboxMessage
+from notifications.outbox import Composed, MessageComposer, OutboxConfig, message_row
+from scheduler.i18n import load_translations
+from scheduler.waitlist import EntryInfo, OfferInfo, Waitlist, WaitlistEvent, WaitlistEventKind
+from scheduler.waitlist_models import EntryStatus, OfferStatus
+
+# The paths of the public contract: `{base_url}/o/{token}` for an offer; ours for an entry.
+OFFER_PATH = "/o/"
+ENTRY_PATH = "/w/"
+
+KIND_JOINED = "waitlist_joined"
+KIND_OFFER = "waitlist_offer"
+KIND_OFFER_EXPIRED = "waitlist_offer_expired"
+KINDS = {
+    WaitlistEventKind.JOINED: KIND_JOINED,
+    WaitlistEventKind.OFFERED: KIND_OFFER,
+    WaitlistEventKind.OFFER_EXPIRED: KIND_OFFER_EXPIRED,
+}
+_TEMPLATES = {
+    KIND_JOINED: "waitlist_joined",
+    KIND_OFFER: "offer",
+    KIND_OFFER_EXPIRED: "offer_expired",
+}
+_PATTERNS = {"de": ("EEEE, d. MMMM y", "HH:mm"), "en": ("EEEE, d MMMM y", "h:mm a")}
+
+
+class WaitlistUrls:
+    """The citizen's addresses of an entry and of an offer."""
+
+    def __init__(self, base_url: str, waitlist: Waitlist) -> None:
+        self._base_url = base_url
+        self._waitlist = waitlist
+
+    def entry(self, entry: EntryInfo) -> str:
+        return f"{self._base_url}{ENTRY_PATH}{self._waitlist.entry_token(entry)}"
+
+    def offer(self, offer: OfferInfo) -> str:
+        return f"{self._base_url}{OFFER_PATH}{self._waitlist.offer_token(offer)}"
+
+
+class WaitlistOutboxWriter:
+    def __init__(self, config: OutboxConfig) -> None:
+        self._domain = urlsplit(config.base_url).hostname or "localhost"
+
+    def __call__(self, session: Session, event: WaitlistEvent) -> None:
+        if not event.email:
+            return
+        row = message_row(
+            KINDS[event.kind],
+            event.email,
+            event.language,
+            event.at,
+            domain=self._domain,
+            params={
+                "entry_id": str(event.entry_id),
+                "offer_id": str(event.offer_id) if event.offer_id is not None else None,
+            },
+            # An offer mail that could not go out before the offer ran out is worthless.
+            expires_at=event.expires_at,
+        )
+        session.connection().execute(insert(OutboxMessage), [row])
+        session.info["outbox_written"] = True
+
+
+class WaitlistMailRenderer:
+    def __init__(self, locale_dir: Path = LOCALE_DIR, template_dir: Path = TEMPLATE_DIR) -> None:
+        self._translations: dict[str, gettext.GNUTranslations] = {}
+        for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po")):
+            self._translations[po.parent.parent.name] = load_translations(po)
+        self._environments = {
+            language: _environment(template_dir, translations)
+            for language, translations in self._translations.items()
+        }
+
+    def render(
+        self, kind: str, language: str, values: dict[str, Any], tz: ZoneInfo
+    ) -> tuple[str, str, str]:
+        language = language if language in self._translations else "de"
+        dates = _Dates(Locale.parse(language), tz)
+        values = {**values, "language": language, "fmt": dates}
+        offer: OfferInfo | None = values.get("offer")
+        environment = self._environments[language]
+        subject = environment.get_template("waitlist_subject.txt").render(
+            kind=kind,
+            service=values["entry"].service_name,
+            date=dates.date(offer.start) if offer else "",
+        )
+        # A line break in a header would start a new header: keep the subject on one line.
+        subject = " ".join(subject.split())
+        name = _TEMPLATES[kind]
+        text = environment.get_template(f"{name}.txt").render(values, subject=subject)
+        html = environment.get_template(f"{name}.html").render(values, subject=subject)
+        return subject, _tidy_text(text), html
+
+
+class ComposerWithWaitlist(MessageComposer):
+    """The booking messages' composer, which also renders the waiting list's mails."""
+
+    def __init__(
+        self,
+        *args: Any,
+        waitlist: Waitlist,
+        urls: WaitlistUrls,
+        hotline_phone: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._waitlist = waitlist
+        self._urls = urls
+        self._hotline_phone = hotline_phone
+        self._waitlist_renderer = WaitlistMailRenderer()
+
+    def compose(self, session: Session, message: OutboxMessage, now: datetime) -> Composed | None:
+        if message.kind not in _TEMPLATES:
+            return super().compose(session, message, now)
+        params = message.params or {}
+        entry_id, offer_id = params.get("entry_id"), params.get("offer_id")
+        if not entry_id:
+            return None
+        found = self._waitlist.mail_view(
+            session, int(entry_id), int(offer_id) if offer_id else None
+        )
+        if found is None:
+            return None
+        entry, offer = found
+        if entry.status not in (EntryStatus.WAITING, EntryStatus.OFFERED):
+            return None  # left, removed or booked since: nothing more to tell
+        if message.kind == KIND_OFFER and (offer is None or offer.status != OfferStatus.OPEN):
+            return None
+        values = {
+            "entry": entry,
+            "offer": offer,
+            "entry_url": self._urls.entry(entry),
+            "offer_url": self._urls.offer(offer) if offer else None,
+            "hotline_phone": self._hotline_phone,
+        }
+        subject, text, html = self._waitlist_renderer.render(
+            message.kind, message.language, values, self._waitlist.scheduler.tz
+        )
+        return Composed(subject, text, html)
+
+
+class _Dates:
+    def __init__(self, locale: Locale, zone: ZoneInfo) -> None:
+        self._locale = locale
+        self._zone = zone
+        self._patterns = _PATTERNS.get(str(locale.language), ("full", "short"))
+
+    def date(self, moment: datetime) -> str:
+        return format_date(moment.astimezone(self._zone).date(), self._patterns[0], self._locale)
+
+    def time(self, moment: datetime) -> str:
+        return format_time(
+            moment.astimezone(self._zone), self._patterns[1], tzinfo=self._zone, locale=self._locale
+        )
+
+
+def _environment(template_dir: Path, translations: gettext.GNUTranslations) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(template_dir),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+    environment.filters["tel"] = _tel
+    return environment
+
+
+__all__ = [
+    "ComposerWithWaitlist",
+    "WaitlistMailRenderer",
+    "WaitlistOutboxWriter",
+    "WaitlistUrls",
+]
