@@ -9,6 +9,7 @@ second step. Who may see which booking, and the audit of every read, is the desk
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -18,8 +19,14 @@ from starlette.datastructures import FormData
 
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
-from scheduler.desk import NOTE_MAX_LENGTH
-from scheduler.errors import Conflict, InvalidRequest, SchedulerError, SlotUnavailable
+from scheduler.desk import NOTE_MAX_LENGTH, Desk
+from scheduler.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    SchedulerError,
+    SlotUnavailable,
+)
 from scheduler.models import BookingStatus, Role
 from scheduler.search import MAX_QUERY_LENGTH, SEARCH_LIMIT
 from scheduler.views import BookingInfo
@@ -152,60 +159,6 @@ def _refused(
     info = container(request).desk.booking(staff, reference)
     status = 409 if isinstance(exc, Conflict) else 422
     return _confirm_page(request, staff, info, action, error=_message(request, exc), status=status)
-
-
-@router.get("/staff/buchungen/{reference}/absagen")
-def cancel_confirm(
-    request: Request, reference: Reference, staff: StaffPage, services: Services
-) -> HTMLResponse:
-    return _confirm_page(request, staff, services.desk.booking(staff, reference), "absagen")
-
-
-@router.post("/staff/buchungen/{reference}/absagen", response_model=None)
-def cancel(
-    request: Request, reference: Reference, staff: StaffPage, form: Form, services: Services
-) -> HTMLResponse | RedirectResponse:
-    try:
-        info = services.desk.cancel(staff, reference)
-    except (Conflict, InvalidRequest) as exc:
-        return _refused(request, staff, reference, "absagen", exc)
-    return see_other(_url(info.reference) + "?erledigt=abgesagt")
-
-
-@router.get("/staff/buchungen/{reference}/bestaetigung")
-def resend_confirm(
-    request: Request, reference: Reference, staff: StaffPage, services: Services
-) -> HTMLResponse:
-    return _confirm_page(request, staff, services.desk.booking(staff, reference), "bestaetigung")
-
-
-@router.post("/staff/buchungen/{reference}/bestaetigung", response_model=None)
-def resend(
-    request: Request, reference: Reference, staff: StaffPage, form: Form, services: Services
-) -> HTMLResponse | RedirectResponse:
-    try:
-        info = services.desk.resend_confirmation(staff, reference)
-    except (Conflict, InvalidRequest) as exc:
-        return _refused(request, staff, reference, "bestaetigung", exc)
-    return see_other(_url(info.reference) + "?erledigt=bestaetigung")
-
-
-@router.get("/staff/buchungen/{reference}/link")
-def reissue_confirm(
-    request: Request, reference: Reference, staff: StaffPage, services: Services
-) -> HTMLResponse:
-    return _confirm_page(request, staff, services.desk.booking(staff, reference), "link")
-
-
-@router.post("/staff/buchungen/{reference}/link", response_model=None)
-def reissue(
-    request: Request, reference: Reference, staff: StaffPage, form: Form, services: Services
-) -> HTMLResponse | RedirectResponse:
-    try:
-        info = services.desk.reissue_link(staff, reference)
-    except (Conflict, InvalidRequest) as exc:
-        return _refused(request, staff, reference, "link", exc)
-    return see_other(_url(info.reference) + "?erledigt=link")
 
 
 @router.get("/staff/buchungen/{reference}/ergebnis")
@@ -386,3 +339,50 @@ def _picker(
         taken=taken,
         open=info.status == BookingStatus.CONFIRMED and info.start > engine.clock(),
     )
+
+
+# -- the actions that need nothing but their confirmation ----------------------------------
+# Registered last: the routes of the other actions, with their own forms, come first.
+
+# The path's last part -> what the desk does, and what the booking's page then says.
+PLAIN: dict[str, tuple[Callable[[Desk, StaffIdentity, str], BookingInfo], str]] = {
+    "absagen": (Desk.cancel, "abgesagt"),
+    "bestaetigung": (Desk.resend_confirmation, "bestaetigung"),
+    "link": (Desk.reissue_link, "link"),
+}
+PlainAction = Annotated[str, Path(max_length=20)]
+
+
+def _plain(action: str) -> tuple[Callable[[Desk, StaffIdentity, str], BookingInfo], str]:
+    if action not in PLAIN:
+        raise NotFound("no such action", field="action")
+    return PLAIN[action]
+
+
+@router.get("/staff/buchungen/{reference}/{action}")
+def plain_confirm(
+    request: Request,
+    reference: Reference,
+    action: PlainAction,
+    staff: StaffPage,
+    services: Services,
+) -> HTMLResponse:
+    _plain(action)
+    return _confirm_page(request, staff, services.desk.booking(staff, reference), action)
+
+
+@router.post("/staff/buchungen/{reference}/{action}", response_model=None)
+def plain_action(
+    request: Request,
+    reference: Reference,
+    action: PlainAction,
+    staff: StaffPage,
+    form: Form,
+    services: Services,
+) -> HTMLResponse | RedirectResponse:
+    do, done = _plain(action)
+    try:
+        info = do(services.desk, staff, reference)
+    except (Conflict, InvalidRequest) as exc:
+        return _refused(request, staff, reference, action, exc)
+    return see_other(_url(info.reference) + f"?erledigt={done}")

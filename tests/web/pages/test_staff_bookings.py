@@ -394,3 +394,9 @@ def test_an_unknown_reference_is_not_found(app, people, action):
     client = staff_client(app, "admin@example.org")
     assert client.get(f"/staff/buchungen/ZZZZ-ZZZZ{page}").status_code == 404
     assert post(client, f"/staff/buchungen/ZZZZ-ZZZZ/{action}", data).status_code == 404
+
+
+def test_an_unknown_action_is_not_found(app, booking):
+    client = staff_client(app, "admin@example.org")
+    assert client.get(f"/staff/buchungen/{booking.reference}/loeschen").status_code == 404
+    assert post(client, f"/staff/buchungen/{booking.reference}/loeschen", {}).status_code == 404
