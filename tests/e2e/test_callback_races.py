@@ -66,7 +66,6 @@ def _explain(responses: list[httpx.Response]) -> str:
     return "; ".join(f"{r.status_code} {r.text[:200]}" for r in responses)
 
 
-@pytest.mark.office_clock
 def test_agents_claiming_one_request_at_once_one_wins(
     server: Server, http: httpx.Client, staff: StaffApi
 ) -> None:
@@ -143,7 +142,6 @@ def test_a_callback_booked_against_a_citizen_for_one_slot_one_wins(
     assert sum(winners.values()) == len(starts)
 
 
-@pytest.mark.office_clock
 def test_requests_of_one_person_at_once_stop_at_the_cap(
     server: Server, http: httpx.Client, staff: StaffApi
 ) -> None:
