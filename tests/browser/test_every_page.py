@@ -20,6 +20,9 @@ from tests.browser.conftest import DESKTOP
 from tests.office_clock import office_today
 
 pytestmark = pytest.mark.office_clock
+# At the hard days (.ci/run) the crawls run in German only: a calendar breaks by the date, and
+# the English pages are built from the same templates and dates.
+LANGS = [pytest.param("de"), pytest.param("en", marks=pytest.mark.not_repeated)]
 
 # WCAG 1.4.10 Reflow: usable at 320 CSS pixels (a 1280 px window at 400 % zoom) without
 # scrolling sideways.
@@ -111,7 +114,7 @@ def _staff_login(page: Any, email: str, password: str) -> None:
     page.wait_for_url(lambda url: "/staff/login" not in url)
 
 
-@pytest.mark.parametrize("lang", ["de", "en"])
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("viewport", [DESKTOP, NARROW], ids=["desktop", "320px"])
 def test_citizen_pages_have_no_accessibility_violations(browsing, site, lang, viewport):
     page = browsing.page(f"/?lang={lang}", lang=lang, viewport=viewport)
@@ -120,7 +123,7 @@ def test_citizen_pages_have_no_accessibility_violations(browsing, site, lang, vi
     assert {path: v for path, v in found.items() if v} == {}
 
 
-@pytest.mark.parametrize("lang", ["de", "en"])
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("role", ["admin", "advisor", "hotline"])
 def test_staff_pages_have_no_accessibility_violations(browsing, site, demo_logins, lang, role):
     page = browsing.page(f"/staff/login?lang={lang}", lang=lang)
