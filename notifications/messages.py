@@ -123,12 +123,14 @@ class MailContext:
     hotline_phone: str
     previous_start: datetime | None = None
     # The displaced kinds only: who holds the appointment now, why ("absence" | "closure"),
-    # and for a cancellation the next free times (when, address), the pages to choose another
-    # time, to join the waiting list and to ask for a callback.
+    # and for a cancellation the citizen's place first in line on the waiting list, the next
+    # free times (when, address), the pages to choose another time, to join the waiting list
+    # and to ask for a callback.
     advisor_name: str | None = None
     cause: str | None = None
     free_times: tuple[tuple[datetime, str], ...] = ()
     more_times_url: str | None = None
+    place_url: str | None = None
     waitlist_url: str | None = None
     callback_url: str | None = None
 

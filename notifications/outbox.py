@@ -289,7 +289,7 @@ class MessageComposer:
             cause=cause,
         )
         if kind == MessageKind.DISPLACED_CANCELLED:
-            context = self._apology(context, info, now)
+            context = self._apology(context, info, now, self.place_url(session, info))
         mail = self._renderer.render(kind, context, message.language)
         if kind not in INVITE_KINDS:
             return Composed(mail.subject, mail.text, mail.html)
@@ -303,10 +303,19 @@ class MessageComposer:
         )
         return Composed(mail.subject, mail.text, mail.html, invite.content.decode(), invite.method)
 
-    def _apology(self, context: MailContext, info: BookingInfo, now: datetime) -> MailContext:
-        """What a citizen whose appointment the office cancelled can do, in this order: take
-        one of the next free times (read now, when the mail goes out), join the waiting list,
-        or ask for a callback (the pages `/warteliste` and `/rueckruf` of the start page)."""
+    def place_url(self, session: Session, info: BookingInfo) -> str | None:
+        """The page of the citizen's place first in line on the waiting list, which the office
+        gave them when it cancelled (notifications/waitlist_mail.py knows the list)."""
+        return None
+
+    def _apology(
+        self, context: MailContext, info: BookingInfo, now: datetime, place_url: str | None
+    ) -> MailContext:
+        """What a citizen whose appointment the office cancelled can do, in this order: wait
+        for the new time held for them first (`place_url`, their place at the head of the
+        waiting list), take one of the next free times (read now, when the mail goes out),
+        join the waiting list (when they are not on it), or ask for a callback (the pages
+        `/warteliste` and `/rueckruf` of the start page)."""
         base, service = self._config.base_url, info.service_id
         first = now.astimezone(self._bookings.tz).date()
         try:
@@ -331,6 +340,7 @@ class MessageComposer:
             context,
             free_times=free,
             more_times_url=f"{base}/buchen/{service}/zeit?" + urlencode({"kanal": channel}),
-            waitlist_url=f"{base}/warteliste?anliegen={service}",
+            place_url=place_url,
+            waitlist_url=None if place_url else f"{base}/warteliste?anliegen={service}",
             callback_url=f"{base}/rueckruf?anliegen={service}",
         )

@@ -26,6 +26,7 @@ from notifications.messages import LOCALE_DIR, TEMPLATE_DIR, _tel, _tidy_text
 from notifications.models import OutboxMessage
 from notifications.outbox import Composed, MessageComposer, OutboxConfig, message_row
 from scheduler.i18n import load_translations
+from scheduler.views import BookingInfo
 from scheduler.waitlist import EntryInfo, OfferInfo, Waitlist, WaitlistEvent, WaitlistEventKind
 from scheduler.waitlist_models import EntryStatus, OfferStatus
 
@@ -134,6 +135,10 @@ class ComposerWithWaitlist(MessageComposer):
         self._urls = urls
         self._hotline_phone = hotline_phone
         self._waitlist_renderer = WaitlistMailRenderer()
+
+    def place_url(self, session: Session, info: BookingInfo) -> str | None:
+        entry = self._waitlist.priority_place(session, info.service_id, info.email)
+        return self._urls.entry(entry) if entry is not None else None
 
     def compose(self, session: Session, message: OutboxMessage, now: datetime) -> Composed | None:
         if message.kind not in _TEMPLATES:

@@ -2,8 +2,10 @@
 
 When an advisor is away, each of their appointments in the absence goes to a colleague of the
 same service who is free at the very same time (same reference, same links, the calendar
-invite updated with a raised SEQUENCE); an appointment no colleague can take is cancelled. On
-a closure day the whole office is shut: every appointment that day is cancelled. Holds (a
+invite updated with a raised SEQUENCE); an appointment no colleague can take is cancelled, and
+its citizen goes first in line on the service's waiting list (scheduler/waitlist_priority.py),
+so the next free time that suits them is held for them before anyone else. On a closure day
+the whole office is shut: every appointment that day is cancelled. Holds (a
 citizen filling in the form) are moved the same way, or deleted. Appointments that have begun
 are left alone.
 
@@ -37,6 +39,7 @@ from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import AuditEntry, Booking, BookingStatus, Staff
 from scheduler.placement import DISPLACEMENT_LOCK, Choice, Span, sweep_expired_holds
 from scheduler.services import Scheduler
+from scheduler.waitlist_priority import put_first
 
 CAUSE_ABSENCE = "absence"
 CAUSE_CLOSURE = "closure"
@@ -228,6 +231,8 @@ class Displacement:
             session.flush()
             if item.held:
                 continue  # nobody to tell: the citizen is still filling in the form
+            if not item.moved:
+                put_first(session, booking, now)  # the next free time that suits is theirs
             info = self._scheduler.booking_info(session, booking.id)
             assert info is not None
             kind = BookingEventKind.RESCHEDULED if item.moved else BookingEventKind.CANCELLED

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from scheduler.services import Scheduler, _conflict_kind, new_reference
 from scheduler.tokens import Audience
 from scheduler.views import BookingInfo
 from scheduler.waitlist_models import (
+    LINE_ORDER,
     EntryStatus,
     OfferStatus,
     WaitlistEntry,
@@ -214,12 +215,12 @@ class OfferDesk:
         with read_session(self.scheduler.sessions) as session:
             oldest = func.min(WaitlistEntry.created_at)
             rows = session.execute(
-                select(WaitlistEntry.service_id, oldest)
+                select(WaitlistEntry.service_id)
                 .where(WaitlistEntry.status == EntryStatus.WAITING)
                 .group_by(WaitlistEntry.service_id)
-                .order_by(oldest)
+                .order_by(func.max(case((WaitlistEntry.priority, 1), else_=0)).desc(), oldest)
             ).all()
-        return [service_id for service_id, _ in rows]
+        return [service_id for (service_id,) in rows]
 
     def _offer_service(self, service_id: int) -> list[int]:
         now = self.clock()
@@ -237,7 +238,7 @@ class OfferDesk:
                         WaitlistEntry.service_id == service_id,
                         WaitlistEntry.status == EntryStatus.WAITING,
                     )
-                    .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+                    .order_by(*LINE_ORDER)
                     .limit(self.config.batch)
                 )
             )

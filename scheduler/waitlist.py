@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from scheduler.waitlist_models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from scheduler.waitlist_priority import place_of
 from scheduler.waitlist_views import (
     NUDGE,
     EntryInfo,
@@ -228,13 +229,7 @@ class Waitlist(OfferDesk):
                     select(func.count()).where(
                         WaitlistEntry.service_id == entry.service_id,
                         WaitlistEntry.status == EntryStatus.WAITING,
-                        or_(
-                            WaitlistEntry.created_at < entry.created_at,
-                            and_(
-                                WaitlistEntry.created_at == entry.created_at,
-                                WaitlistEntry.id < entry.id,
-                            ),
-                        ),
+                        _ahead_of(entry),
                     )
                 )
                 or 0
@@ -258,6 +253,13 @@ class Waitlist(OfferDesk):
 
     # -- for the mails ---------------------------------------------------------------------
 
+    def priority_place(
+        self, session: Session, service_id: int, email: str | None
+    ) -> EntryInfo | None:
+        """The place first in line the office gave a person whose appointment it cancelled."""
+        entry = place_of(session, service_id, email) if email else None
+        return self._entry_info(session, entry) if entry is not None else None
+
     def mail_view(
         self, session: Session, entry_id: int, offer_id: int | None
     ) -> tuple[EntryInfo, OfferInfo | None] | None:
@@ -270,6 +272,18 @@ class Waitlist(OfferDesk):
             return None
         info = self._entry_info(session, entry)
         return info, (self._offer_info(session, offer) if offer is not None else None)
+
+
+def _ahead_of(entry: WaitlistEntry) -> ColumnElement[bool]:
+    """Who stands before `entry` in the line (`LINE_ORDER`)."""
+    joined_before = or_(
+        WaitlistEntry.created_at < entry.created_at,
+        and_(WaitlistEntry.created_at == entry.created_at, WaitlistEntry.id < entry.id),
+    )
+    same_rank = WaitlistEntry.priority == entry.priority
+    if entry.priority:
+        return and_(same_rank, joined_before)
+    return or_(WaitlistEntry.priority.is_(True), and_(same_rank, joined_before))
 
 
 def _queue_lock(session: Session, service_id: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.db import Base, UTCDateTime, utcnow
@@ -70,6 +70,9 @@ class WaitlistEntry(Base):
     # Raised when the entry's link must stop working (left, or erased).
     token_version: Mapped[int] = mapped_column(default=1)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Ahead of everyone who waits without it: the office cancelled this person's appointment
+    # (scheduler/waitlist_priority.py).
+    priority: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -105,3 +108,7 @@ class WaitlistOffer(Base):
     status: Mapped[str] = mapped_column(String(16), default=OfferStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The order of the line: people with priority first, then by the time of joining.
+LINE_ORDER = (WaitlistEntry.priority.desc(), WaitlistEntry.created_at, WaitlistEntry.id)

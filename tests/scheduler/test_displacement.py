@@ -143,11 +143,13 @@ def test_the_sick_day_sends_the_right_mails_with_updated_invites(container, worl
             assert "METHOD:CANCEL" in message.ics
             assert "STATUS:CANCELLED" in message.ics
             text = message.text_body or ""
-            # In this order: free times, the waiting list, a callback.
+            # In this order: the place first in line on the waiting list (a new time held for
+            # them first), the free times, a callback; no second place on the list.
+            place = text.index("http://testserver/w/")
             first_time = text.index(f"/buchen/{service.id}/angaben?")
-            waitlist = text.index(f"http://testserver/warteliste?anliegen={service.id}")
             callback = text.index(f"http://testserver/rueckruf?anliegen={service.id}")
-            assert first_time < waitlist < callback
+            assert place < first_time < callback
+            assert "/warteliste?" not in text
 
 
 def _hm(moment: datetime) -> tuple[int, int]:
