@@ -39,7 +39,7 @@ from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import AuditEntry, Booking, BookingStatus, Staff
 from scheduler.placement import DISPLACEMENT_LOCK, Choice, Span, sweep_expired_holds
 from scheduler.services import Scheduler
-from scheduler.waitlist_priority import put_first
+from scheduler.waitlist_priority import offer_displaced, put_first
 
 CAUSE_ABSENCE = "absence"
 CAUSE_CLOSURE = "closure"
@@ -218,6 +218,8 @@ class Displacement:
         """Write the plan: move, cancel, or (holds) delete; one event and audit entry each."""
         now = self._scheduler.clock()
         for booking, item in zip(hits, plan.items, strict=True):
+            if item.held:
+                offer_displaced(session, booking.id, item.to_advisor_id, now)
             if item.held and not item.moved:
                 session.delete(booking)
                 continue

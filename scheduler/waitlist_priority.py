@@ -1,10 +1,13 @@
-"""First in line: a citizen whose appointment the office cancelled (an absence no colleague
-could cover, a closure day; scheduler/displacement.py) is put at the head of the service's
-waiting list, so that the offer loop holds the next free time that suits them for them alone
-before anyone else gets one. The apology mail tells them so and links to their place.
+"""The waiting list's part in an absence or a closure day (scheduler/displacement.py), in the
+transaction that writes it; its commit wakes the offer loop (`NUDGE`).
 
-It runs in the transaction that cancels the appointment; the cancellation's commit wakes the
-offer loop (`NUDGE`).
+First in line: a citizen whose appointment the office cancelled is put at the head of the
+service's waiting list, so that the offer loop holds the next free time that suits them for
+them alone before anyone else gets one. The apology mail tells them so and links to their place.
+
+An open offer is a held booking: when the absence moves it to a colleague, the offer follows;
+when nobody can take it, the offer ends and its person waits again at their place, for the
+next time that suits.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from scheduler.addresses import cap_key
 from scheduler.models import Booking
-from scheduler.waitlist_models import ACTIVE, EntryStatus, WaitlistEntry
+from scheduler.waitlist_models import (
+    ACTIVE,
+    EntryStatus,
+    OfferStatus,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from scheduler.waitlist_views import NUDGE
 
 
@@ -69,3 +78,25 @@ def place_of(session: Session, service_id: int, email: str) -> WaitlistEntry | N
             WaitlistEntry.priority.is_(True),
         )
     )
+
+
+def offer_displaced(
+    session: Session, booking_id: int, to_advisor_id: int | None, now: datetime
+) -> None:
+    """The open offer backed by the held booking `booking_id`, if any, follows the booking to
+    `to_advisor_id`, or (None: the booking is deleted) ends, its person waiting again."""
+    offer = session.scalar(
+        select(WaitlistOffer)
+        .where(WaitlistOffer.booking_id == booking_id, WaitlistOffer.status == OfferStatus.OPEN)
+        .with_for_update()
+    )
+    if offer is None:
+        return
+    if to_advisor_id is not None:
+        offer.advisor_id = to_advisor_id
+        return
+    offer.status, offer.decided_at, offer.booking_id = OfferStatus.EXPIRED, now, None
+    entry = session.get(WaitlistEntry, offer.entry_id, with_for_update=True)
+    if entry is not None and entry.status == EntryStatus.OFFERED:
+        entry.status, entry.updated_at = EntryStatus.WAITING, now
+    session.info[NUDGE] = True

@@ -5,13 +5,14 @@ suite's frozen Monday, 2031-01-06; times are Europe/Berlin."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from notifications.models import OutboxMessage
 from scheduler.db import read_session
+from scheduler.models import Booking, BookingStatus
 from scheduler.requests import BookingRequest
 from scheduler.waitlist import JoinRequest
 from scheduler.waitlist_models import WaitlistEntry, WaitlistOffer
@@ -152,3 +153,61 @@ def test_a_closure_day_puts_its_citizens_first_in_line_too(container, world):
     assert [(e.email, e.priority) for e in entries(container, service)] == [
         ("erika@example.org", True)
     ]
+
+
+def _open_offer(container) -> WaitlistOffer:
+    with read_session(container.sessions) as session:
+        [offer] = session.scalars(select(WaitlistOffer)).all()
+        return offer
+
+
+def _away_that_day(container, world, advisor_id: int, moment: datetime) -> None:
+    day = moment.astimezone(BERLIN).date()
+    container.catalogue.enter_absence(
+        world.admin, advisor_id, at(day, 0), at(day + timedelta(days=1), 0), "sick"
+    )
+
+
+def test_an_open_offer_follows_its_held_time_to_a_colleague(container, world):
+    service = world.service(name="Wohngeld")
+    advisors = {a.id for a in (world.advisor([service]), world.advisor([service]))}
+    container.waitlist.join(JoinRequest(service.id, "Erika", "erika@example.org", "video"))
+    container.waitlist.run()
+    offered = _open_offer(container)
+
+    _away_that_day(container, world, offered.advisor_id, offered.start_at)
+
+    after = _open_offer(container)
+    [colleague] = advisors - {offered.advisor_id}
+    assert (after.status, after.advisor_id, after.start_at) == ("open", colleague, offered.start_at)
+    with read_session(container.sessions) as session:
+        held = session.get(Booking, after.booking_id)
+        assert held is not None
+        assert (held.status, held.advisor_id) == (BookingStatus.HELD, colleague)
+    with read_session(container.sessions) as session:
+        view = container.waitlist.mail_view(session, after.entry_id, after.id)
+    assert view is not None
+    assert view[1] is not None
+    assert (
+        container.waitlist.accept(container.waitlist.offer_token(view[1])).advisor_id == colleague
+    )
+
+
+def test_an_open_offer_nobody_can_take_ends_and_its_person_waits_again(container, world):
+    service = world.service(name="Wohngeld")
+    anna = world.advisor([service])
+    container.waitlist.join(JoinRequest(service.id, "Erika", "erika@example.org", "video"))
+    container.waitlist.run()
+    offered = _open_offer(container)
+
+    _away_that_day(container, world, anna.id, offered.start_at)
+
+    after = _open_offer(container)
+    assert (after.status, after.booking_id) == ("expired", None)
+    [entry] = entries(container, service)
+    assert entry.status == "waiting"
+    container.waitlist.run()  # the next time that suits, on another day
+    with read_session(container.sessions) as session:
+        fresh = session.scalars(select(WaitlistOffer).where(WaitlistOffer.status == "open")).all()
+    assert len(fresh) == 1
+    assert fresh[0].start_at.astimezone(BERLIN).date() != offered.start_at.astimezone(BERLIN).date()
