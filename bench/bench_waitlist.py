@@ -23,8 +23,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
+from bench.common import fresh_postgres, percentile
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import find_slots
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
@@ -40,7 +41,6 @@ from web.settings import Settings
 
 NOW = datetime(2031, 2, 3, 5, 0, tzinfo=UTC)  # a Monday morning, before opening
 FIRST = date(2031, 2, 3)
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_waitlist"
 PASSWORD = "bench password 1234"
 ENTRIES = 10_000
 SERVICES = 20
@@ -48,15 +48,6 @@ ADVISORS = 25
 WAITING = 600
 CANCELLED = 500
 HOURS = [HoursSpec(d, time(h1), time(h2)) for d in range(5) for h1, h2 in ((9, 12), (13, 16))]
-
-
-def _postgres_url() -> str:
-    admin = create_engine(POSTGRES.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS bench_waitlist WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE bench_waitlist"))
-    admin.dispose()
-    return POSTGRES
 
 
 def _settings(url: str) -> Settings:
@@ -133,7 +124,7 @@ def listing(url: str, runs: int) -> None:
                 times.append(elapsed)
         total = sum(q["length"] for q in answer.json())
     times.sort()
-    p50, p95 = statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+    p50, p95 = statistics.median(times), percentile(times, 0.95)
     print(
         f"  staff listing, {total} waiting in {SERVICES} services: "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
@@ -228,8 +219,8 @@ def main() -> None:
             offer_loop(f"sqlite:///{Path(directory) / 'offers.db'}")
     if args.database in ("postgres", "both"):
         print("== PostgreSQL")
-        listing(_postgres_url(), args.runs)
-        offer_loop(_postgres_url())
+        listing(fresh_postgres("bench_waitlist"), args.runs)
+        offer_loop(fresh_postgres("bench_waitlist"))
 
 
 if __name__ == "__main__":

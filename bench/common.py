@@ -32,12 +32,30 @@ SCRIPT = Path(sys.executable).with_name("sprechstunde")
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "correct horse battery staple"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 OCCUPYING = ("held", "confirmed", "completed", "no_show")
 STARTUP_SECONDS = 30.0
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 # Monday to Friday, 09:00-16:00 local time.
 WEEKDAY_HOURS = [{"weekday": day, "start": "09:00", "end": "16:00"} for day in range(5)]
+
+
+def fresh_postgres(name: str) -> str:
+    """The URL of a new, empty database `name` on this machine's PostgreSQL (any old one of
+    that name is dropped first)."""
+    admin = create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{POSTGRES_SERVER}/{name}"
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value below which `share` (0 to 1) of `values` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def free_port() -> int:

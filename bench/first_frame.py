@@ -21,15 +21,17 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ADMIN_EMAIL, ADMIN_PASSWORD, REQUEST_TIMEOUT, Server, StaffApi
+from bench.common import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    REQUEST_TIMEOUT,
+    Server,
+    StaffApi,
+    percentile,
+)
 from signaling.probe import ProbeOptions, run
 
 GOAL_MS = 1000.0
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

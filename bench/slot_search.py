@@ -18,8 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
+from bench.common import fresh_postgres, percentile
 from bench.naive_slots import find_slots_naive
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import AdvisorCalendar, find_slots
@@ -36,7 +37,6 @@ FIRST = date(2031, 2, 3)
 DAYS = 28
 ADVISORS = 50
 BOOKED = 0.6
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 
 FULL = [
     HoursSpec(d, time(h1, m1), time(h2, m2))
@@ -44,15 +44,6 @@ FULL = [
     for (h1, m1, h2, m2) in ((8, 0, 12, 0), (12, 30, 16, 0))
 ]
 PART = [HoursSpec(d, time(8), time(12, 30)) for d in range(3)]
-
-
-def _postgres_url() -> str:
-    admin = create_engine(POSTGRES.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS bench WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE bench"))
-    admin.dispose()
-    return POSTGRES
 
 
 def _build(url: str) -> tuple[Container, int]:
@@ -136,7 +127,7 @@ def _measure(work: Callable[[], object], runs: int) -> tuple[float, float, int]:
         times.append((clock.perf_counter() - started) * 1000)
         size = len(result)  # type: ignore[arg-type]  # every measured call returns a list
     times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], size
+    return statistics.median(times), percentile(times, 0.95), size
 
 
 def _with_datetimes(calendar: AdvisorCalendar) -> AdvisorCalendar:
@@ -223,7 +214,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             run(f"sqlite:///{Path(directory) / 'bench.db'}", "SQLite", args.runs)
     if args.database in ("postgres", "both"):
-        run(_postgres_url(), "PostgreSQL", args.runs)
+        run(fresh_postgres("bench"), "PostgreSQL", args.runs)
 
 
 if __name__ == "__main__":

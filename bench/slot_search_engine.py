@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bench.common import percentile
 from bench.naive_slots import find_slots_naive
 from scheduler.availability import AdvisorCalendar, Slot, SlotRules, WeeklyInterval, find_slots
 
@@ -89,11 +90,6 @@ def measure(run: Callable[[], list[Slot]], runs: int) -> tuple[list[float], list
         result = run()
         times.append((clock.perf_counter() - started) * 1000)
     return times, result
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
