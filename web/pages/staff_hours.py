@@ -35,6 +35,7 @@ from web.pages.staff_common import (
 router = APIRouter(include_in_schema=False)
 
 Form = Annotated[FormData, Depends(verified_form)]
+CLOSURE_CONFIRM = "staff/closures_confirm.html"
 ROWS_PER_DAY = 3
 _HOURS_FIELD = re.compile(r"h-([0-6])-([0-9]{1,2})-(start|end)")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -260,18 +261,41 @@ def _preview_page(
     *,
     changed: bool = False,
 ) -> HTMLResponse:
-    return render(
+    back = "/staff/abwesenheiten" + (f"?berater={target}" if target != staff.id else "")
+    return _confirm_page(
         request,
         staff,
         "staff/absences_confirm.html",
+        values,
+        preview,
+        changed,
+        target=target,
+        back_url=back,
+    )
+
+
+def _confirm_page(
+    request: Request,
+    staff: StaffIdentity,
+    template: str,
+    values: dict[str, str],
+    preview: Displaced,
+    changed: bool,
+    **context: Any,
+) -> HTMLResponse:
+    """The appointments an absence or a closure day hits, before it is saved (409: they
+    changed since the last preview)."""
+    return render(
+        request,
+        staff,
+        template,
         section="/staff/abwesenheiten",
         status_code=409 if changed else 200,
         preview=preview,
         affected=",".join(str(i) for i in sorted(preview.booking_ids)),
-        target=target,
         values=values,
         changed=changed,
-        back_url="/staff/abwesenheiten" + (f"?berater={target}" if target != staff.id else ""),
+        **context,
     )
 
 
@@ -400,7 +424,7 @@ def add_closure(
     if confirmed is None:
         preview = Displacement(services.scheduler).preview_closure(day)
         if preview.appointments:
-            return _closure_preview(request, staff, values, preview)
+            return _confirm_page(request, staff, CLOSURE_CONFIRM, values, preview, False)
         confirmed = frozenset()
     try:
         _, displaced = services.catalogue.enter_closure(
@@ -408,7 +432,7 @@ def add_closure(
         )
     except AffectedChanged:
         preview = Displacement(services.scheduler).preview_closure(day)
-        return _closure_preview(request, staff, values, preview, changed=True)
+        return _confirm_page(request, staff, CLOSURE_CONFIRM, values, preview, True)
     except InvalidRequest as exc:
         add_domain_error(request, errors, exc, {"day": "day"})
         return _closures_page(request, staff, errors, values, status=422)
@@ -428,27 +452,6 @@ def _closure_day(request: Request, values: dict[str, str], errors: FormErrors) -
         errors.add("day", gettext(request, "Please enter a date like 2026-03-02."))
         return None
     return None if errors else day
-
-
-def _closure_preview(
-    request: Request,
-    staff: StaffIdentity,
-    values: dict[str, str],
-    preview: Displaced,
-    *,
-    changed: bool = False,
-) -> HTMLResponse:
-    return render(
-        request,
-        staff,
-        "staff/closures_confirm.html",
-        section="/staff/abwesenheiten",
-        status_code=409 if changed else 200,
-        preview=preview,
-        affected=",".join(str(i) for i in sorted(preview.booking_ids)),
-        values=values,
-        changed=changed,
-    )
 
 
 def _closures_page(
