@@ -9,23 +9,18 @@ too, in `waitlist_subject.txt`), their texts in the mails' one catalogue, `messa
 
 from __future__ import annotations
 
-import gettext
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_time
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from notifications.messages import LOCALE_DIR, TEMPLATE_DIR, _tel, _tidy_text
+from notifications.messages import MailRenderer, _Dates, _tidy_text
 from notifications.models import OutboxMessage
 from notifications.outbox import Composed, MessageComposer, OutboxConfig, message_row
-from scheduler.i18n import load_translations
 from scheduler.views import BookingInfo
 from scheduler.waitlist import EntryInfo, OfferInfo, Waitlist, WaitlistEvent, WaitlistEventKind
 from scheduler.waitlist_models import EntryStatus, OfferStatus
@@ -47,7 +42,6 @@ _TEMPLATES = {
     KIND_OFFER: "offer",
     KIND_OFFER_EXPIRED: "offer_expired",
 }
-_PATTERNS = {"de": ("EEEE, d. MMMM y", "HH:mm"), "en": ("EEEE, d MMMM y", "h:mm a")}
 
 
 class WaitlistUrls:
@@ -88,21 +82,15 @@ class WaitlistOutboxWriter:
         session.info["outbox_written"] = True
 
 
-class WaitlistMailRenderer:
-    def __init__(self, locale_dir: Path = LOCALE_DIR, template_dir: Path = TEMPLATE_DIR) -> None:
-        self._translations: dict[str, gettext.GNUTranslations] = {}
-        for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po")):
-            self._translations[po.parent.parent.name] = load_translations(po)
-        self._environments = {
-            language: _environment(template_dir, translations)
-            for language, translations in self._translations.items()
-        }
+class WaitlistMailRenderer(MailRenderer):
+    """The booking mails' renderer (catalogues, one environment per language), with the
+    waiting list's templates."""
 
-    def render(
+    def render_waitlist(
         self, kind: str, language: str, values: dict[str, Any], tz: ZoneInfo
     ) -> tuple[str, str, str]:
-        language = language if language in self._translations else "de"
-        dates = _Dates(Locale.parse(language), tz)
+        language = self._language(language)
+        dates = _Dates(self._translations[language], Locale.parse(language), tz)
         values = {**values, "language": language, "fmt": dates}
         offer: OfferInfo | None = values.get("offer")
         environment = self._environments[language]
@@ -164,40 +152,10 @@ class ComposerWithWaitlist(MessageComposer):
             "offer_url": self._urls.offer(offer) if offer else None,
             "hotline_phone": self._hotline_phone,
         }
-        subject, text, html = self._waitlist_renderer.render(
+        subject, text, html = self._waitlist_renderer.render_waitlist(
             message.kind, message.language, values, self._waitlist.scheduler.tz
         )
         return Composed(subject, text, html)
-
-
-class _Dates:
-    def __init__(self, locale: Locale, zone: ZoneInfo) -> None:
-        self._locale = locale
-        self._zone = zone
-        self._patterns = _PATTERNS.get(str(locale.language), ("full", "short"))
-
-    def date(self, moment: datetime) -> str:
-        return format_date(moment.astimezone(self._zone).date(), self._patterns[0], self._locale)
-
-    def time(self, moment: datetime) -> str:
-        return format_time(
-            moment.astimezone(self._zone), self._patterns[1], tzinfo=self._zone, locale=self._locale
-        )
-
-
-def _environment(template_dir: Path, translations: gettext.GNUTranslations) -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(template_dir),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
-    )
-    environment.policies["ext.i18n.trimmed"] = True
-    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
-    environment.filters["tel"] = _tel
-    return environment
 
 
 __all__ = [
