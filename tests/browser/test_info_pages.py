@@ -12,6 +12,7 @@ from tests.browser import equal_access
 from tests.browser.axe import violations
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_every_page import _staff_login
+from tests.browser.waiting import until
 from tests.web.pages.test_sign_language import CAPTIONS, generated_video
 
 PAGES = {
@@ -81,9 +82,10 @@ def test_an_uploaded_sign_language_video_plays_with_german_captions(browsing, de
     assert track.get_attribute("kind") == "captions"
     assert track.get_attribute("srclang") == "de"
     # The browser loads the video's data and the captions' cues from our origin.
-    page.wait_for_function(
-        """v => v.readyState >= 1 && v.textTracks[0].cues && v.textTracks[0].cues.length > 0""",
-        arg=player.element_handle(),
+    until(
+        page,
+        "v => v.readyState >= 1 && v.textTracks[0].cues && v.textTracks[0].cues.length > 0",
+        player.element_handle(),
     )
     cue = player.evaluate("v => v.textTracks[0].cues[0].text")
     assert cue == "Willkommen bei der Sprechstunde."

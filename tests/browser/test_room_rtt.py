@@ -20,6 +20,7 @@ from tests.browser import netns
 from tests.browser.axe import violations
 from tests.browser.conftest import Browsing
 from tests.browser.netns import NamespacedServer
+from tests.browser.waiting import until
 
 private_network = netns.private_network
 
@@ -112,7 +113,7 @@ def test_the_advisor_reads_what_the_citizen_types_before_it_is_sent(private_site
         advisor.evaluate(WATCH_DRAFT, "question?")
         typed_at = citizen.evaluate("Date.now()")
         citizen.keyboard.type("?")
-        advisor.wait_for_function("window.__draftSeenAt !== null", timeout=5_000)
+        until(advisor, "() => window.__draftSeenAt !== null")
         delay = advisor.evaluate("window.__draftSeenAt") - typed_at
         assert delay < MAX_DELAY_MS, f"the draft took {delay} ms"
 

@@ -24,6 +24,7 @@ from tests.browser import netns
 from tests.browser.axe import violations
 from tests.browser.conftest import Browsing
 from tests.browser.netns import NamespacedServer, open_room
+from tests.browser.waiting import until
 
 private_network = netns.private_network
 
@@ -258,10 +259,11 @@ def change_camera(advisor: Any, citizen: Any) -> None:
         "document.querySelector('#self-view').srcObject.getVideoTracks()[0].id"
     )
     camera.select_option(index=0)
-    citizen.wait_for_function(
+    until(
+        citizen,
         "(before) => document.querySelector('#self-view').srcObject.getVideoTracks()[0].id"
         " !== before",
-        arg=before,
+        before,
     )
     _frame(advisor, "#stage video[data-kind='camera']")
 
