@@ -1,8 +1,5 @@
-"""The waiting list under load: the staff listing with 10,000 people waiting, and the offer
-loop after 500 cancellations at once.
-
-Listing: 20 services, 10,000 waiting entries; `GET /api/v1/staff/waitlist` through the app
-(in-process, as an administrator), p50/p95 in ms.
+"""The waiting list's offer loop after 500 cancellations at once (the staff's view of a list
+of 10,000 is measured in bench/staff_lists.py).
 
 Offer loop: one service with 25 advisors whose every slot of the horizon (three days) is
 booked, 600 people waiting; 500 of the bookings are cancelled in one statement, then one run
@@ -10,22 +7,20 @@ of the offer loop makes the offers (a held slot, the offer row and the mail's ou
 and the outbox renders the 500 offer mails. Prints the time until every offer is made and
 until every mail is out. A benchmark, not a test: it prints figures, it asserts nothing.
 
-    .venv/bin/python -m bench.bench_waitlist [--database sqlite|postgres|both] [--runs 30]
+    .venv/bin/python -m bench.bench_waitlist [--database sqlite|postgres|both]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, text, update
 
-from bench.common import fresh_postgres, percentile
+from bench.common import fresh_postgres
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import find_slots
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
@@ -34,7 +29,6 @@ from scheduler.models import Booking, BookingStatus, Role
 from scheduler.placement import slot_rules
 from scheduler.services import new_reference
 from scheduler.waitlist_models import EntryStatus, WaitlistEntry, WaitlistOffer
-from web.app import create_app
 from web.container import Container
 from web.database import migrate
 from web.settings import Settings
@@ -95,41 +89,6 @@ def _analyse(container: Container) -> None:
     with container.engine.connect() as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
-
-
-def listing(url: str, runs: int) -> None:
-    app = create_app(_settings(url), clock=lambda: NOW)
-    container: Container = app.state.container
-    migrate(container.engine)
-    admin = _admin(container)
-    ids = [
-        container.catalogue.create_service(admin, ServiceSpec(f"Anliegen {n}", 30, ["video"])).id
-        for n in range(SERVICES)
-    ]
-    with write_session(container.sessions) as session:
-        session.execute(insert(WaitlistEntry), _entries(ids, ENTRIES))
-    _analyse(container)
-    with TestClient(app) as client:
-        token = client.post(
-            "/api/v1/auth/token", json={"email": "admin@bench.example", "password": PASSWORD}
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        times = []
-        for n in range(runs + 1):
-            started = clock.perf_counter()
-            answer = client.get("/api/v1/staff/waitlist", headers=headers)
-            elapsed = (clock.perf_counter() - started) * 1000
-            assert answer.status_code == 200, answer.text
-            if n:  # the first warms the caches
-                times.append(elapsed)
-        total = sum(q["length"] for q in answer.json())
-    times.sort()
-    p50, p95 = statistics.median(times), percentile(times, 0.95)
-    print(
-        f"  staff listing, {total} waiting in {SERVICES} services: "
-        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
-    )
-    container.engine.dispose()
 
 
 def _fill(container: Container, service_id: int) -> list[int]:
@@ -210,16 +169,13 @@ def offer_loop(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     if args.database in ("sqlite", "both"):
         print("== SQLite")
         with tempfile.TemporaryDirectory() as directory:
-            listing(f"sqlite:///{Path(directory) / 'listing.db'}", args.runs)
             offer_loop(f"sqlite:///{Path(directory) / 'offers.db'}")
     if args.database in ("postgres", "both"):
         print("== PostgreSQL")
-        listing(fresh_postgres("bench_waitlist"), args.runs)
         offer_loop(fresh_postgres("bench_waitlist"))
 
 

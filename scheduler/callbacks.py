@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from scheduler.callbacks_models import (
     CallbackRequest,
     CallbackStatus,
 )
+from scheduler.callbacks_queue import WORKERS, CallbackQueue
 from scheduler.callbacks_rules import CallbackInput
 from scheduler.callbacks_views import (
     CallbackEvent,
@@ -49,16 +50,13 @@ from scheduler.errors import (
     CallbackClaimed,
     CallbackFinished,
     NotFound,
-    PermissionDenied,
     TokenRevoked,
 )
-from scheduler.models import AuditEntry, Role, Service, Staff, staff_services
+from scheduler.models import AuditEntry, Booking, Role, Service, Staff
 from scheduler.requests import BookingRequest
 from scheduler.services import Scheduler
 from scheduler.tokens import Audience
 from scheduler.views import BookingInfo
-
-WORKERS = (Role.ADMIN, Role.HOTLINE, Role.ADVISOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +74,11 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-class CallbackDesk:
+class CallbackDesk(CallbackQueue):
     def __init__(self, scheduler: Scheduler, config: CallbackConfig | None = None) -> None:
-        self._scheduler = scheduler
-        self._sessions = scheduler.sessions
         self.config = config or CallbackConfig()
+        super().__init__(scheduler.sessions, self.config.max_queue)
+        self._scheduler = scheduler
         self._listeners: list[CallbackListener] = []
 
     def subscribe(self, listener: CallbackListener) -> None:
@@ -161,39 +159,19 @@ class CallbackDesk:
             service.advisors_take_callbacks = allowed
             return allowed
 
-    def queue(
-        self,
-        actor: StaffIdentity,
-        status: CallbackStatus | None = None,
-        service_id: int | None = None,
-        language: str | None = None,
-        limit: int | None = None,
-    ) -> list[CallbackInfo]:
-        """The requests in `status` (default: open and claimed), the earliest due first."""
-        actor.require(*WORKERS)
-        query = self._select().where(CallbackRequest.status.in_([status] if status else PENDING))
-        if actor.role == Role.ADVISOR:
-            with read_session(self._sessions) as session:
-                if not session.scalars(self._advisor_services(actor)).first():
-                    raise PermissionDenied(role=actor.role.value)
-            query = query.where(CallbackRequest.service_id.in_(self._advisor_services(actor)))
-        if service_id is not None:
-            query = query.where(CallbackRequest.service_id == service_id)
-        if language is not None:
-            query = query.where(CallbackRequest.language == language)
-        query = query.order_by(CallbackRequest.due_at, CallbackRequest.id).limit(
-            min(limit or self.config.max_queue, self.config.max_queue)
-        )
-        with read_session(self._sessions) as session:
-            return [
-                CallbackInfo.of(row, service, claimer)
-                for row, service, claimer in session.execute(query)
-            ]
-
     def get(self, actor: StaffIdentity, callback_id: int) -> CallbackInfo:
         actor.require(*WORKERS)
         with read_session(self._sessions) as session:
             return self._info(session, self._visible(session, actor, callback_id))
+
+    def booking_reference(self, actor: StaffIdentity, callback_id: int) -> str | None:
+        """The reference of the appointment booked from the request, if one was."""
+        actor.require(*WORKERS)
+        with read_session(self._sessions) as session:
+            row = self._visible(session, actor, callback_id)
+            if row.booking_id is None:
+                return None
+            return session.scalar(select(Booking.reference).where(Booking.id == row.booking_id))
 
     def attempts(self, actor: StaffIdentity, callback_id: int) -> list[CallbackAttempt]:
         actor.require(*WORKERS)
@@ -360,23 +338,6 @@ class CallbackDesk:
     def _emit(self, session: Session, event: CallbackEvent) -> None:
         for listener in self._listeners:
             listener(session, event)
-
-    def _select(self) -> Select[CallbackRequest, str, str | None]:
-        return (
-            select(CallbackRequest, Service.name, Staff.name)
-            .join(Service, Service.id == CallbackRequest.service_id)
-            .outerjoin(Staff, Staff.id == CallbackRequest.claimed_by_id)
-        )
-
-    def _advisor_services(self, actor: StaffIdentity) -> Select[Any]:
-        return (
-            select(staff_services.c.service_id)
-            .join(Service, Service.id == staff_services.c.service_id)
-            .where(
-                staff_services.c.staff_id == actor.id,
-                Service.advisors_take_callbacks.is_(True),
-            )
-        )
 
     def _info(self, session: Session, row: CallbackRequest) -> CallbackInfo:
         service = session.scalar(select(Service.name).where(Service.id == row.service_id))

@@ -75,6 +75,24 @@ class CallbackInfo:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of the queue: its requests, and how many the whole (filtered) queue holds."""
+
+    items: tuple[CallbackInfo, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
 class CallbackEventKind(StrEnum):
     RECEIVED = "received"  # a new request: its confirmation, with the link to withdraw
     GIVEN_UP = "given_up"  # closed after the failed attempts, or a wrong number

@@ -12,7 +12,14 @@ from starlette.datastructures import FormData
 
 from scheduler.errors import AuthenticationFailed, LoginThrottled
 from web.deps import Renderer, Services, client_address, pages
-from web.pages import staff_admin, staff_agenda, staff_hotline, staff_hours
+from web.pages import (
+    staff_admin,
+    staff_agenda,
+    staff_callbacks,
+    staff_callbacks_book,
+    staff_hotline,
+    staff_hours,
+)
 from web.pages.security import (
     STAFF_COOKIE,
     clear_cookie,
@@ -26,7 +33,14 @@ from web.pages.session import StaffPage, optional_staff
 from web.pages.staff_common import HOME, FormErrors, domain_message, see_other, text
 
 router = APIRouter(include_in_schema=False)
-for module in (staff_agenda, staff_hours, staff_hotline, staff_admin):
+for module in (
+    staff_agenda,
+    staff_hours,
+    staff_hotline,
+    staff_admin,
+    staff_callbacks,
+    staff_callbacks_book,
+):
     router.include_router(module.router)
 
 Form = Annotated[FormData, Depends(verified_form)]

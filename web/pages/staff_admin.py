@@ -35,7 +35,7 @@ router = APIRouter(include_in_schema=False)
 Form = Annotated[FormData, Depends(verified_form)]
 SECTION = "/staff/admin"
 Kind = Literal["service", "team", "advisor"]
-Done = Literal["sessions", "deactivated"]
+Done = Literal["sessions", "deactivated", "callbacks"]
 
 SERVICE_FIELDS = {
     name: f"service-{name}"
@@ -101,6 +101,20 @@ def deactivate(
     require_section(staff, SECTION)
     services.accounts.set_active(staff, staff_id, False)
     return see_other("/staff/admin?erledigt=deactivated#staff")
+
+
+@router.post("/staff/admin/anliegen/{service_id}/rueckrufe")
+def callback_queue_access(
+    service_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    staff: StaffPage,
+    form: Form,
+    services: Services,
+) -> RedirectResponse:
+    """Whether the advisors of a service work its callback queue (`CallbackDesk`)."""
+    require_section(staff, SECTION)
+    allowed = text(form, "advisors_take_callbacks") == "yes"
+    services.callbacks.open_to_advisors(staff, service_id, allowed)
+    return see_other("/staff/admin?erledigt=callbacks#services")
 
 
 @router.post("/staff/admin/anliegen", response_model=None)

@@ -85,6 +85,7 @@ def render(
 ) -> HTMLResponse:
     renderer = pages(request)
     languages = Locale.parse(renderer.language(request)).languages
+    context.setdefault("staff_takes_callbacks", container(request).callbacks.takes_callbacks(staff))
     return renderer.render(
         request,
         template,

@@ -1,0 +1,146 @@
+"""The hotline works the callback queue in Chromium: opens the queue from the navigation,
+claims a request, logs "not reached" (back to the queue), claims it again, logs "reached" and
+books an appointment from it with the slot picker, landing on the booking's page; every page on
+the way without axe-core violations.
+
+The request is made through the citizens' API beforehand, with a window on the office day
+after the server's today (callbacks check no opening hours); the slot taken is the latest of
+the week the picker shows, or the next free one, so the day of the year does not matter."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.axe import violations
+from tests.browser.test_staff_pages import keyboard_login
+from tests.office_clock import office_today
+
+pytestmark = pytest.mark.office_clock
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CALLER = "Rüdiger Rückruf-Browsertest"
+
+
+def _request(base_url: str) -> dict[str, str]:
+    day = office_today() + timedelta(days=1)
+    window = {
+        "start": datetime.combine(day, time(9), BERLIN).isoformat(),
+        "end": datetime.combine(day, time(12), BERLIN).isoformat(),
+    }
+    with httpx.Client(base_url=base_url, timeout=30) as api:
+        service = api.get("/api/v1/services").json()[0]
+        created = api.post(
+            "/api/v1/callbacks",
+            json={
+                "service_id": service["id"],
+                "name": CALLER,
+                "phone": "0391 987654",
+                "windows": [window],
+                "language": "de",
+                "note": "Browsertest",
+            },
+        )
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+def test_hotline_claims_logs_calls_and_books_from_the_queue(browsing, site, demo_logins):
+    reference = _request(site.base_url)["reference"]
+    page = browsing.page(None)
+    keyboard_login(page, demo_logins["hotline"])
+    page.wait_for_url("**/staff/hotline")
+
+    page.get_by_role("navigation", name="Bereiche für Mitarbeitende").get_by_role(
+        "link", name="Rückrufe"
+    ).click()
+    page.wait_for_url("**/staff/rueckrufe")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rückrufbitten")
+    assert violations(page) == []
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_url("**/staff/rueckrufe/*")
+    request_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Rückrufbitte {reference}")
+    expect(page.locator("a[href^='tel:']")).to_have_text("0391 987654")
+    assert violations(page) == []
+
+    page.get_by_role("button", name="Rückrufbitte übernehmen").click()
+    page.wait_for_url("**?erledigt=uebernommen")
+    expect(page.get_by_role("status")).to_contain_text("Sie haben die Rückrufbitte übernommen.")
+    assert violations(page) == []
+    page.get_by_label("Nicht erreicht").check()
+    page.get_by_role("button", name="Anruf vermerken").click()
+    page.wait_for_url("**?erledigt=not_reached")
+    expect(page.get_by_role("status")).to_contain_text("für den nächsten Versuch wieder")
+    expect(page.locator("table")).to_contain_text("Nicht erreicht")
+    assert violations(page) == []
+
+    page.get_by_role("button", name="Rückrufbitte übernehmen").click()
+    page.wait_for_url("**?erledigt=uebernommen")
+    page.get_by_label("Erreicht", exact=True).check()
+    page.get_by_role("button", name="Anruf vermerken").click()
+    page.wait_for_url("**?erledigt=reached")
+    assert violations(page) == []
+
+    page.get_by_role("link", name="Termin vereinbaren").click()
+    page.wait_for_url("**/buchen")
+    assert violations(page) == []
+    slot = page.locator("a.slot").last
+    if slot.count() == 0:  # nothing free in this week: the next free time, wherever it is
+        slot = page.locator(".next-free a")
+    slot.click()
+    page.wait_for_url("**/buchen?*start=*")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Diesen Termin für Rückrufbitte {reference} buchen?"
+    )
+    expect(page.locator("main")).to_contain_text(CALLER)
+    assert violations(page) == []
+    page.get_by_role("button", name="Ja, Termin buchen").click()
+
+    page.wait_for_url("**/staff/buchungen/*?neu=true")
+    expect(page.locator("main")).to_contain_text(CALLER)
+    expect(page.locator("main")).to_contain_text("0391 987654")
+    assert violations(page) == []
+    page.goto(request_url)
+    expect(page.locator("main")).to_contain_text("Termin gebucht")
+    assert page.get_by_role("button", name="Rückrufbitte übernehmen").count() == 0
+
+
+def test_hotline_takes_a_request_on_the_phone_and_settles_it(browsing, demo_logins):
+    page = browsing.page(None)
+    keyboard_login(page, demo_logins["hotline"])
+    page.wait_for_url("**/staff/hotline")
+    page.goto("/staff/rueckrufe")
+    page.get_by_role("link", name="Rückrufbitte aufnehmen").click()
+    page.wait_for_url("**/staff/rueckrufe/neu")
+    assert violations(page) == []
+
+    page.get_by_role("button", name="In die Warteschlange stellen").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert page.locator("#name").get_attribute("aria-invalid") == "true"
+    assert violations(page) == []
+
+    page.locator("#anliegen").select_option(index=1)
+    page.locator("#name").fill("Petra Telefon-Browsertest")
+    page.locator("#phone").fill("0391 555 111")
+    page.locator("#fenster-1-tag").fill((office_today() + timedelta(days=1)).isoformat())
+    page.locator("#fenster-1-von").fill("13:00")
+    page.locator("#fenster-1-bis").fill("15:00")
+    page.get_by_role("button", name="In die Warteschlange stellen").click()
+    page.wait_for_url("**?erledigt=neu")
+    expect(page.get_by_role("status")).to_contain_text("in der Warteschlange")
+    assert violations(page) == []
+
+    page.get_by_role("link", name="Am Telefon erledigt").click()
+    page.wait_for_url("**/erledigt")
+    assert violations(page) == []
+    page.get_by_role("button", name="Ja, am Telefon erledigt").click()
+    page.wait_for_url("**?erledigt=erledigt")
+    expect(page.get_by_role("status")).to_contain_text("Die Rückrufbitte ist erledigt.")
+    assert violations(page) == []
+    page.goto("/staff/rueckrufe?lang=en")
+    assert violations(page) == []
