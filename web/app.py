@@ -36,8 +36,8 @@ from web.api import (
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
+from web.pages import callback_form, staff_media, waitlist_pages
 from web.pages import offer as offer_pages
-from web.pages import staff_media, waitlist_pages
 from web.pages.language import LanguageMiddleware
 from web.pages.rendering import Pages
 from web.protection import Protection
@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     pages.install(app)
     app.include_router(offer_pages.router)
     app.include_router(waitlist_pages.router)
+    app.include_router(callback_form.router)
     secure = settings.base_url.startswith("https://")
     app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
     app.add_middleware(
