@@ -121,15 +121,15 @@ def test_hotline_takes_a_request_on_the_phone_and_settles_it(browsing, demo_logi
 
     page.get_by_role("button", name="In die Warteschlange stellen").click()
     expect(page.locator(".error-summary")).to_be_visible()
-    assert page.locator("#name").get_attribute("aria-invalid") == "true"
+    assert page.locator("#field-name").get_attribute("aria-invalid") == "true"
     assert violations(page) == []
 
-    page.locator("#anliegen").select_option(index=1)
-    page.locator("#name").fill("Petra Telefon-Browsertest")
-    page.locator("#phone").fill("0391 555 111")
-    page.locator("#fenster-1-tag").fill((office_today() + timedelta(days=1)).isoformat())
-    page.locator("#fenster-1-von").fill("13:00")
-    page.locator("#fenster-1-bis").fill("15:00")
+    page.locator("#field-service").select_option(index=1)
+    page.locator("#field-name").fill("Petra Telefon-Browsertest")
+    page.locator("#field-phone").fill("0391 555 111")
+    # The second office day offered: today's blocks may all be over.
+    page.locator("#field-window1-day").select_option(index=2)
+    page.locator("#field-window1-time").select_option("14-16")
     page.get_by_role("button", name="In die Warteschlange stellen").click()
     page.wait_for_url("**?erledigt=neu")
     expect(page.get_by_role("status")).to_contain_text("in der Warteschlange")

@@ -11,18 +11,14 @@ confirmation step first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from scheduler.accounts import StaffIdentity
 from scheduler.callbacks_models import AttemptOutcome, CallbackStatus
-from scheduler.callbacks_rules import MAX_WINDOWS, NOTE_MAX, PHONE_PATTERN, CallbackInput
 from scheduler.callbacks_views import CallbackInfo
 from scheduler.errors import (
     CallbackClaimed,
@@ -30,24 +26,23 @@ from scheduler.errors import (
     InvalidRequest,
     NotFound,
     SchedulerError,
+    TooManyOpenCallbacks,
 )
 from scheduler.models import Role
 from web.deps import Services, container, pages
-from web.pages.booking_common import with_query
-from web.pages.booking_form import Email
+from web.pages.booking_common import ServiceText, with_query
+from web.pages.callback_fields import CallbackEntry, callback_context, office_days, read_callback
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
     FormErrors,
     OptionalId,
-    add_domain_error,
     domain_message,
     parse_id,
     render,
     see_other,
     text,
 )
-from web.schemas import Name
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,20 +50,10 @@ Form = Annotated[FormData, Depends(verified_form)]
 SECTION = "/staff/rueckrufe"
 PAGE_SIZE = 50
 LANGUAGES = ("de", "en")
-_NAME = TypeAdapter(Name)
-_EMAIL = TypeAdapter(Email)
 OUTCOMES = tuple(o.value for o in AttemptOutcome)
 # What a finished action says on the request's page (?erledigt=...).
 DONE = ("uebernommen", "freigegeben", "reached", "not_reached", "wrong_number", "erledigt")
-CREATE_FIELDS = {
-    "service_id": "anliegen",
-    "name": "name",
-    "phone": "phone",
-    "email": "email",
-    "language": "language",
-    "note": "note",
-    "windows": "fenster-1-tag",
-}
+TOO_MANY = "This caller already has the most open callback requests for this concern."
 
 
 def request_url(callback_id: int, action: str = "") -> str:
@@ -164,106 +149,11 @@ def render_page(
 # -- a request taken on the phone -------------------------------------------------------------
 
 
-@dataclass
-class Taken:
-    """The create form's values, as typed."""
-
-    anliegen: str = ""
-    name: str = ""
-    phone: str = ""
-    email: str = ""
-    language: str = "de"
-    note: str = ""
-    windows: list[tuple[str, str, str]] = field(default_factory=list)  # (day, from, to)
-
-
-def _read_taken(form: FormData) -> Taken:
-    return Taken(
-        anliegen=text(form, "anliegen"),
-        name=text(form, "name"),
-        phone=text(form, "phone"),
-        email=text(form, "email"),
-        language=text(form, "language") or "de",
-        note=text(form, "note").replace("\r\n", "\n"),
-        windows=[
-            (
-                text(form, f"fenster-{i}-tag"),
-                text(form, f"fenster-{i}-von"),
-                text(form, f"fenster-{i}-bis"),
-            )
-            for i in range(1, MAX_WINDOWS + 1)
-        ],
-    )
-
-
-def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
-    try:
-        adapter.validate_python(value)
-    except ValidationError:
-        return False
-    return True
-
-
-def _checked(request: Request, taken: Taken, errors: FormErrors) -> CallbackInput | None:
-    gettext = pages(request).gettext
-    tz = container(request).scheduler.tz
-    service_id = parse_id(taken.anliegen)
-    if service_id is None or service_id not in {
-        s.id for s in container(request).scheduler.services()
-    }:
-        errors.add("anliegen", gettext(request, "Please choose one of the concerns."))
-    if not taken.name:
-        errors.add("name", gettext(request, "Please fill in this field."))
-    elif not _valid(_NAME, taken.name):
-        errors.add("name", gettext(request, "This is too long."))
-    if not taken.phone:
-        errors.add("phone", gettext(request, "Please enter the phone number to call."))
-    elif not PHONE_PATTERN.fullmatch(taken.phone):
-        message = "Enter a phone number with digits only, for example 0391 123456."
-        errors.add("phone", gettext(request, message))
-    if taken.email and not _valid(_EMAIL, taken.email):
-        errors.add("email", gettext(request, "Please enter a valid e-mail address."))
-    if taken.language not in LANGUAGES:
-        errors.add("language", gettext(request, "Please choose one of the options."))
-    if len(taken.note) > NOTE_MAX:
-        errors.add(
-            "note",
-            gettext(
-                request, "The note is too long: at most {maximum} characters.", maximum=NOTE_MAX
-            ),
-        )
-    windows: list[tuple[datetime, datetime]] = []
-    for number, (day, start, end) in enumerate(taken.windows, start=1):
-        if not (day or start or end):
-            continue
-        try:
-            on = date.fromisoformat(day)
-            begins = datetime.combine(on, time.fromisoformat(start), tz)
-            ends = datetime.combine(on, time.fromisoformat(end), tz)
-        except ValueError:
-            message = "Please give the day and the times from and to, for example 09:00 and 12:00."
-            errors.add(f"fenster-{number}-tag", gettext(request, message))
-            continue
-        windows.append((begins, ends))
-    if not windows and not any(k.startswith("fenster-") for k in errors.fields):
-        errors.add("fenster-1-tag", gettext(request, "Please give at least one time to call."))
-    if errors or service_id is None:
-        return None
-    return CallbackInput(
-        service_id=service_id,
-        name=taken.name,
-        phone=taken.phone,
-        windows=windows,
-        language=taken.language,
-        email=taken.email or None,
-        note=taken.note,
-    )
-
-
 @router.get("/staff/rueckrufe/neu")
 def create_form(request: Request, staff: StaffPage) -> HTMLResponse:
     staff.require(Role.ADMIN, Role.HOTLINE)
-    return _create_page(request, staff, Taken(), FormErrors())
+    entry = CallbackEntry(language=pages(request).language(request))
+    return _create_page(request, staff, entry)
 
 
 @router.post("/staff/rueckrufe/neu", response_model=None)
@@ -271,34 +161,39 @@ def create(
     request: Request, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     staff.require(Role.ADMIN, Role.HOTLINE)
-    taken = _read_taken(form)
-    errors = FormErrors()
-    data = _checked(request, taken, errors)
-    if data is None:
-        return _create_page(request, staff, taken, errors, status=422)
+    scheduler = services.scheduler
+    now = scheduler.clock()
+    days = office_days(scheduler, now)
+    entry = read_callback(form, _concerns(request), days, now, scheduler.tz)
+    if entry.errors:
+        return _create_page(request, staff, entry, status=422)
     try:
-        made = services.callbacks.create(staff, data)
-    except (InvalidRequest, NotFound, Conflict) as exc:
-        add_domain_error(request, errors, exc, CREATE_FIELDS)
-        status = 409 if isinstance(exc, Conflict) else 422
-        return _create_page(request, staff, taken, errors, status=status)
+        made = services.callbacks.create(staff, entry.input())
+    except TooManyOpenCallbacks:
+        entry.errors["phone"] = TOO_MANY
+        return _create_page(request, staff, entry, status=409)
+    except (InvalidRequest, NotFound) as error:
+        if not entry.refused(error):
+            raise
+        return _create_page(request, staff, entry, status=422)
     return see_other(request_url(made.id) + "?erledigt=neu")
 
 
+def _concerns(request: Request) -> list[ServiceText]:
+    language = pages(request).language(request)
+    return [ServiceText.of(s, language) for s in container(request).scheduler.services()]
+
+
 def _create_page(
-    request: Request, staff: StaffIdentity, taken: Taken, errors: FormErrors, status: int = 200
+    request: Request, staff: StaffIdentity, entry: CallbackEntry, status: int = 200
 ) -> HTMLResponse:
+    days = office_days(container(request).scheduler)
     return render_page(
         request,
         staff,
         "staff/callbacks_new.html",
         status_code=status,
-        taken=taken,
-        errors=errors,
-        service_choices=_service_choices(request, staff),
-        languages=LANGUAGES,
-        windows=MAX_WINDOWS,
-        note_max=NOTE_MAX,
+        **callback_context(entry, _concerns(request), days, for_staff=True),
     )
 
 

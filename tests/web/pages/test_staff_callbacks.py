@@ -456,9 +456,8 @@ VALID = {
     "email": "",
     "language": "de",
     "note": "Ruft wegen Wohngeld an",
-    "fenster-1-tag": "2031-01-07",
-    "fenster-1-von": "10:00",
-    "fenster-1-bis": "12:00",
+    "tag1": "2031-01-07",
+    "zeit1": "10-12",
 }
 
 
@@ -466,7 +465,8 @@ def test_the_hotline_takes_a_request_on_the_phone(app, container, world, service
     client = staff_client(app, "hotline@example.org")
     form = client.get("/staff/rueckrufe/neu")
     assert form.status_code == 200
-    assert '<label for="fenster-1-tag">' in form.text
+    assert '<label for="field-window1-day">' in form.text
+    assert "Name der anrufenden Person" in form.text  # the staff wording of the shared fields
 
     response = post(client, "/staff/rueckrufe/neu", {**VALID, "anliegen": str(service.id)})
 
@@ -491,18 +491,19 @@ def test_the_hotline_takes_a_request_on_the_phone(app, container, world, service
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"anliegen": ""}, "anliegen"),
-        ({"anliegen": "999999"}, "anliegen"),
-        ({"name": ""}, "name"),
-        ({"phone": ""}, "phone"),
-        ({"phone": "call me"}, "phone"),
-        ({"email": "no-address"}, "email"),
-        ({"fenster-1-tag": "", "fenster-1-von": "", "fenster-1-bis": ""}, "fenster-1-tag"),
-        ({"fenster-1-von": "25:00"}, "fenster-1-tag"),
-        ({"fenster-1-bis": "09:00"}, "fenster-1-tag"),  # ends before it starts
-        ({"fenster-1-tag": "2031-03-01"}, "fenster-1-tag"),  # beyond 14 days
-        ({"note": "x" * 501}, "note"),
-        ({"language": "fr"}, "language"),
+        ({"anliegen": ""}, "field-service"),
+        ({"anliegen": "999999"}, "field-service"),
+        ({"name": ""}, "field-name"),
+        ({"phone": ""}, "field-phone"),
+        ({"phone": "call me"}, "field-phone"),
+        ({"email": "no-address"}, "field-email"),
+        ({"tag1": "", "zeit1": ""}, "field-window1-day"),
+        ({"zeit1": "25-27"}, "field-window1-day"),
+        ({"zeit1": ""}, "field-window1-day"),  # a day without a time
+        ({"tag1": "2031-03-01"}, "field-window1-day"),  # beyond 14 days
+        ({"tag1": "2031-01-11"}, "field-window1-day"),  # a Saturday
+        ({"note": "x" * 501}, "field-note"),
+        ({"language": "fr"}, "field-language"),
     ],
 )
 def test_the_create_form_shows_what_is_wrong(
