@@ -245,3 +245,10 @@ def test_the_hotline_desk_in_english(hotline):
     assert "Find the next free appointment" in page
     assert "Tuesday, 7 January 2031" in page
     assert "Book appointment" in page
+
+
+def test_the_desk_leads_to_a_callback_request_and_the_waiting_list(hotline):
+    client, _ = hotline
+    page = client.get("/staff/hotline").text
+    assert '<a href="/staff/rueckrufe/neu">Rückrufbitte aufnehmen</a>' in page
+    assert '<a href="/staff/warteliste">Auf die Warteliste setzen</a>' in page
