@@ -9,24 +9,24 @@ fields. The messages are English msgids, translated when the page is rendered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import EmailStr, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.datastructures import FormData
 
 from scheduler.errors import InvalidRequest
 from scheduler.requests import BookingRequest
-from web.schemas import Name, Phone, ShortName
+from web.pages.form_values import (
+    EMAIL,
+    LANGUAGES,
+    email_problem,
+    form_text,
+    name_problem,
+    phone_problem,
+    valid,
+)
+from web.schemas import ShortName
 
-LANGUAGES = ("de", "en")
-
-# A named alias like the others: to mypy (1.20) an `Annotated[...]` written inline is a value,
-# which pydantic's `TypeForm[T]` parameter accepted or refused depending on mypy's cache.
-Email = Annotated[EmailStr, Field(max_length=320)]
-
-_NAME = TypeAdapter(Name)
-_EMAIL = TypeAdapter(Email)
-_PHONE = TypeAdapter(Phone)
 _INTERPRETER = TypeAdapter(ShortName)
 
 # The engine's refusals of a booking (by code), as this form asks to put them right; a
@@ -78,7 +78,7 @@ class Details:
             channel=channel,
             name=self.name,
             # Normalized as the API's EmailStr does, so that both store the same address.
-            email=_EMAIL.validate_python(self.email),
+            email=EMAIL.validate_python(self.email),
             phone=self.phone or None,
             language=self.language,
             notes=self.notes,
@@ -99,48 +99,31 @@ class Details:
         return True
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def read_details(form: FormData) -> Details:
     details = Details(
-        name=_text(form, "name"),
-        email=_text(form, "email"),
-        phone=_text(form, "phone"),
-        language=_text(form, "language"),
-        interpreter_language=_text(form, "interpreter_language"),
+        name=form_text(form, "name"),
+        email=form_text(form, "email"),
+        phone=form_text(form, "phone"),
+        language=form_text(form, "language"),
+        interpreter_language=form_text(form, "interpreter_language"),
         sign_language=bool(form.get("sign_language")),
         wheelchair_access=bool(form.get("wheelchair_access")),
-        notes=_text(form, "notes"),
+        notes=form_text(form, "notes"),
         consent=bool(form.get("consent")),
     )
     errors = details.errors
-    if not details.name:
-        errors["name"] = "Enter your name."
-    elif not _valid(_NAME, details.name):
-        errors["name"] = "Enter your name with at most 200 characters."
-    if not details.email:
-        errors["email"] = "Enter your e-mail address."
-    elif not _valid(_EMAIL, details.email):
-        errors["email"] = "Enter an e-mail address in the form name@example.org."
-    if details.phone and not _valid(_PHONE, details.phone):
-        errors["phone"] = "Enter a phone number with digits only, for example 0391 123456."
+    problems = {
+        "name": name_problem(details.name),
+        "email": email_problem(details.email, required=True),
+        "phone": phone_problem(details.phone),
+    }
+    errors.update({name: problem for name, problem in problems.items() if problem})
     if details.language not in LANGUAGES:
         errors["language"] = "Choose the language of the consultation."
-    if details.interpreter_language and not _valid(_INTERPRETER, details.interpreter_language):
+    if details.interpreter_language and not valid(_INTERPRETER, details.interpreter_language):
         errors["interpreter_language"] = "Enter the language with at most 50 characters."
     if "\x00" in details.notes:
         errors["notes"] = "Remove the characters that are not allowed from your note."
     if not details.consent:
         errors["consent"] = "Agree to the processing of your data to book the appointment."
     return details
-
-
-def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
-    try:
-        adapter.validate_python(value)
-    except ValidationError:
-        return False
-    return True

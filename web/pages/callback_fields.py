@@ -21,7 +21,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from scheduler.callbacks_rules import MAX_WINDOWS, NOTE_MAX, WINDOW_DAYS, CallbackInput, Window
@@ -29,13 +28,16 @@ from scheduler.db import read_session
 from scheduler.errors import InvalidRequest, NotFound
 from scheduler.services import Scheduler
 from web.pages.booking_common import ServiceText
-from web.pages.booking_form import LANGUAGES, Email
+from web.pages.form_values import (
+    EMAIL,
+    LANGUAGES,
+    PHONE_INVALID,
+    email_problem,
+    form_text,
+    name_problem,
+    phone_problem,
+)
 from web.pages.staff_common import parse_id
-from web.schemas import Name, Phone
-
-_NAME = TypeAdapter(Name)
-_EMAIL = TypeAdapter(Email)
-_PHONE = TypeAdapter(Phone)
 
 # Blocks of office time a citizen may choose (start hour, end hour), in the office's zone.
 TIME_BLOCKS: tuple[tuple[int, int], ...] = ((8, 10), (10, 12), (12, 14), (14, 16), (16, 18))
@@ -57,7 +59,6 @@ WINDOW_PASSED = "This time is already over. Choose a later time or another day."
 WINDOW_INCOMPLETE = "Choose a day and a time, or neither."
 WINDOW_UNKNOWN = "Choose a day and a time from the lists."
 WINDOW_REFUSED = "Choose times in the coming 14 days that are not over yet."
-PHONE_INVALID = "Enter a phone number with digits only, for example 0391 123456."
 
 
 def block_value(block: tuple[int, int]) -> str:
@@ -100,7 +101,7 @@ class CallbackEntry:
             windows=self.windows,
             language=self.language,
             # Normalized as the API's EmailStr does, so that both store the same address.
-            email=str(_EMAIL.validate_python(self.email)) if self.email else None,
+            email=str(EMAIL.validate_python(self.email)) if self.email else None,
             note=self.note,
             created_by_id=created_by_id,
         )
@@ -157,19 +158,6 @@ def blocks_left(day: date, now: datetime, tz: ZoneInfo) -> list[tuple[int, int]]
     return [b for b in TIME_BLOCKS if window_of(day, b, tz)[1] > now]
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
-    try:
-        adapter.validate_python(value)
-    except ValidationError:
-        return False
-    return True
-
-
 def _note(form: FormData) -> str:
     """The note as typed; a browser sends a line break as CR LF, which counts as one."""
     value = form.get("note")
@@ -195,25 +183,25 @@ def read_callback(
     `services` are the concerns this page may ask a callback for, `days` the days it offered
     (`office_days`), `now` and `tz` the office's clock and zone."""
     entry = CallbackEntry(
-        service_id=parse_id(_text(form, "anliegen")),
-        name=_text(form, "name"),
-        phone=_text(form, "phone"),
-        rows=[WindowChoice(_text(form, f"tag{row}"), _text(form, f"zeit{row}")) for row in ROWS],
-        language=_text(form, "language"),
+        service_id=parse_id(form_text(form, "anliegen")),
+        name=form_text(form, "name"),
+        phone=form_text(form, "phone"),
+        rows=[
+            WindowChoice(form_text(form, f"tag{row}"), form_text(form, f"zeit{row}"))
+            for row in ROWS
+        ],
+        language=form_text(form, "language"),
         note=_note(form),
-        email=_text(form, "email"),
+        email=form_text(form, "email"),
     )
     errors = entry.errors
     if not any(s.id == entry.service_id for s in services):
         errors["service"] = "Choose your concern."
-    if not entry.name:
-        errors["name"] = "Enter your name."
-    elif not _valid(_NAME, entry.name):
-        errors["name"] = "Enter your name with at most 200 characters."
-    if not entry.phone:
-        errors["phone"] = "Enter the phone number we should call."
-    elif not _valid(_PHONE, entry.phone):
-        errors["phone"] = PHONE_INVALID
+    problems = {
+        "name": name_problem(entry.name),
+        "phone": phone_problem(entry.phone, missing="Enter the phone number we should call."),
+    }
+    errors.update({name: problem for name, problem in problems.items() if problem})
     windows: list[Window] = []
     for row, choice in zip(ROWS, entry.rows, strict=True):
         name = f"window{row}"
@@ -242,8 +230,8 @@ def read_callback(
         errors["note"] = "Shorten your note to at most 500 characters."
     elif "\x00" in entry.note:
         errors["note"] = "Remove the characters that are not allowed from your note."
-    if entry.email and not _valid(_EMAIL, entry.email):
-        errors["email"] = "Enter an e-mail address in the form name@example.org."
+    if (problem := email_problem(entry.email, required=False)) is not None:
+        errors["email"] = problem
     return entry
 
 

@@ -10,11 +10,10 @@ booking budget of web/protection.py (`check_booking`, the same budget as the API
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from scheduler.accounts import StaffIdentity
@@ -24,12 +23,18 @@ from scheduler.waitlist import JoinRequest, QueueInfo
 from scheduler.waitlist_models import DayPart
 from web.deps import Renderer, Services, check_booking, pages
 from web.pages.booking_common import ServiceText
-from web.pages.booking_form import LANGUAGES, Email
+from web.pages.form_values import (
+    EMAIL,
+    LANGUAGES,
+    email_problem,
+    form_text,
+    name_problem,
+    phone_problem,
+)
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import parse_id, render, see_other
 from web.protection import AltchaRejected
-from web.schemas import Name, Phone
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,9 +44,6 @@ STAFF_PATH = "/staff/warteliste"
 WEEKDAYS = (0, 1, 2, 3, 4)  # the office's working days; Saturday and Sunday are closed
 DAY_PARTS = tuple(part.value for part in DayPart)
 
-_NAME = TypeAdapter(Name)
-_EMAIL = TypeAdapter(Email)
-_PHONE = TypeAdapter(Phone)
 
 # Field name -> the id of its input, which the error summary links to.
 FIELD_IDS = {
@@ -74,7 +76,7 @@ class Entry:
         return JoinRequest(
             service_id=self.service_id,
             name=self.name,
-            email=str(_EMAIL.validate_python(self.email)),
+            email=str(EMAIL.validate_python(self.email)),
             channel=self.channel,
             phone=self.phone or None,
             weekdays=self.weekdays,
@@ -83,28 +85,15 @@ class Entry:
         )
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
-    try:
-        adapter.validate_python(value)
-    except ValidationError:
-        return False
-    return True
-
-
 def read_entry(form: FormData, services: list[ServiceText]) -> Entry:
     """The form's values, checked as the API checks them; the problems in `errors`."""
     entry = Entry(
-        service_id=parse_id(_text(form, "anliegen")),
-        name=_text(form, "name"),
-        email=_text(form, "email"),
-        channel=_text(form, "kanal"),
-        phone=_text(form, "phone"),
-        language=_text(form, "language"),
+        service_id=parse_id(form_text(form, "anliegen")),
+        name=form_text(form, "name"),
+        email=form_text(form, "email"),
+        channel=form_text(form, "kanal"),
+        phone=form_text(form, "phone"),
+        language=form_text(form, "language"),
         weekdays=sorted({int(v) for v in form.getlist("tage") if v in {str(d) for d in WEEKDAYS}}),
         day_parts=sorted({v for v in form.getlist("tageszeit") if v in DAY_PARTS}),
     )
@@ -112,22 +101,18 @@ def read_entry(form: FormData, services: list[ServiceText]) -> Entry:
     chosen = next((s for s in services if s.id == entry.service_id), None)
     if chosen is None:
         errors["service"] = "Choose your concern."
-    if not entry.name:
-        errors["name"] = "Enter your name."
-    elif not _valid(_NAME, entry.name):
-        errors["name"] = "Enter your name with at most 200 characters."
-    if not entry.email:
-        errors["email"] = "Enter your e-mail address."
-    elif not _valid(_EMAIL, entry.email):
-        errors["email"] = "Enter an e-mail address in the form name@example.org."
+    problems = {
+        "name": name_problem(entry.name),
+        "email": email_problem(entry.email, required=True),
+    }
+    errors.update({name: problem for name, problem in problems.items() if problem})
     if entry.channel not in {c.value for c in Channel} or (
         chosen is not None and entry.channel not in chosen.channels
     ):
         errors["channel"] = "Choose how the consultation should take place."
-    if entry.channel == Channel.PHONE and not entry.phone:
-        errors["phone"] = "Enter the phone number we should call."
-    elif entry.phone and not _valid(_PHONE, entry.phone):
-        errors["phone"] = "Enter a phone number with digits only, for example 0391 123456."
+    missing = "Enter the phone number we should call." if entry.channel == Channel.PHONE else None
+    if (problem := phone_problem(entry.phone, missing=missing)) is not None:
+        errors["phone"] = problem
     if entry.language not in LANGUAGES:
         errors["language"] = "Choose the language of the consultation."
     return entry
@@ -202,7 +187,7 @@ def join(request: Request, form: Form, renderer: Renderer, services: Services) -
     if entry.errors:
         return _form_page(request, renderer, offered, entry, 422)
     try:
-        check_booking(request, _text(form, "altcha") or None)
+        check_booking(request, form_text(form, "altcha") or None)
     except AltchaRejected:
         entry.errors["altcha"] = (
             "The automatic check against bots failed. Please send the form again."
