@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import documents.models  # noqa: F401 - registers the tables on the metadata
 import notifications.models  # noqa: F401 - registers the tables on the metadata
 import rooms.models  # noqa: F401
 import scheduler.models  # noqa: F401
