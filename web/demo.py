@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from scheduler.accounts import StaffIdentity
+from scheduler.callbacks_rules import CallbackInput
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.db import read_session, write_session
 from scheduler.errors import SchedulerError
@@ -197,6 +198,7 @@ def seed(container: Container) -> list[DemoLogin]:
         )
         catalogue.set_weekly_hours(StaffIdentity.of(staff), staff.id, hours)
     _book_some(container, [s.id for s in services])
+    _ask_for_callbacks(container, [s.id for s in services])
     return LOGINS
 
 
@@ -229,3 +231,26 @@ def _book_some(container: Container, service_ids: list[int]) -> None:
             )
         except SchedulerError:
             continue  # a demo booking that does not fit is simply left out
+
+
+def _ask_for_callbacks(container: Container, service_ids: list[int]) -> None:
+    """A few callback requests in the hotline's queue, 10-12 o'clock on the coming weekdays."""
+    scheduler = container.scheduler
+    today = scheduler.clock().astimezone(scheduler.tz).date()
+    weekdays = [d for d in (today + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5]
+    for index, (name, language) in enumerate(CITIZENS[:3]):
+        day = weekdays[index % len(weekdays)]
+        start = datetime.combine(day, time(10), scheduler.tz)
+        try:
+            container.callbacks.request(
+                CallbackInput(
+                    service_id=service_ids[index % len(service_ids)],
+                    name=name,
+                    phone=f"0391 555 {100 + index:04d}",
+                    windows=[(start, start + timedelta(hours=2))],
+                    language=language,
+                    note="Frage zum Antrag" if language == "de" else "Question about the form",
+                )
+            )
+        except SchedulerError:
+            continue  # a demo request that does not fit is simply left out

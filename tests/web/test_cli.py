@@ -54,7 +54,15 @@ def count(database: Path, table: str, where: str = "1=1") -> int:
 
 
 def counts(database: Path) -> dict[str, int]:
-    tables = ["staff", "teams", "services", "weekly_hours", "bookings", "staff_services"]
+    tables = [
+        "staff",
+        "teams",
+        "services",
+        "weekly_hours",
+        "bookings",
+        "staff_services",
+        "callback_requests",
+    ]
     return {table: count(database, table) for table in tables}
 
 
@@ -124,6 +132,7 @@ def test_seed_demo_creates_services_teams_advisors_and_bookings(seeded):
     offering = "id IN (SELECT staff_id FROM staff_services)"
     assert count(database, "staff", f"role = 'advisor' AND {offering}") == 6
     assert count(database, "bookings", "status = 'confirmed' AND reference IS NOT NULL") >= 1
+    assert count(database, "callback_requests", "status = 'open'") == 3
 
 
 def test_seed_demo_twice_does_not_duplicate(seeded, tmp_path):
