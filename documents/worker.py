@@ -6,35 +6,20 @@ them, in several processes, may run at once (`DocumentDesk.scan_pending`)."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from documents.desk import DocumentDesk, ScanResult
+from scheduler.worker import PollingThread
 
 log = logging.getLogger(__name__)
 
 
-class ScanWorker:
+class ScanWorker(PollingThread):
+    name = "document-scan"
+
     def __init__(self, desk: DocumentDesk, poll: float = 5.0, batch: int = 50) -> None:
+        super().__init__(poll)
         self._desk = desk
-        self._poll = poll
         self._batch = batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="document-scan", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def run_once(self) -> ScanResult | None:
         try:
@@ -46,10 +31,6 @@ class ScanWorker:
             log.info("documents scanned: %s clean, %s rejected", result.clean, result.rejected)
         return result
 
-    def run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            result = self.run_once()
-            if result is not None and result.more and not result.unavailable:
-                continue
-            self._wake.wait(self._poll)
+    def round(self) -> bool:
+        result = self.run_once()
+        return result is not None and result.more and not result.unavailable
