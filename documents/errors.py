@@ -31,7 +31,7 @@ class DocumentNotAvailable(NotFound):
 
 
 class LabelTooLong(InvalidRequest):
-    code = "label_too_long"
+    code = "document_label_too_long"
 
 
 class BookingNotConfirmed(Conflict):

@@ -85,6 +85,19 @@ MESSAGES = {
     "room_full": "The video room is full.",
     "no_video_room": "This appointment has no video room.",
     "label_too_long": "The label of the invitation is too long.",
+    "document_not_found": "This document was not found.",
+    "document_not_available": (
+        "This document cannot be opened: it is still being checked, or it was refused."
+    ),
+    "document_label_too_long": (
+        "The label of the document is too long: at most {maximum} characters."
+    ),
+    "booking_not_confirmed": "Documents can only be handed in for a confirmed appointment.",
+    "too_many_files": "At most {maximum} documents can be handed in for one appointment.",
+    "quota_exceeded": (
+        "The documents of this appointment would take up too much space. Please delete one or "
+        "hand in smaller files."
+    ),
     "token_invalid": (
         "This link is not valid. Please use the link from your latest e-mail or call the hotline."
     ),

@@ -452,7 +452,7 @@ def test_labels_are_cleaned_and_limited(make_desk, directory_raw, sessions, book
     desk = make_desk()
     with pytest.raises(LabelTooLong) as long:
         desk.hand_in(booking.id, make_pdf(), "a.pdf", "x" * 101)
-    assert long.value.code == "label_too_long"
+    assert long.value.code == "document_label_too_long"
     nothing_left(desk, directory_raw, sessions)
 
     info = desk.hand_in(booking.id, make_pdf(), "a.pdf", "Lohn\u202e\x00abrechnung\tMärz")
