@@ -308,8 +308,10 @@ def test_abuse_in_one_room_leaves_the_server_and_other_rooms_working(room_world,
     flooder, _ = connect(guest_ticket, resume=resume)  # let in before: inside at once
     for _ in range(40):
         flooder.send_json({"type": "chat", "text": "spam"})
-    assert [receive(flooder)["type"] for _ in range(30)] == ["chat"] * 30  # the burst
-    assert receive(flooder)["code"] == "rate_limited"
+    # The burst's echoes come back through the bus (Redis: another path), the refusal of the
+    # 31st straight from the hub: their order may differ, their sum may not.
+    answers = [receive(flooder) for _ in range(31)]
+    assert sorted(a.get("code", a["type"]) for a in answers) == ["chat"] * 30 + ["rate_limited"]
     assert close_code(flooder) == 4011
 
     assert room_world.client.get("/healthz").status_code == 200
