@@ -5,9 +5,10 @@ there is more. `stop` wakes it and waits for it to end."""
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class PollingThread:
+class PollingThread(ABC):
     name = "worker"
 
     def __init__(self, poll: float) -> None:
@@ -16,9 +17,9 @@ class PollingThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def round(self) -> bool:
         """One round of work; True when there is more to do at once."""
-        raise NotImplementedError
 
     def wake(self) -> None:
         self._wake.set()

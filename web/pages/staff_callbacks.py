@@ -11,6 +11,7 @@ confirmation step first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -258,16 +259,30 @@ def refused_page(
     return _detail_page(request, staff, current, error=refusal_message(request, exc), status=status)
 
 
+def _act(
+    request: Request, staff: StaffIdentity, wanted: int, action: Callable[[], object], done: str
+) -> HTMLResponse | RedirectResponse:
+    """Do `action` on the request, then back to its page saying `done`; or its page again
+    saying why not (someone else holds it, it is finished)."""
+    try:
+        action()
+    except Conflict as exc:
+        return refused_page(request, staff, wanted, exc)
+    return see_other(request_url(wanted) + done)
+
+
 @router.post("/staff/rueckrufe/{callback_id}/uebernehmen", response_model=None)
 def claim(
     request: Request, callback_id: str, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     wanted = path_id(callback_id)
-    try:
-        services.callbacks.claim(staff, wanted)
-    except Conflict as exc:
-        return refused_page(request, staff, wanted, exc)
-    return see_other(request_url(wanted) + "?erledigt=uebernommen")
+    return _act(
+        request,
+        staff,
+        wanted,
+        lambda: services.callbacks.claim(staff, wanted),
+        "?erledigt=uebernommen",
+    )
 
 
 @router.post("/staff/rueckrufe/{callback_id}/freigeben", response_model=None)
@@ -275,11 +290,13 @@ def release(
     request: Request, callback_id: str, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     wanted = path_id(callback_id)
-    try:
-        services.callbacks.release(staff, wanted)
-    except Conflict as exc:
-        return refused_page(request, staff, wanted, exc)
-    return see_other(request_url(wanted) + "?erledigt=freigegeben")
+    return _act(
+        request,
+        staff,
+        wanted,
+        lambda: services.callbacks.release(staff, wanted),
+        "?erledigt=freigegeben",
+    )
 
 
 @router.post("/staff/rueckrufe/{callback_id}/versuch", response_model=None)
@@ -290,11 +307,13 @@ def attempt(
     outcome = text(form, "outcome")
     if outcome not in OUTCOMES:
         raise InvalidRequest("unknown outcome", field="outcome")
-    try:
-        services.callbacks.attempt(staff, wanted, AttemptOutcome(outcome))
-    except Conflict as exc:
-        return refused_page(request, staff, wanted, exc)
-    return see_other(request_url(wanted) + f"?erledigt={outcome}")
+    return _act(
+        request,
+        staff,
+        wanted,
+        lambda: services.callbacks.attempt(staff, wanted, AttemptOutcome(outcome)),
+        f"?erledigt={outcome}",
+    )
 
 
 @router.get("/staff/rueckrufe/{callback_id}/erledigt")
@@ -312,8 +331,10 @@ def settle(
     request: Request, callback_id: str, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     wanted = path_id(callback_id)
-    try:
-        services.callbacks.settle(staff, wanted)
-    except Conflict as exc:
-        return refused_page(request, staff, wanted, exc)
-    return see_other(request_url(wanted) + "?erledigt=erledigt")
+    return _act(
+        request,
+        staff,
+        wanted,
+        lambda: services.callbacks.settle(staff, wanted),
+        "?erledigt=erledigt",
+    )
