@@ -10,7 +10,7 @@ The life of a document:
 
 Nothing is ever opened before clamd's explicit OK; without a scanner configured nothing
 becomes clean. The citizen deletes documents until the appointment begins; the retention purge
-erases them with the booking's data (`erase_for_bookings`).
+erases them, their own retention after the appointment (`documents.retention`).
 
 Order of writes, so that nothing half-stored remains: the checked bytes are stored encrypted
 first, under a fresh blob id; then the record is written in one transaction, in which the
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.checks import Refused, check
@@ -44,6 +44,7 @@ from documents.errors import (
 from documents.models import LABEL_MAX_CHARS, BookingDocument, DocumentStatus
 from documents.scanner import Scanner, ScannerUnavailable
 from documents.storage import BlobNotFound, EncryptedStore, new_blob_id
+from documents.tally import add_to_tallies
 from scheduler.db import read_session, utcnow, write_session
 from scheduler.errors import BookingCancelled, BookingInPast, NotFound
 from scheduler.models import Booking, BookingStatus
@@ -302,24 +303,55 @@ class DocumentDesk:
     # The retention purge -------------------------------------------------------------------
 
     def erase_for_bookings(self, booking_ids: Iterable[int]) -> int:
-        """Delete the documents of these bookings, records and bytes; the number of records.
-        Call it outside any transaction: the database store writes in its own."""
+        """Delete the documents of these bookings, records and bytes, keeping their counts
+        (`documents.tally`); the number of records. Call it outside any transaction: the
+        database store writes in its own. Processes erasing at once share out the records."""
         ids = list(booking_ids)
         if not ids:
             return 0
         with write_session(self._sessions) as session:
-            blob_ids = list(
-                session.scalars(
-                    select(BookingDocument.blob_id).where(BookingDocument.booking_id.in_(ids))
-                )
-            )
+            found = session.execute(
+                select(BookingDocument.id, BookingDocument.blob_id, BookingDocument.status)
+                .add_columns(Booking.service_id, Booking.start_at)
+                .join(Booking, Booking.id == BookingDocument.booking_id)
+                .where(BookingDocument.booking_id.in_(ids))
+                .with_for_update(skip_locked=True, of=BookingDocument)
+            ).all()
+            add_to_tallies(session, ((row[3], row[4], row[2]) for row in found))
             session.execute(
-                delete(BookingDocument).where(BookingDocument.booking_id.in_(ids)),
+                delete(BookingDocument).where(BookingDocument.id.in_([row[0] for row in found])),
                 execution_options={"synchronize_session": False},
             )
-        for blob_id in blob_ids:
-            self._discard(blob_id)
-        return len(blob_ids)
+        for row in found:
+            self._discard(row[1])
+        return len(found)
+
+    def bookings_due(self, cutoff: datetime, limit: int) -> list[int]:
+        """Bookings with documents whose appointment ended, or which were cancelled, before
+        `cutoff`: the documents' own retention has passed."""
+        with read_session(self._sessions) as session:
+            return list(
+                session.scalars(
+                    select(BookingDocument.booking_id)
+                    .join(Booking, Booking.id == BookingDocument.booking_id)
+                    .where(_over(cutoff))
+                    .distinct()
+                    .order_by(BookingDocument.booking_id)
+                    .limit(limit)
+                )
+            )
+
+    def count_due(self, cutoff: datetime) -> int:
+        """The documents `bookings_due` would hand to `erase_for_bookings`, all of them."""
+        with read_session(self._sessions) as session:
+            return (
+                session.scalar(
+                    select(func.count(BookingDocument.id))
+                    .join(Booking, Booking.id == BookingDocument.booking_id)
+                    .where(_over(cutoff))
+                )
+                or 0
+            )
 
     def orphan_blobs(self) -> list[str]:
         """Blob ids in the store without a document that holds them: left by a crash between
@@ -430,3 +462,10 @@ class DocumentDesk:
             self._store.delete(blob_id)
         except Exception:
             log.exception("could not delete document blob %s; it is left as an orphan", blob_id)
+
+
+def _over(cutoff: datetime) -> ColumnElement[bool]:
+    return or_(
+        Booking.end_at <= cutoff,
+        and_(Booking.cancelled_at.is_not(None), Booking.cancelled_at <= cutoff),
+    )

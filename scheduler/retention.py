@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
@@ -195,6 +195,16 @@ ERASERS = (
 )
 
 
+class Sweep(Protocol):
+    """Erasing that is more than rows of one transaction (documents: records, then their bytes
+    in a store of their own) with a retention of its own; run before the erasers."""
+
+    name: str
+
+    def sweep(self, now: datetime, dry_run: bool, stop: threading.Event | None = None) -> int:
+        """Erase what is due at `now` (or count it); how many."""
+
+
 class Retention:
     def __init__(
         self,
@@ -203,24 +213,28 @@ class Retention:
         erasers: Sequence[Eraser],
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = BATCH_SIZE,
+        sweeps: Sequence[Sweep] = (),
     ) -> None:
-        names = [eraser.name for eraser in erasers]
+        names = [eraser.name for eraser in erasers] + [sweep.name for sweep in sweeps]
         if len(set(names)) != len(names):
             raise ValueError(f"eraser names must be unique: {names}")
         self._sessions = sessions
         self._retention = retention
         self._erasers = tuple(erasers)
+        self._sweeps = tuple(sweeps)
         self._clock = clock
         self._batch_size = batch_size
 
     def purge(self, dry_run: bool = False, stop: threading.Event | None = None) -> dict[str, int]:
         """Erase what is due now; return how many records of each kind were (or, with
         `dry_run`, would be) erased. A set `stop` ends the run after the current batch."""
-        cutoffs = Cutoffs.at(self._clock(), self._retention)
+        now = self._clock()
+        cutoffs = Cutoffs.at(now, self._retention)
+        counts = {sweep.name: sweep.sweep(now, dry_run, stop) for sweep in self._sweeps}
         if dry_run:
             with read_session(self._sessions) as session:
-                return {e.name: self._count(session, e, cutoffs) for e in self._erasers}
-        return {e.name: self._erase_all(e, cutoffs, stop) for e in self._erasers}
+                return counts | {e.name: self._count(session, e, cutoffs) for e in self._erasers}
+        return counts | {e.name: self._erase_all(e, cutoffs, stop) for e in self._erasers}
 
     @staticmethod
     def _count(session: Session, eraser: Eraser, cutoffs: Cutoffs) -> int:

@@ -103,7 +103,7 @@ def workers_redis_url() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="test",
@@ -111,6 +111,7 @@ def settings(database_url: str) -> Settings:
         base_url="http://testserver",
         secret_key="test-secret-key-that-is-long-enough-0123",
         redis_url=REDIS_URL,
+        document_dir=tmp_path / "documents",
         # Tests deliver the outbox themselves (`container.outbox.deliver_due()`), or start
         # the worker where the worker is what they test.
         embedded_worker=False,

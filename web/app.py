@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             container.worker.start()
             container.daily_purge.start()
             container.waitlist_worker.start()
+            container.scan_worker.start()
         await hub.start()
         if settings.freeze_startup_objects:
             gc.collect()
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         container.worker.stop()
         container.daily_purge.stop()
         container.waitlist_worker.stop()
+        container.scan_worker.stop()
         container.engine.dispose()
         protection.close()
 

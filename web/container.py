@@ -9,6 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from documents.crypto import DocumentKeys
+from documents.desk import DocumentDesk, DocumentLimits
+from documents.retention import DocumentSweep
+from documents.scanner import Scanner
+from documents.storage import BlobStore, DatabaseStore, DirectoryStore, EncryptedStore
+from documents.worker import ScanWorker
 from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
 from notifications.callback_mail import CallbackComposer, CallbackMailWriter
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
@@ -73,6 +79,8 @@ class Container:
     waitlist_worker: WaitlistWorker
     callbacks: CallbackDesk
     agenda: AgendaPlanner
+    documents: DocumentDesk
+    scan_worker: ScanWorker
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -169,11 +177,14 @@ class Container:
             ),
             clock=clock,
         )
+        documents = _documents(settings, sessions, clock)
         retention = Retention(
             sessions,
             timedelta(days=settings.retention_days),
             [*ERASERS, *WAITLIST_ERASERS, *CALLBACK_ERASERS, *OUTBOX_ERASERS, *ROOM_ERASERS],
             clock=clock,
+            # Never later than the booking's own data goes.
+            sweeps=[DocumentSweep(documents, timedelta(days=_document_days(settings)))],
         )
         return cls(
             settings=settings,
@@ -195,7 +206,35 @@ class Container:
             waitlist_worker=waitlist_worker,
             callbacks=callbacks,
             agenda=agenda,
+            documents=documents,
+            scan_worker=ScanWorker(documents, poll=settings.document_scan_seconds),
         )
+
+
+def _documents(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> DocumentDesk:
+    raw: BlobStore
+    if settings.document_store == "database":
+        raw = DatabaseStore(sessions)
+    else:
+        raw = DirectoryStore(settings.document_dir)
+    current, previous = settings.document_secrets
+    return DocumentDesk(
+        sessions,
+        EncryptedStore(raw, DocumentKeys(current, previous)),
+        Scanner(settings.clamav_url) if settings.clamav_url else None,
+        DocumentLimits(
+            max_file_bytes=settings.document_max_bytes,
+            max_files=settings.document_max_files,
+            max_total_bytes=settings.document_max_total_bytes,
+        ),
+        clock=clock,
+    )
+
+
+def _document_days(settings: Settings) -> int:
+    return min(settings.document_retention_days, settings.retention_days)
 
 
 def _room_config(settings: Settings) -> RoomConfig:

@@ -141,6 +141,23 @@ class Settings(BaseSettings):
     # (web/pages/staff_media.py), and the largest video accepted.
     media_dir: Path = Path("data") / "media"
     media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    # Documents handed in for a booking (docs/documents.md). The clamd that scans them
+    # (unix:///run/clamav/clamd.ctl or tcp://host:3310); unset, nothing is ever shown to
+    # anyone (fail closed). The key that wraps their data keys: unset, the secret key (and the
+    # previous secret keys) serve, so they rotate together.
+    clamav_url: str | None = None
+    document_key: str | None = None
+    previous_document_keys: CommaList = Field(default_factory=list)
+    # "directory" for one instance; "database" when several instances share PostgreSQL.
+    document_store: Literal["directory", "database"] = "directory"
+    document_dir: Path = Path("data") / "documents"
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    document_max_files: int = Field(default=20, ge=1, le=200)
+    document_max_total_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # Days after the appointment (or its cancellation) after which its documents are erased;
+    # never later than the booking's own data (`retention_days`).
+    document_retention_days: int = Field(default=14, ge=1, le=3650)
+    document_scan_seconds: float = Field(default=5.0, ge=0.1, le=3600)
     # Limits per client count an IPv6 client by its network of this prefix length (H4): one
     # household or phone holds a whole /64 and can pick a new address per request.
     ipv6_limit_prefix: int = Field(default=64, ge=1, le=128)
@@ -182,6 +199,13 @@ class Settings(BaseSettings):
         return [self.secret_key, *self.previous_secret_keys]
 
     @property
+    def document_secrets(self) -> tuple[str, list[str]]:
+        """The current key of the documents' envelope encryption and the previous ones."""
+        if self.document_key:
+            return self.document_key, list(self.previous_document_keys)
+        return self.secret_key, [*self.previous_document_keys, *self.previous_secret_keys]
+
+    @property
     def docs_enabled(self) -> bool:
         return self.env != "production" if self.api_docs is None else self.api_docs
 
@@ -192,6 +216,12 @@ def _refuse_weak_keys(settings: Settings) -> None:
     keys += [
         (f"entry {number} of SPRECHSTUNDE_PREVIOUS_SECRET_KEYS", key)
         for number, key in enumerate(settings.previous_secret_keys, start=1)
+    ]
+    if settings.document_key:
+        keys.append(("SPRECHSTUNDE_DOCUMENT_KEY", settings.document_key))
+    keys += [
+        (f"entry {number} of SPRECHSTUNDE_PREVIOUS_DOCUMENT_KEYS", key)
+        for number, key in enumerate(settings.previous_document_keys, start=1)
     ]
     if settings.turn_secret:  # an empty variable is no secret, as unset
         keys.append(("SPRECHSTUNDE_TURN_SECRET", settings.turn_secret))

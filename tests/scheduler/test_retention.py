@@ -41,6 +41,7 @@ WEDNESDAY = date(2031, 1, 8)
 RETENTION = timedelta(days=90)
 SECOND = timedelta(seconds=1)
 NOTHING = {
+    "documents_erased": 0,
     "bookings_anonymised": 0,
     "idempotency_records_deleted": 0,
     "audit_entries_deleted": 0,
@@ -435,6 +436,8 @@ def a_bit_of_everything(container, world, service, advisor, clock):
 
 
 EVERYTHING = {
+    # The documents' own purge is tested in tests/documents/test_document_purge.py.
+    "documents_erased": 0,
     "bookings_anonymised": 1,
     "idempotency_records_deleted": 1,
     "audit_entries_deleted": 1,
