@@ -39,9 +39,10 @@ from documents.errors import (
     DocumentNotFound,
     LabelTooLong,
     QuotaExceeded,
+    RequirementUnknown,
     TooManyFiles,
 )
-from documents.models import LABEL_MAX_CHARS, BookingDocument, DocumentStatus
+from documents.models import LABEL_MAX_CHARS, BookingDocument, DocumentStatus, ServiceDocument
 from documents.scanner import Scanner, ScannerUnavailable
 from documents.storage import BlobNotFound, EncryptedStore, new_blob_id
 from documents.tally import add_to_tallies
@@ -82,6 +83,7 @@ class DocumentInfo:
     scanned_at: datetime | None
     checked_by_id: int | None
     checked_at: datetime | None
+    requirement_id: int | None
 
     @classmethod
     def of(cls, document: BookingDocument) -> DocumentInfo:
@@ -99,6 +101,7 @@ class DocumentInfo:
             scanned_at=document.scanned_at,
             checked_by_id=document.checked_by_id,
             checked_at=document.checked_at,
+            requirement_id=document.requirement_id,
         )
 
 
@@ -154,16 +157,22 @@ class DocumentDesk:
     # The citizen ---------------------------------------------------------------------------
 
     def hand_in(
-        self, booking_id: int, data: bytes, declared_name: str, label: str = ""
+        self,
+        booking_id: int,
+        data: bytes,
+        declared_name: str,
+        label: str = "",
+        requirement_id: int | None = None,
     ) -> DocumentInfo:
         """Check, store encrypted and record a document as pending; or raise (`Refused`, the
-        booking's state, the quota) and leave nothing behind."""
+        booking's state, the quota, a requirement not of its service) and leave nothing
+        behind. `requirement_id`: which of the service's named documents it is."""
         label = clean_label(label)
         if len(data) > self.limits.max_file_bytes:
             raise Refused("too_large_file")
         # Refuse early what the booking does not allow, before the work of checking the file.
         with read_session(self._sessions) as session:
-            self._admit(session, booking_id, 0, lock=False)
+            self._admit(session, booking_id, 0, lock=False, requirement_id=requirement_id)
         checked = check(data, declared_name, max_bytes=self.limits.max_file_bytes)
         if len(checked.data) > self.limits.max_file_bytes:  # a re-encoded image may grow
             raise Refused("too_large_file")
@@ -171,12 +180,15 @@ class DocumentDesk:
         self._store.put(blob_id, checked.data)
         try:
             with write_session(self._sessions) as session:
-                self._admit(session, booking_id, len(checked.data), lock=True)
+                self._admit(
+                    session, booking_id, len(checked.data), lock=True, requirement_id=requirement_id
+                )
                 document = BookingDocument(
                     booking_id=booking_id,
                     blob_id=blob_id,
                     name=checked.display_name,
                     label=label,
+                    requirement_id=requirement_id,
                     kind=checked.kind,
                     size=len(checked.data),
                     pages=checked.pages,
@@ -370,9 +382,22 @@ class DocumentDesk:
 
     # Inside --------------------------------------------------------------------------------
 
-    def _admit(self, session: Session, booking_id: int, size: int, *, lock: bool) -> None:
-        """Refuse a hand-in the booking does not allow now: its state, its quota."""
+    def _admit(
+        self,
+        session: Session,
+        booking_id: int,
+        size: int,
+        *,
+        lock: bool,
+        requirement_id: int | None = None,
+    ) -> None:
+        """Refuse a hand-in the booking does not allow now: its state, its quota, a named
+        document of another service."""
         booking = self._booking(session, booking_id, lock=lock)
+        if requirement_id is not None:
+            named = session.get(ServiceDocument, requirement_id)
+            if named is None or named.service_id != booking.service_id:
+                raise RequirementUnknown(field="requirement")
         if booking.status == BookingStatus.HELD:
             raise BookingNotConfirmed(field="booking")
         if booking.status == BookingStatus.CANCELLED:
@@ -397,8 +422,10 @@ class DocumentDesk:
             raise QuotaExceeded(field="file", maximum=self.limits.max_total_bytes)
 
     @staticmethod
-    def _booking(session: Session, booking_id: int, *, lock: bool) -> Row[str, datetime, datetime]:
-        query = select(Booking.status, Booking.start_at, Booking.end_at).where(
+    def _booking(
+        session: Session, booking_id: int, *, lock: bool
+    ) -> Row[str, datetime, datetime, int]:
+        query = select(Booking.status, Booking.start_at, Booking.end_at, Booking.service_id).where(
             Booking.id == booking_id
         )
         if lock:

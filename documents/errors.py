@@ -5,7 +5,8 @@
     ├── DocumentNotFound       no such document for this booking (or it was deleted)
     └── DocumentNotAvailable   not clean (yet): pending, or rejected; `params["status"]`
     InvalidRequest
-    └── LabelTooLong           a label beyond 100 characters
+    ├── LabelTooLong           a label beyond 100 characters
+    └── RequirementUnknown     not one of the documents the booking's service names
     Conflict
     ├── BookingNotConfirmed    a hold: documents come with a confirmed booking only
     ├── TooManyFiles           the booking has `max_files` documents already
@@ -32,6 +33,10 @@ class DocumentNotAvailable(NotFound):
 
 class LabelTooLong(InvalidRequest):
     code = "document_label_too_long"
+
+
+class RequirementUnknown(InvalidRequest):
+    code = "document_requirement_unknown"
 
 
 class BookingNotConfirmed(Conflict):

@@ -17,7 +17,7 @@ from scheduler.db import utcnow
 from signaling.bus import Bus, InMemoryBus
 from signaling.gate import Gate
 from signaling.hub import Hub
-from web import errors, logs, pages
+from web import document_uploads, errors, logs, pages
 from web.api import (
     altcha,
     callbacks,
@@ -131,7 +131,13 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         BodySizeLimit,
         limit=settings.max_body_bytes,
         # A video, and room for its captions and the rest of the form.
-        uploads=((staff_media.PATH + "/", settings.media_max_bytes + settings.max_body_bytes),),
+        uploads=(
+            (staff_media.PATH + "/", settings.media_max_bytes + settings.max_body_bytes),
+            *(
+                (path, settings.document_max_bytes + document_uploads.MULTIPART_OVERHEAD)
+                for path in document_uploads.UPLOAD_PATHS
+            ),
+        ),
     )
     app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
     # The embedded mail worker gives way while requests are answered (at most 10 s).

@@ -12,6 +12,8 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from documents.checks import MESSAGES as REFUSALS
+from documents.checks import Refused
 from scheduler import errors
 from web.deps import catalogues, container, has_pages, pages
 from web.protection import RateLimited
@@ -93,6 +95,7 @@ MESSAGES = {
         "The label of the document is too long: at most {maximum} characters."
     ),
     "booking_not_confirmed": "Documents can only be handed in for a confirmed appointment.",
+    "document_requirement_unknown": "This is not one of the documents asked for.",
     "too_many_files": "At most {maximum} documents can be handed in for one appointment.",
     "quota_exceeded": (
         "The documents of this appointment would take up too much space. Please delete one or "
@@ -137,7 +140,11 @@ MESSAGES = {
         "The connection test needs the link from your appointment e-mail or the automatic check "
         "against bots. Please reload the page and try again."
     ),
+    # What the content checks of a document refuse (documents/checks.py).
+    **REFUSALS,
 }
+# A refused document: too large and not a type we take have statuses of their own.
+REFUSAL_STATUS = {"too_large_file": 413, "unknown_type": 415}
 
 # Everything else is a page, whose errors are pages too.
 _NOT_PAGES = ("/api/", "/ws/", "/openapi.json", "/healthz", "/readyz", "/static/", "/dev/mail")
@@ -212,6 +219,12 @@ async def _domain(request: Request, exc: Exception) -> Response:
     return problem(request, status, exc.code, headers=headers, **extra)
 
 
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    status = REFUSAL_STATUS.get(exc.code, 422)
+    return problem(request, status, exc.code, field="file")
+
+
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
@@ -275,6 +288,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.SchedulerError, _domain)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(StatementError, _out_of_range)
