@@ -214,6 +214,14 @@ class DocumentDesk:
             )
             return [DocumentInfo.of(document) for document in found]
 
+    def clean(self, booking_id: int, document_id: int) -> DocumentInfo:
+        """A document that may be opened; `DocumentNotAvailable` while pending or rejected."""
+        with read_session(self._sessions) as session:
+            info = DocumentInfo.of(self._document(session, booking_id, document_id))
+        if info.status != DocumentStatus.CLEAN:
+            raise DocumentNotAvailable(field="document", status=info.status)
+        return info
+
     def content(self, booking_id: int, document_id: int) -> tuple[DocumentInfo, bytes]:
         """A clean document and its (checked) bytes; `DocumentNotAvailable` for any other."""
         with read_session(self._sessions) as session:

@@ -24,6 +24,7 @@ from web.api import (
     connection_test,
     devmail,
     docs,
+    documents,
     feeds,
     health,
     openapi,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         docs.install(app)
     app.include_router(public.router)
     app.include_router(waitlist.router)
+    app.include_router(documents.router)
     app.include_router(altcha.router)
     app.include_router(staff.router)
     app.include_router(callbacks.router)

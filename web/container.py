@@ -42,6 +42,7 @@ from scheduler.waitlist import NUDGE, Waitlist, WaitlistConfig
 from scheduler.waitlist_retention import ERASERS as WAITLIST_ERASERS
 from scheduler.waitlist_worker import WaitlistWorker
 from web.database import engine_for
+from web.document_images import PageImages
 from web.links import Links
 from web.settings import Settings
 
@@ -81,6 +82,7 @@ class Container:
     agenda: AgendaPlanner
     documents: DocumentDesk
     scan_worker: ScanWorker
+    page_images: PageImages
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -208,6 +210,7 @@ class Container:
             agenda=agenda,
             documents=documents,
             scan_worker=ScanWorker(documents, poll=settings.document_scan_seconds),
+            page_images=PageImages(documents),
         )
 
 

@@ -13,11 +13,14 @@ def install(app: FastAPI) -> None:
     from web.pages import (
         callback_request,
         citizen,
+        documents_manage,
         info,
         manage,
         room,
+        room_documents,
         staff,
         staff_bookings,
+        staff_documents,
         staff_media,
         staff_settings,
     )
@@ -30,9 +33,14 @@ def install(app: FastAPI) -> None:
         info,
         citizen,
         manage,
+        documents_manage,
         room,
+        room_documents,
         callback_request,
         staff,
+        # Before the bookings' pages: their /staff/buchungen/{reference}/{action} would match
+        # /staff/buchungen/{reference}/unterlagen.
+        staff_documents,
         staff_bookings,
         staff_media,
         staff_settings,
