@@ -22,11 +22,11 @@ class DocumentSweep:
     def sweep(self, now: datetime, dry_run: bool, stop: threading.Event | None = None) -> int:
         cutoff = now - self.retention
         if dry_run:
-            return self._desk.count_due(cutoff)
+            return self._desk.erasure.count_due(cutoff)
         total = 0
         while stop is None or not stop.is_set():
-            due = self._desk.bookings_due(cutoff, BATCH_SIZE)
-            erased = self._desk.erase_for_bookings(due)
+            due = self._desk.erasure.bookings_due(cutoff, BATCH_SIZE)
+            erased = self._desk.erasure.erase_for_bookings(due)
             total += erased
             # Fewer than a batch: done. Nothing erased: another process holds them right now.
             if len(due) < BATCH_SIZE or not erased:

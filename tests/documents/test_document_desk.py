@@ -145,7 +145,7 @@ def records(sessions: sessionmaker[Session]) -> int:
 def nothing_left(desk: DocumentDesk, raw: BlobStore, sessions: sessionmaker[Session]) -> None:
     assert raw.ids() == []
     assert records(sessions) == 0
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
 
 
 # The round trip, on both stores
@@ -184,7 +184,7 @@ def test_hand_in_scan_clean_and_open(make_desk, raw, sessions, booking, clamd: C
     assert b"%PDF" not in stored
     assert data not in stored
     assert TEXT.encode() not in stored
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
     (finding,) = desk.findings(booking.id)
     assert (finding.signature, finding.scan_attempts) == (None, 1)
 
@@ -207,7 +207,7 @@ def test_infected_document_is_rejected_and_its_bytes_deleted(
         (marked.id, "rejected", "infected"),
     ]
     assert raw.ids() == []
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
     signatures = [f.signature for f in desk.findings(booking.id)]
     assert signatures == [f"{EICAR_SIGNATURE}.UNOFFICIAL", f"{MARKER_SIGNATURE}.UNOFFICIAL"]
     with pytest.raises(DocumentNotAvailable) as refused:
@@ -292,7 +292,7 @@ def test_the_21st_file_is_refused(make_desk, directory_raw, booking) -> None:
     assert isinstance(refused.value, Conflict)
     assert (refused.value.code, refused.value.params["maximum"]) == ("too_many_files", 20)
     assert len(directory_raw.ids()) == 20
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
 
 
 def test_the_total_size_is_limited(make_desk, directory_raw, booking, service, container) -> None:
@@ -312,7 +312,7 @@ def test_the_total_size_is_limited(make_desk, directory_raw, booking, service, c
     first = desk.documents(booking.id)[0]
     desk.delete(booking.id, first.id)
     desk.hand_in(booking.id, upload, "3.pdf")
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
 
 
 def test_a_failing_insert_leaves_no_blob(make_desk, directory_raw, sessions, booking) -> None:
@@ -393,7 +393,7 @@ def test_100_hand_ins_at_once_never_exceed_the_quota(
     assert outcomes.count("ok") == 20
     assert records(sessions) == 20
     assert len(directory_raw.ids()) == 20
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
 
 
 # The booking's state
@@ -424,7 +424,7 @@ def test_delete_until_the_appointment_begins_hand_in_until_it_ends(
         desk.hand_in(booking.id, make_pdf(), "d.pdf")
     assert [d.id for d in desk.documents(booking.id)] == [second.id, during.id]
     assert len(directory_raw.ids()) == 2
-    assert desk.orphan_blobs() == []
+    assert desk.erasure.orphan_blobs() == []
 
 
 def test_hand_in_needs_a_confirmed_booking(
@@ -509,14 +509,14 @@ def test_erase_for_bookings_leaves_nothing(
     kept = desk.hand_in(other.id, make_pdf(), "other.pdf")
     assert len(raw.ids()) == 3
 
-    assert desk.erase_for_bookings([booking.id]) == 3
+    assert desk.erasure.erase_for_bookings([booking.id]) == 3
 
     assert desk.documents(booking.id) == []
     assert [d.id for d in desk.documents(other.id)] == [kept.id]
     assert len(raw.ids()) == 1
-    assert desk.orphan_blobs() == []
-    assert desk.erase_for_bookings([booking.id, other.id]) == 1
-    assert desk.erase_for_bookings([]) == 0
+    assert desk.erasure.orphan_blobs() == []
+    assert desk.erasure.erase_for_bookings([booking.id, other.id]) == 1
+    assert desk.erasure.erase_for_bookings([]) == 0
     nothing_left(desk, raw, sessions)
 
 
@@ -526,7 +526,7 @@ def test_orphan_blobs_are_listed(make_desk, directory_raw, booking) -> None:
     stray = EncryptedStore(directory_raw, DocumentKeys(KEY))
     orphan = new_blob_id()
     stray.put(orphan, b"left behind")
-    assert desk.orphan_blobs() == [orphan]
+    assert desk.erasure.orphan_blobs() == [orphan]
 
 
 # The worker
