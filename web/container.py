@@ -13,6 +13,7 @@ from documents.crypto import DocumentKeys
 from documents.desk import DocumentDesk, DocumentLimits
 from documents.retention import DocumentSweep
 from documents.scanner import Scanner
+from documents.staff import StaffDocuments
 from documents.storage import BlobStore, DatabaseStore, DirectoryStore, EncryptedStore
 from documents.worker import ScanWorker
 from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
@@ -83,6 +84,7 @@ class Container:
     documents: DocumentDesk
     scan_worker: ScanWorker
     page_images: PageImages
+    staff_documents: StaffDocuments
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -211,6 +213,7 @@ class Container:
             documents=documents,
             scan_worker=ScanWorker(documents, poll=settings.document_scan_seconds),
             page_images=PageImages(documents),
+            staff_documents=StaffDocuments(sessions, documents, clock),
         )
 
 
