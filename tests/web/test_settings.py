@@ -175,6 +175,21 @@ def test_production_refuses_a_weak_turn_secret(monkeypatch):
         Settings()
 
 
+@pytest.mark.parametrize("variable", ["DOCUMENT_KEY", "PREVIOUS_DOCUMENT_KEYS"])
+def test_production_refuses_a_weak_document_key(monkeypatch, variable):
+    # The key that wraps every document's data key: a guessable one opens them all.
+    production(monkeypatch, **{variable: "a" * 40})
+    with pytest.raises(ValidationError, match=rf"SPRECHSTUNDE_{variable} .*too regular"):
+        Settings()
+
+
+def test_documents_use_the_secret_keys_unless_a_document_key_is_set(monkeypatch):
+    production(monkeypatch, PREVIOUS_SECRET_KEYS=OTHER_SECRET)
+    assert Settings().document_secrets == (LONG_SECRET, [OTHER_SECRET])
+    production(monkeypatch, DOCUMENT_KEY=OTHER_SECRET, PREVIOUS_DOCUMENT_KEYS=LONG_SECRET)
+    assert Settings().document_secrets == (OTHER_SECRET, [LONG_SECRET])
+
+
 def test_a_refusal_tells_how_to_make_a_key_and_never_shows_the_key(monkeypatch):
     weak = "weak-but-distinctive-0123"
     monkeypatch.setenv("SPRECHSTUNDE_ENV", "production")
