@@ -322,6 +322,13 @@ class DocumentDesk:
                 rejected += self._reject(document_id, blob_id, INFECTED, verdict.signature)
         return ScanResult(examined, clean, rejected, more=len(queue) == limit)
 
+    # The operator ---------------------------------------------------------------------------
+
+    def rewrap_all(self) -> int:
+        """After a key rotation: every document's data key wrapped with the current key; how
+        many were rewritten (`EncryptedStore.rewrap_all`)."""
+        return self._store.rewrap_all()
+
     # Inside --------------------------------------------------------------------------------
 
     def _admit(

@@ -94,3 +94,13 @@ def test_the_app_runs_in_production_and_its_settings_pass_productions_checks(com
 def test_the_image_asks_for_production():
     dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
     assert "ENV SPRECHSTUNDE_ENV=production" in dockerfile
+
+
+def test_documents_are_kept_in_the_shared_database_and_scanned_by_clamd(compose) -> None:
+    # Several app instances: a directory of one of them would hide documents from the others.
+    for name in ("app1", "app2", "worker"):
+        environment = compose["services"][name]["environment"]
+        assert environment["SPRECHSTUNDE_DOCUMENT_STORE"] == "database"
+        host = environment["SPRECHSTUNDE_CLAMAV_URL"].removeprefix("tcp://").split(":")[0]
+        # Not a dependency: the app serves without clamd, and documents wait until it answers.
+        assert compose["services"][host]["image"].startswith("clamav/clamav:")

@@ -1,4 +1,5 @@
-"""The `sprechstunde` command: migrate, seed-demo, serve, worker, purge, create-user, probe."""
+"""The `sprechstunde` command: migrate, seed-demo, serve, worker, purge, rewrap-documents,
+create-user, probe."""
 
 from __future__ import annotations
 
@@ -126,6 +127,21 @@ def _purge(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _rewrap_documents(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
+    """After a document key rotation: wrap every document's data key with the current key;
+    print how many were rewritten as JSON. A second run that reports 0 means no document needs
+    a previous key any more."""
+    from web.container import Container
+
+    container = Container.build(settings, clock=clock)
+    try:
+        rewrapped = container.documents.rewrap_all()
+    finally:
+        container.engine.dispose()
+    print(json.dumps({"rewrapped": rewrapped}))
+    return 0
+
+
 def _create_user(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     from web.container import Container
 
@@ -249,6 +265,10 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only count what would be erased; change nothing"
     )
     purge.set_defaults(run=_purge)
+    commands.add_parser(
+        "rewrap-documents",
+        help="after a document key rotation, move every document to the current key",
+    ).set_defaults(run=_rewrap_documents)
     user = commands.add_parser("create-user", help="create a staff account")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)
