@@ -329,6 +329,10 @@ class DocumentDesk:
         many were rewritten (`EncryptedStore.rewrap_all`)."""
         return self._store.rewrap_all()
 
+    def sweep_store(self) -> int:
+        """Remove temporary files of writes a killed process left (the daily purge)."""
+        return self._store.sweep()
+
     # Inside --------------------------------------------------------------------------------
 
     def _admit(

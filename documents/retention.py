@@ -31,4 +31,5 @@ class DocumentSweep:
             # Fewer than a batch: done. Nothing erased: another process holds them right now.
             if len(due) < BATCH_SIZE or not erased:
                 break
+        self._desk.sweep_store()
         return total

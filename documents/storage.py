@@ -73,6 +73,9 @@ class BlobStore(Protocol):
     def ids(self) -> list[str]:
         """Every stored id, sorted: the purge's proof that nothing is left."""
 
+    def sweep(self, older_than_seconds: float = 3600) -> int:
+        """Remove what killed writers left behind; how many."""
+
 
 class DirectoryStore:
     """Blobs as files `root/<first two characters>/<id>`, mode 0600, for one instance.
@@ -227,6 +230,9 @@ class DatabaseStore:
         with read_session(self._sessions) as session:
             return list(session.scalars(select(DocumentBlob.id).order_by(DocumentBlob.id)))
 
+    def sweep(self, older_than_seconds: float = 3600) -> int:
+        return 0  # a write is one transaction: a killed one leaves nothing
+
 
 class EncryptedStore:
     """A `BlobStore` that encrypts what it is given and keeps only ciphertext in `raw`."""
@@ -267,3 +273,6 @@ class EncryptedStore:
         """Move every blob to the current key (after a rotation, before a previous key is
         dropped); the number rewritten. Blobs deleted meanwhile are skipped."""
         return sum(self.rewrap(blob_id) for blob_id in self.ids())
+
+    def sweep(self, older_than_seconds: float = 3600) -> int:
+        return self._raw.sweep(older_than_seconds)

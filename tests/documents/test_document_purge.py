@@ -6,6 +6,8 @@ SQLite, and on PostgreSQL when SPRECHSTUNDE_TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from documents.errors import DocumentNotFound
 from documents.models import BookingDocument, DocumentBlob, DocumentTally
-from documents.storage import BlobStore, DatabaseStore, DirectoryStore
+from documents.storage import _TEMPORARY_SUFFIX, BlobStore, DatabaseStore, DirectoryStore
 from documents.tally import week_of
 from scheduler.db import read_session
 from tests.documents.clamd import EICAR, Clamd
@@ -161,3 +163,23 @@ def test_at_the_same_moment_documents_go_before_the_booking_is_anonymised(
     assert counts["bookings_anonymised"] == 1
     assert next(iter(counts)) == "documents_erased"
     assert count(container, BookingDocument) == 0
+
+
+def test_the_daily_purge_removes_what_a_killed_writer_left(container, clock) -> None:
+    # A process killed between writing a blob's temporary file and renaming it.
+    if container.settings.document_store != "directory":
+        assert container.documents.sweep_store() == 0  # one transaction: nothing is left
+        return
+    shard = container.settings.document_dir / "ab"
+    shard.mkdir()
+    left = shard / f".{'a' * 32}.0123456789abcdef{_TEMPORARY_SUFFIX}"
+    left.write_bytes(b"ciphertext")
+    recent = shard / f".{'b' * 32}.0123456789abcdef{_TEMPORARY_SUFFIX}"
+    recent.write_bytes(b"a write in progress")
+    hour_ago = time.time() - 3601
+    os.utime(left, (hour_ago, hour_ago))
+
+    container.retention.purge()
+
+    assert not left.exists()
+    assert recent.exists()
