@@ -5,6 +5,7 @@ purge of `scheduler.retention` runs it as one of its sweeps."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from documents.desk import DocumentDesk
@@ -33,3 +34,6 @@ class DocumentSweep:
                 break
         self._desk.sweep_store()
         return total
+
+    def erase_bookings(self, booking_ids: Sequence[int]) -> int:
+        return self._desk.erasure.erase_for_bookings(booking_ids)

@@ -43,6 +43,7 @@ HOLD_GRACE = timedelta(hours=1)
 # Failed staff logins only feed the 15-minute login throttle; a day leaves time to look into
 # an attack the morning after.
 LOGIN_FAILURE_RETENTION = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The daily run's longest sleep: a clock that jumps (a suspended host) is noticed this late.
 LONGEST_SLEEP = 60.0
 
@@ -54,6 +55,9 @@ class Cutoffs:
     personal: datetime
     holds: datetime
     login_failures: datetime
+    # A citizen's erasure: exactly these bookings' records, whatever their age, and nothing
+    # that counts from a moment of its own (the moments above are all long past).
+    bookings: tuple[int, ...] | None = None
 
     @classmethod
     def at(cls, now: datetime, retention: timedelta) -> Cutoffs:
@@ -63,9 +67,17 @@ class Cutoffs:
             login_failures=now - LOGIN_FAILURE_RETENTION,
         )
 
+    @classmethod
+    def only(cls, booking_ids: Sequence[int]) -> Cutoffs:
+        return cls(EPOCH, EPOCH, EPOCH, tuple(booking_ids))
+
 
 def due_bookings(cutoffs: Cutoffs) -> Select[Any]:
     """The ids of the bookings whose retention has passed (holds are never among them)."""
+    if cutoffs.bookings is not None:
+        return select(Booking.id).where(
+            Booking.status != BookingStatus.HELD, Booking.id.in_(cutoffs.bookings)
+        )
     return select(Booking.id).where(
         Booking.status != BookingStatus.HELD,
         or_(
@@ -204,6 +216,9 @@ class Sweep(Protocol):
     def sweep(self, now: datetime, dry_run: bool, stop: threading.Event | None = None) -> int:
         """Erase what is due at `now` (or count it); how many."""
 
+    def erase_bookings(self, booking_ids: Sequence[int]) -> int:
+        """Erase what belongs to these bookings now; how many."""
+
 
 class Retention:
     def __init__(
@@ -235,6 +250,13 @@ class Retention:
             with read_session(self._sessions) as session:
                 return counts | {e.name: self._count(session, e, cutoffs) for e in self._erasers}
         return counts | {e.name: self._erase_all(e, cutoffs, stop) for e in self._erasers}
+
+    def erase_bookings(self, booking_ids: Sequence[int]) -> dict[str, int]:
+        """Erase these bookings' personal data and what links to them now, as the purge will
+        once they are due: a citizen's request (DSGVO Art. 17). The counts, as `purge`."""
+        cutoffs = Cutoffs.only(booking_ids)
+        counts = {sweep.name: sweep.erase_bookings(booking_ids) for sweep in self._sweeps}
+        return counts | {e.name: self._erase_all(e, cutoffs, None) for e in self._erasers}
 
     @staticmethod
     def _count(session: Session, eraser: Eraser, cutoffs: Cutoffs) -> int:

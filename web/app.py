@@ -29,6 +29,7 @@ from web.api import (
     health,
     openapi,
     public,
+    rights,
     rooms,
     signaling,
     staff,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(public.router)
     app.include_router(waitlist.router)
     app.include_router(documents.router)
+    app.include_router(rights.router)
     app.include_router(altcha.router)
     app.include_router(staff.router)
     app.include_router(callbacks.router)

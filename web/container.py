@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from documents.crypto import DocumentKeys
 from documents.desk import DocumentDesk, DocumentLimits
 from documents.retention import DocumentSweep
+from documents.rights import export_documents
 from documents.scanner import Scanner
 from documents.staff import StaffDocuments
 from documents.storage import BlobStore, DatabaseStore, DirectoryStore, EncryptedStore
@@ -22,6 +23,7 @@ from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transpor
 from notifications.messages import MailRenderer
 from notifications.outbox import OutboxConfig, OutboxWriter
 from notifications.retention import ERASERS as OUTBOX_ERASERS
+from notifications.rights import export_mails
 from notifications.team_mail import TeamNoticeComposer, TeamNoticeWriter
 from notifications.waitlist_mail import ComposerWithWaitlist, WaitlistOutboxWriter, WaitlistUrls
 from rooms.access import RoomAccess, RoomConfig
@@ -37,6 +39,7 @@ from scheduler.displacement import Displacement
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import Absence, WeeklyHours
 from scheduler.retention import ERASERS, DailyPurge, Retention
+from scheduler.rights import Rights
 from scheduler.services import LINK_GRACE, Scheduler, SchedulerConfig
 from scheduler.tokens import TokenService
 from scheduler.waitlist import NUDGE, Waitlist, WaitlistConfig
@@ -85,6 +88,7 @@ class Container:
     scan_worker: ScanWorker
     page_images: PageImages
     staff_documents: StaffDocuments
+    rights: Rights
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -214,6 +218,7 @@ class Container:
             scan_worker=ScanWorker(documents, poll=settings.document_scan_seconds),
             page_images=PageImages(documents),
             staff_documents=StaffDocuments(sessions, documents, clock),
+            rights=Rights(scheduler, retention, [export_documents, export_mails]),
         )
 
 

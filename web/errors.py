@@ -95,7 +95,14 @@ MESSAGES = {
         "The label of the document is too long: at most {maximum} characters."
     ),
     "booking_not_confirmed": "Documents can only be handed in for a confirmed appointment.",
+    "booking_not_over": (
+        "Your data can be erased once the appointment is over or cancelled. To erase it now, "
+        "cancel the appointment first."
+    ),
     "document_requirement_unknown": "This is not one of the documents asked for.",
+    "document_name_missing": "Please enter the German name of the document.",
+    "document_names_duplicate": "This document is in the list twice.",
+    "too_many_named_documents": "A service can ask for at most {maximum} documents.",
     "too_many_files": "At most {maximum} documents can be handed in for one appointment.",
     "quota_exceeded": (
         "The documents of this appointment would take up too much space. Please delete one or "
