@@ -1,11 +1,12 @@
-"""The outbox's part of a citizen's export (scheduler/rights.py): the e-mails about their
-booking, to whom and when, with their text as sent."""
+"""The outbox's part of a citizen's export and erasure (scheduler/rights.py,
+scheduler/people.py): the e-mails about their booking, to whom and when, with their text as
+sent; and, when a person is erased, every mail to their addresses."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from notifications.models import OutboxMessage
@@ -29,3 +30,14 @@ def export_mails(session: Session, booking_id: int) -> tuple[str, list[dict[str,
         }
         for message in messages
     ]
+
+
+def erase_mails_to(session: Session, addresses: set[str]) -> int:
+    """Delete the mails to these (lower-cased) addresses, whatever they were about."""
+    if not addresses:
+        return 0
+    result = session.execute(
+        delete(OutboxMessage).where(func.lower(OutboxMessage.recipient).in_(addresses)),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a DML Result is a CursorResult

@@ -55,12 +55,7 @@ class Rights:
             booking = session.get_one(Booking, info.id)
             found: dict[str, Any] = {
                 "exported_at": self._scheduler.clock().isoformat(),
-                "booking": _booking(booking),
-                "staff_notes": [
-                    {"at": note.get("at"), "text": note.get("text")}
-                    for note in booking.staff_notes or []
-                ],
-                "access_log": _access_log(session, booking.id),
+                **booking_export(session, booking),
                 **_elsewhere(session, booking),
             }
             for exporter in self._exporters:
@@ -80,6 +75,46 @@ class Rights:
             # That it happened, with no one's data: the booking is anonymous now.
             session.add(AuditEntry(at=now, action=ERASED_ON_REQUEST, booking_id=info.id))
         return counts
+
+
+def booking_export(session: Session, booking: Booking) -> dict[str, Any]:
+    """A booking as its person may see it: its fields, the staff's notes on it and who of
+    the staff opened or changed it when (roles, not names)."""
+    return {
+        "booking": _booking(booking),
+        "staff_notes": [
+            {"at": note.get("at"), "text": note.get("text")} for note in booking.staff_notes or []
+        ],
+        "access_log": _access_log(session, booking.id),
+    }
+
+
+def callback_export(request: CallbackRequest) -> dict[str, Any]:
+    return {
+        "reference": request.reference,
+        "status": request.status,
+        "name": request.name,
+        "phone": request.phone,
+        "email": request.email,
+        "language": request.language,
+        "note": request.note,
+        "windows": request.windows,
+        "created_at": _moment(request.created_at),
+    }
+
+
+def waitlist_export(entry: WaitlistEntry) -> dict[str, Any]:
+    return {
+        "status": entry.status,
+        "name": entry.name,
+        "email": entry.email,
+        "phone": entry.phone,
+        "channel": entry.channel,
+        "weekdays": entry.weekdays,
+        "day_parts": entry.day_parts,
+        "language": entry.language,
+        "created_at": _moment(entry.created_at),
+    }
 
 
 def _booking(booking: Booking) -> dict[str, Any]:
@@ -135,32 +170,6 @@ def _elsewhere(session: Session, booking: Booking) -> dict[str, list[dict[str, A
     )
     return {
         "other_bookings": [_booking(other) for other in others],
-        "callbacks": [
-            {
-                "reference": request.reference,
-                "status": request.status,
-                "name": request.name,
-                "phone": request.phone,
-                "email": request.email,
-                "language": request.language,
-                "note": request.note,
-                "windows": request.windows,
-                "created_at": _moment(request.created_at),
-            }
-            for request in callbacks
-        ],
-        "waitlist": [
-            {
-                "status": entry.status,
-                "name": entry.name,
-                "email": entry.email,
-                "phone": entry.phone,
-                "channel": entry.channel,
-                "weekdays": entry.weekdays,
-                "day_parts": entry.day_parts,
-                "language": entry.language,
-                "created_at": _moment(entry.created_at),
-            }
-            for entry in places
-        ],
+        "callbacks": [callback_export(request) for request in callbacks],
+        "waitlist": [waitlist_export(entry) for entry in places],
     }

@@ -151,6 +151,24 @@ class Waitlist(OfferDesk):
 
     # -- staff -----------------------------------------------------------------------------
 
+    def remove(self, actor: StaffIdentity, entry_id: int) -> EntryInfo:
+        """Staff take an entry off the list (the person asked, on the phone or in a letter);
+        an open offer goes back. Removing twice changes nothing."""
+        actor.require(Role.ADMIN, Role.HOTLINE)
+        now = self.clock()
+        with write_session(self.scheduler.sessions) as session:
+            # In the order `leave` locks them.
+            self._withdraw_open_offer(session, entry_id, now, OfferStatus.DECLINED)
+            entry = session.scalar(
+                select(WaitlistEntry).where(WaitlistEntry.id == entry_id).with_for_update()
+            )
+            if entry is None:
+                raise NotFound("unknown waiting-list entry", field="entry")
+            if entry.status in ACTIVE:
+                entry.status, entry.updated_at = EntryStatus.REMOVED, now
+                session.flush()
+            return self._entry_info(session, entry)
+
     def queues(self, actor: StaffIdentity, service_id: int | None = None) -> list[QueueInfo]:
         """Per service: the people waiting, those with an open offer, and the oldest entry.
         Administrators and hotline see every service, advisors their own."""

@@ -23,7 +23,7 @@ from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transpor
 from notifications.messages import MailRenderer
 from notifications.outbox import OutboxConfig, OutboxWriter
 from notifications.retention import ERASERS as OUTBOX_ERASERS
-from notifications.rights import export_mails
+from notifications.rights import erase_mails_to, export_mails
 from notifications.team_mail import TeamNoticeComposer, TeamNoticeWriter
 from notifications.waitlist_mail import ComposerWithWaitlist, WaitlistOutboxWriter, WaitlistUrls
 from rooms.access import RoomAccess, RoomConfig
@@ -38,6 +38,7 @@ from scheduler.desk import Desk
 from scheduler.displacement import Displacement
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import Absence, WeeklyHours
+from scheduler.people import People
 from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.rights import Rights
 from scheduler.services import LINK_GRACE, Scheduler, SchedulerConfig
@@ -89,6 +90,7 @@ class Container:
     page_images: PageImages
     staff_documents: StaffDocuments
     rights: Rights
+    people: People
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -219,6 +221,13 @@ class Container:
             page_images=PageImages(documents),
             staff_documents=StaffDocuments(sessions, documents, clock),
             rights=Rights(scheduler, retention, [export_documents, export_mails]),
+            people=People(
+                scheduler,
+                retention,
+                waitlist,
+                [export_documents, export_mails],
+                [("mails_to_person_deleted", erase_mails_to)],
+            ),
         )
 
 

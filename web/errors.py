@@ -95,6 +95,16 @@ MESSAGES = {
         "The label of the document is too long: at most {maximum} characters."
     ),
     "booking_not_confirmed": "Documents can only be handed in for a confirmed appointment.",
+    "person_unspecified": (
+        "Please give the person's e-mail address or phone number (at least {minimum} digits)."
+    ),
+    "records_changed": (
+        "The person's records have changed since you checked them. Please check them again."
+    ),
+    "person_busy": (
+        "Something is still under way for this person: an appointment to come or a callback "
+        "request. Cancel or settle it first."
+    ),
     "booking_not_over": (
         "Your data can be erased once the appointment is over or cancelled. To erase it now, "
         "cancel the appointment first."
