@@ -42,6 +42,8 @@ from scheduler.people import People
 from scheduler.retention import ERASERS, DailyPurge, Retention
 from scheduler.rights import Rights
 from scheduler.services import LINK_GRACE, Scheduler, SchedulerConfig
+from scheduler.statistics import Statistics
+from scheduler.statistics_keep import record_canceller
 from scheduler.tokens import TokenService
 from scheduler.waitlist import NUDGE, Waitlist, WaitlistConfig
 from scheduler.waitlist_retention import ERASERS as WAITLIST_ERASERS
@@ -90,6 +92,7 @@ class Container:
     page_images: PageImages
     staff_documents: StaffDocuments
     rights: Rights
+    statistics: Statistics
     people: People
 
     @classmethod
@@ -116,6 +119,7 @@ class Container:
             reminders=[timedelta(hours=h) for h in settings.reminder_hours],
         )
         scheduler.events.subscribe(OutboxWriter(outbox_config))
+        scheduler.events.subscribe(record_canceller)
         scheduler.events.subscribe(TeamNoticeWriter(settings.base_url, settings.staff_language))
         waitlist = Waitlist(
             scheduler, WaitlistConfig(offer_lifetime=timedelta(hours=settings.offer_hours))
@@ -194,7 +198,7 @@ class Container:
             [*ERASERS, *WAITLIST_ERASERS, *CALLBACK_ERASERS, *OUTBOX_ERASERS, *ROOM_ERASERS],
             clock=clock,
             # Never later than the booking's own data goes.
-            sweeps=[DocumentSweep(documents, timedelta(days=_document_days(settings)))],
+            sweeps=[DocumentSweep(documents, timedelta(days=settings.document_days))],
         )
         return cls(
             settings=settings,
@@ -221,6 +225,7 @@ class Container:
             page_images=PageImages(documents),
             staff_documents=StaffDocuments(sessions, documents, clock),
             rights=Rights(scheduler, retention, [export_documents, export_mails]),
+            statistics=Statistics(sessions, scheduler.placement, scheduler.searches),
             people=People(
                 scheduler,
                 retention,
@@ -251,10 +256,6 @@ def _documents(
         ),
         clock=clock,
     )
-
-
-def _document_days(settings: Settings) -> int:
-    return min(settings.document_retention_days, settings.retention_days)
 
 
 def _room_config(settings: Settings) -> RoomConfig:

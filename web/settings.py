@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         return [self.secret_key, *self.previous_secret_keys]
 
     @property
+    def document_days(self) -> int:
+        """Days after which documents are erased: their own setting, never later than the
+        booking's data."""
+        return min(self.document_retention_days, self.retention_days)
+
+    @property
     def document_secrets(self) -> tuple[str, list[str]]:
         """The current key of the documents' envelope encryption and the previous ones."""
         if self.document_key:

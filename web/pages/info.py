@@ -22,7 +22,10 @@ def accessibility_statement(
 
 @router.get("/datenschutz")
 def privacy_notice(request: Request, renderer: Renderer, services: Services) -> HTMLResponse:
-    return renderer.render(request, "info/privacy.html", settings=services.settings)
+    settings = services.settings
+    return renderer.render(
+        request, "info/privacy.html", settings=settings, document_days=settings.document_days
+    )
 
 
 @router.get("/leichte-sprache")

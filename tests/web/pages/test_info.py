@@ -57,6 +57,8 @@ def headings(html: str, level: int) -> list[str]:
                 "Inhalt",
                 "Verantwortliche Stelle",
                 "Ihre Daten für einen Termin",
+                "Rückrufe und Warteliste",
+                "Unterlagen, die Sie einreichen",
                 "Videoberatung",
                 "Technische Daten und Schutz vor Bots",
                 "Cookies",
@@ -73,6 +75,8 @@ def headings(html: str, level: int) -> list[str]:
                 "Contents",
                 "Who is responsible",
                 "Your data for an appointment",
+                "Callbacks and the waiting list",
+                "Documents you hand in",
                 "Video consultation",
                 "Technical data and protection against bots",
                 "Cookies",
@@ -243,3 +247,12 @@ def test_the_start_page_and_every_footer_lead_to_the_explanations(client, lang):
         footer = client.get(path, params={"lang": lang}).text.split("<footer", 1)[1]
         assert 'href="/leichte-sprache"' in footer
         assert 'href="/gebaerdensprache"' in footer
+
+
+def test_the_privacy_notice_names_the_retention_of_documents(settings, clock) -> None:
+    # Their own setting, but never longer than the booking's data.
+    for days, expected in ((14, "14 days after your appointment"), (200, "90 days after")):
+        custom = settings.model_copy(update={"document_retention_days": days})
+        with TestClient(create_app(custom, clock=clock)) as client:
+            text = client.get("/datenschutz", headers={"Accept-Language": "en"}).text
+        assert f"Your documents are erased {expected}" in text
