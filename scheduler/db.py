@@ -170,6 +170,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Erased data must not linger in the file's free space: SQLite overwrites what it
+        # deletes with zeros (docs/operations.md, "What erased data leaves behind").
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -180,6 +183,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def forget_freed(factory: sessionmaker[Session]) -> None:
+    """After an erasure: on SQLite, move the write-ahead log into the database and empty it,
+    since the log still holds the pages as they were before. Best effort: a reader that is
+    still at an older state keeps the log until the next checkpoint. PostgreSQL keeps erased
+    rows as dead tuples until (auto)vacuum reclaims them; nothing to do here."""
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        with bind.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @contextmanager

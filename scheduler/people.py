@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from scheduler.accounts import StaffIdentity
 from scheduler.addresses import cap_key
 from scheduler.callbacks_models import PENDING, CallbackAttempt, CallbackRequest
-from scheduler.db import read_session, write_session
+from scheduler.db import forget_freed, read_session, write_session
 from scheduler.errors import Conflict, InvalidRequest
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role
 from scheduler.retention import Retention
@@ -127,6 +127,7 @@ class People:
             session.add(
                 AuditEntry(at=now, actor_id=actor.id, action="person_erased", detail=_tally(counts))
             )
+        forget_freed(self._scheduler.sessions)
         return counts
 
     def _gather(self, actor: StaffIdentity, person: Person, action: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from scheduler.db import read_session, utcnow, write_session
+from scheduler.db import forget_freed, read_session, utcnow, write_session
 from scheduler.models import (
     Absence,
     AuditEntry,
@@ -249,14 +249,18 @@ class Retention:
         if dry_run:
             with read_session(self._sessions) as session:
                 return counts | {e.name: self._count(session, e, cutoffs) for e in self._erasers}
-        return counts | {e.name: self._erase_all(e, cutoffs, stop) for e in self._erasers}
+        counts |= {e.name: self._erase_all(e, cutoffs, stop) for e in self._erasers}
+        forget_freed(self._sessions)
+        return counts
 
     def erase_bookings(self, booking_ids: Sequence[int]) -> dict[str, int]:
         """Erase these bookings' personal data and what links to them now, as the purge will
         once they are due: a citizen's request (DSGVO Art. 17). The counts, as `purge`."""
         cutoffs = Cutoffs.only(booking_ids)
         counts = {sweep.name: sweep.erase_bookings(booking_ids) for sweep in self._sweeps}
-        return counts | {e.name: self._erase_all(e, cutoffs, None) for e in self._erasers}
+        counts |= {e.name: self._erase_all(e, cutoffs, None) for e in self._erasers}
+        forget_freed(self._sessions)
+        return counts
 
     @staticmethod
     def _count(session: Session, eraser: Eraser, cutoffs: Cutoffs) -> int:
