@@ -133,6 +133,9 @@ class MailContext:
     place_url: str | None = None
     waitlist_url: str | None = None
     callback_url: str | None = None
+    # The reminder only: the documents the service names that the citizen has not handed in
+    # yet (documents/requirements.py), in the mail's language.
+    missing_documents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from documents.requirements import missing_in
 from notifications.ics import booking_invite, organizer
 from notifications.messages import MailContext, MailRenderer, MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
@@ -290,6 +291,10 @@ class MessageComposer:
         )
         if kind == MessageKind.DISPLACED_CANCELLED:
             context = self._apology(context, info, now, self.place_url(session, info))
+        if kind == MessageKind.REMINDER:
+            missing = missing_in(session, info.id)
+            names = tuple(named.display_name(message.language) for named in missing)
+            context = replace(context, missing_documents=names)
         mail = self._renderer.render(kind, context, message.language)
         if kind not in INVITE_KINDS:
             return Composed(mail.subject, mail.text, mail.html)

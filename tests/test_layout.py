@@ -14,7 +14,7 @@ PACKAGES = ("scheduler", "notifications", "rooms", "signaling", "documents", "we
 # Which of our packages each package may import.
 ALLOWED = {
     "scheduler": set(),
-    "notifications": {"scheduler"},
+    "notifications": {"scheduler", "documents"},
     "rooms": {"scheduler"},
     "signaling": {"rooms"},
     "documents": {"scheduler"},

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
+from documents.requirements import NamedEntry, Requirements
 from scheduler.accounts import StaffIdentity
 from scheduler.callbacks_rules import CallbackInput
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
@@ -17,6 +18,20 @@ from scheduler.requests import BookingRequest
 from web.container import Container
 
 OFFICE = "Wilhelm-Höpfner-Ring 4, 39116 Magdeburg"
+
+
+# The documents the two housing benefit services ask for (documents/requirements.py).
+NAMED_DOCUMENTS = [
+    [
+        NamedEntry("Mietvertrag", "Tenancy agreement"),
+        NamedEntry("Einkommensnachweise der letzten drei Monate", "Proof of income, last 3 months"),
+    ],
+    [
+        NamedEntry("Letzter Wohngeldbescheid", "Last housing benefit notice"),
+        NamedEntry("Aktuelle Mietbescheinigung", "Current rent certificate"),
+        NamedEntry("Kontoauszüge der letzten drei Monate", "Bank statements (last 3 months)"),
+    ],
+]
 
 
 @dataclass(frozen=True)
@@ -197,6 +212,9 @@ def seed(container: Container) -> list[DemoLogin]:
             ),
         )
         catalogue.set_weekly_hours(StaffIdentity.of(staff), staff.id, hours)
+    requirements = Requirements(container.sessions)
+    for service, named in zip(services[:2], NAMED_DOCUMENTS, strict=True):
+        requirements.replace(service.id, named)
     _book_some(container, [s.id for s in services])
     _ask_for_callbacks(container, [s.id for s in services])
     return LOGINS

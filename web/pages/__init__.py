@@ -22,6 +22,7 @@ def install(app: FastAPI) -> None:
         staff_bookings,
         staff_documents,
         staff_media,
+        staff_service_documents,
         staff_settings,
     )
     from web.pages.rendering import STATIC_DIR
@@ -43,6 +44,7 @@ def install(app: FastAPI) -> None:
         staff_documents,
         staff_bookings,
         staff_media,
+        staff_service_documents,
         staff_settings,
     ):
         app.include_router(module.router)

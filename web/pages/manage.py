@@ -35,6 +35,7 @@ from web.pages.booking_common import (
     week_view,
     with_query,
 )
+from web.pages.documents_section import section as documents_section
 from web.pages.security import set_link_cookie, verified_form
 from web.presenters import invite_response
 
@@ -123,6 +124,7 @@ def appointment(request: Request, linked: Linked, erfolg: str = "") -> Response:
         booking,
         join=_join(request, booking),
         done=DONE.get(erfolg),
+        documents=documents_section(request, booking),
     )
 
 
