@@ -147,6 +147,11 @@ class Bus(Protocol):
 
     async def is_revoked(self, room: str, ticket: str) -> bool: ...
 
+    async def share(self, room: str, view: dict[str, Any] | None) -> None:
+        """Remember the room's shared document view (None: none), until the room empties."""
+
+    async def shared(self, room: str) -> dict[str, Any] | None: ...
+
 
 class InMemoryBus:
     """The bus of one process: plain dictionaries, events delivered synchronously."""
@@ -156,6 +161,7 @@ class InMemoryBus:
         self._members: dict[str, dict[str, Member]] = {}
         self._resume: dict[str, dict[str, str]] = {}
         self._revoked: dict[str, dict[str, float]] = {}
+        self._shared: dict[str, dict[str, Any]] = {}
         self._subscribers: dict[str, Deliver] = {}
 
     async def start(self) -> None:
@@ -208,6 +214,7 @@ class InMemoryBus:
             # An empty room keeps nothing but its withdrawn tickets, which expire.
             self._members.pop(room, None)
             self._resume.pop(room, None)
+            self._shared.pop(room, None)
         return member
 
     async def admit(self, room: str, member_id: str, limit: int, resume: str) -> AdmissionResult:
@@ -254,6 +261,15 @@ class InMemoryBus:
 
     async def is_revoked(self, room: str, ticket: str) -> bool:
         return self._revoked.get(room, {}).get(ticket, 0.0) > self._clock()
+
+    async def share(self, room: str, view: dict[str, Any] | None) -> None:
+        if view is None:
+            self._shared.pop(room, None)
+        elif room in self._members:
+            self._shared[room] = view
+
+    async def shared(self, room: str) -> dict[str, Any] | None:
+        return self._shared.get(room)
 
 
 def _member_with(members: dict[str, Member], member_id: str, conn: str) -> Member | None:

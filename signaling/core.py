@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rooms.access import Pass, RoomRole
 from rooms.errors import RoomClosed, RoomNotOpen, TicketExpired, TicketInvalid, TicketRevoked
@@ -54,6 +53,7 @@ from signaling.effects import (
 from signaling.events import Admitted, Broadcast, Ended, Event, Joined, Kick, Relayed
 from signaling.negotiation import participants, polite
 from signaling.protocol import CloseCode, InvalidMessage, ServerMessage
+from signaling.relay import relay, share, text
 from signaling.state import Room, Seat, TokenBucket
 
 
@@ -210,9 +210,14 @@ class Core:
         return effects
 
     def welcome(
-        self, seat: Seat, members: list[Member], ice_servers: list[ServerMessage]
+        self,
+        seat: Seat,
+        members: list[Member],
+        ice_servers: list[ServerMessage],
+        shared: ServerMessage | None = None,
     ) -> list[Effect]:
-        """The seat learns where it is; the room learns of it (hosts hear a knock)."""
+        """The seat learns where it is, and those inside the room's shared document view;
+        the room learns of it (hosts hear a knock)."""
         holder = seat.holder
         others = [m for m in members if m.id != seat.id]
         welcome: ServerMessage = {
@@ -231,6 +236,8 @@ class Core:
         }
         if seat.resume is not None:
             welcome["resume"] = seat.resume
+        if shared is not None and seat.inside:
+            welcome["document"] = shared
         if seat.is_host:
             welcome["waiting"] = [m.public() for m in others if m.state is Presence.WAITING]
         if seat.presence is Presence.INSIDE:
@@ -283,7 +290,7 @@ class Core:
             case (
                 protocol.Offer() | protocol.Answer() | protocol.Candidate() | protocol.MediaFailed()
             ):
-                return _relay(room, seat, message)
+                return relay(room, seat, message)
             case protocol.Media():
                 if not seat.inside:
                     return []
@@ -294,7 +301,9 @@ class Core:
                     Publish(Broadcast(media, skip=seat.id)),
                 ]
             case protocol.Chat() | protocol.Typing():
-                return _text(seat, message, wall)
+                return text(seat, message, wall)
+            case protocol.Doc():
+                return share(seat, message)
             case protocol.Leave():
                 return [Close(conn, CloseCode.NORMAL)]
             case protocol.Auth():
@@ -422,9 +431,14 @@ class Core:
                 return effects
 
     def let_in(
-        self, seat: Seat, members: list[Member], ice_servers: list[ServerMessage]
+        self,
+        seat: Seat,
+        members: list[Member],
+        ice_servers: list[ServerMessage],
+        shared: ServerMessage | None = None,
     ) -> list[Effect]:
-        """A seat just admitted meets those inside, and they meet it."""
+        """A seat just admitted meets those inside, and they meet it; it sees the shared
+        document view."""
         others = [m for m in members if m.id != seat.id]
         admitted: ServerMessage = {
             "type": "admitted",
@@ -433,6 +447,8 @@ class Core:
         }
         if seat.resume is not None:
             admitted["resume"] = seat.resume
+        if shared is not None:
+            admitted["document"] = shared
         return [Send(seat.conn, admitted), _joined(seat)]
 
     # -- leaving, and the time ---------------------------------------------------------------
@@ -459,38 +475,3 @@ class Core:
             Send(seat.conn, {"type": "ended", "reason": "room_closed"}),
             Close(seat.conn, CloseCode.ROOM_CLOSED),
         ]
-
-
-def _relay(
-    room: Room,
-    seat: Seat,
-    message: protocol.Offer | protocol.Answer | protocol.Candidate | protocol.MediaFailed,
-) -> list[Effect]:
-    if not seat.inside:
-        return _error(seat.conn, "not_admitted", "Wait until you are let in.")
-    if message.to == seat.id:
-        return _error(seat.conn, "unknown_peer", "You cannot signal yourself.")
-    relayed = message.model_dump(exclude={"to"})
-    relayed["from"] = seat.id
-    target = room.seats.get(message.to)
-    if target is None:
-        return [Publish(Relayed(message.to, relayed))]
-    # Connected here, so this is its current connection: no need to go through the bus (with
-    # Redis, a round trip per candidate).
-    return [Send(target.conn, relayed)] if target.inside else []
-
-
-def _text(seat: Seat, message: protocol.Chat | protocol.Typing, wall: float) -> list[Effect]:
-    if not seat.inside:
-        return _error(seat.conn, "not_admitted", "Wait until you are let in.")
-    text: ServerMessage = {
-        "type": message.type,
-        "from": seat.id,
-        "name": seat.holder.name,
-        "text": message.text,
-    }
-    if isinstance(message, protocol.Chat):
-        # A sent message comes back to its sender too, as its confirmation.
-        text["at"] = datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
-        return [Publish(Broadcast(text))]
-    return [Publish(Broadcast(text, skip=seat.id))]  # a draft, as it is typed: for the others

@@ -8,6 +8,7 @@
     Admit            the bus lets a member in; its answer goes to `Core.admission`
     Expel            the room's members, to `Core.expel`
     UpdateMedia, Touch, Forget, Revoke     changes of the bus
+    Share            the room's shared document view, kept by the bus
     EndRoom          the room ends for good
 
 A connection that never got a seat is closed with a `Refusal` instead.
@@ -129,6 +130,14 @@ class Revoke:
 
 
 @dataclass(slots=True)
+class Share:
+    """Remember the room's shared document view (None: no document open) for whoever comes
+    in later."""
+
+    view: ServerMessage | None
+
+
+@dataclass(slots=True)
 class EndRoom:
     """End the room for good: no more tickets, and none issued before lets anyone in."""
 
@@ -147,5 +156,6 @@ Effect = (
     | Touch
     | Forget
     | Revoke
+    | Share
     | EndRoom
 )

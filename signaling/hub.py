@@ -38,6 +38,7 @@ from signaling.effects import (
     Refusal,
     Revoke,
     Send,
+    Share,
     TakeSeat,
     Touch,
     UpdateMedia,
@@ -354,8 +355,9 @@ class Hub:
                     return  # gone meanwhile: nobody to greet, nothing to announce
                 members = await bus.members(room)
                 ice_servers = self.gate.ice_servers(peer.seat.holder)
+                shared = await bus.shared(room)
                 meet = core.welcome if isinstance(effect, Greet) else core.let_in
-                await self._perform(room, meet(peer.seat, members, ice_servers))
+                await self._perform(room, meet(peer.seat, members, ice_servers, shared))
             case Admit(member_id, host):
                 resume = secrets.token_urlsafe(24)
                 result = await bus.admit(room, member_id, self.gate.max_participants, resume)
@@ -371,6 +373,8 @@ class Hub:
                 await bus.forget(room, member_id)
             case Revoke(ticket, until):
                 await bus.revoke(room, ticket, until)
+            case Share(view):
+                await bus.share(room, view)
             case EndRoom():
                 await self.gate.end(room)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 VERSION = 1
 MAX_SDP = 60_000
@@ -126,6 +126,26 @@ class Typing(_Message):
     text: str = Field(max_length=2000)
 
 
+class Doc(_Message):
+    """The documents panel of a booking's room, kept in step: a document opened or closed, a
+    page turned, the pointer placed at a relative position of the page (0..1 from the top
+    left). Ids and pages are only numbers: the page images come over HTTP, where access is
+    checked."""
+
+    type: Literal["doc"]
+    action: Literal["open", "page", "pointer", "close"]
+    document: int = Field(ge=1, le=2**31 - 1)
+    page: int = Field(default=1, ge=1, le=10_000)
+    x: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    y: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _pointer_has_position(self) -> Doc:
+        if (self.action == "pointer") != (self.x is not None and self.y is not None):
+            raise ValueError("x and y belong to a pointer, and only to one")
+        return self
+
+
 class Ping(_Message):
     type: Literal["ping"]
 
@@ -162,6 +182,7 @@ ClientMessage = Annotated[
     | Media
     | Chat
     | Typing
+    | Doc
     | Ping
     | Leave
     | Admit

@@ -5,6 +5,8 @@ Per room, under the prefix (`sprechstunde:room:<room>:…`):
 - `members`: a hash, member key (its id, or `<id>#next` for its replacement) ->
   `Member.dumps()` JSON;
 - `resume`: a hash, member id -> the resume key of its admission;
+- `shared`: the room's shared document view (`signaling.relay.share`), as JSON, dropped with
+  the last member;
 - `revoked`: a sorted set, ticket id -> wall-clock time until which it is refused;
 - `events`: the publish/subscribe channel, one event of `signaling.events` per message, as its
   tagged JSON; whatever else arrives there is logged and dropped.
@@ -116,7 +118,7 @@ local function find(members, id, conn)
 end
 """
 
-# KEYS: members, resume. ARGV: id, conn.
+# KEYS: members, resume, shared. ARGV: id, conn.
 _LEAVE = (
     _PROMOTE
     + _FIND
@@ -128,7 +130,7 @@ end
 redis.call('HDEL', KEYS[1], key)
 promote(KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[3])
 end
 return raw
 """
@@ -249,7 +251,7 @@ class RedisBus:
         return f"{self._prefix}:room:{room}:{kind}"
 
     def _room_keys(self, room: str) -> list[str]:
-        return [self._key(room, "members"), self._key(room, "resume")]
+        return [self._key(room, "members"), self._key(room, "resume"), self._key(room, "shared")]
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -392,6 +394,18 @@ class RedisBus:
     async def revoke(self, room: str, ticket: str, until: float) -> None:
         args: list[_Arg] = [ticket, until, self._clock(), KEY_TTL]
         await self._revoke(keys=[self._key(room, "revoked")], args=args)
+
+    async def share(self, room: str, view: dict[str, Any] | None) -> None:
+        key = self._key(room, "shared")
+        if view is None:
+            await self._redis.delete(key)
+        else:
+            await self._redis.set(key, json.dumps(view), ex=KEY_TTL)
+
+    async def shared(self, room: str) -> dict[str, Any] | None:
+        raw = await self._redis.get(self._key(room, "shared"))
+        view = json.loads(raw) if raw else None
+        return view if isinstance(view, dict) else None
 
     async def is_revoked(self, room: str, ticket: str) -> bool:
         until = await self._redis.zscore(self._key(room, "revoked"), ticket)

@@ -105,7 +105,13 @@ def guest_room(request: Request, renderer: Renderer, services: Services) -> Resp
         opens_at=link.opens_at if now < link.opens_at else None,
         name=link.name,
         invites=[],
-        config=_config(request, role="guest", ticketUrl="/raum/ticket"),
+        config=_config(
+            request,
+            role="guest",
+            ticketUrl="/raum/ticket",
+            documentsUrl="/raum/unterlagen",
+            uploadUrl="/raum/unterlagen",
+        ),
     )
 
 
@@ -157,6 +163,7 @@ def host_room(
             role="host",
             ticketUrl=f"/staff/raeume/{room_id}/ticket",
             inviteUrl=f"/staff/raeume/{room_id}/einladungen",
+            documentsUrl=f"/staff/raeume/{room_id}/unterlagen",
         ),
     )
 

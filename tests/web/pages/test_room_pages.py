@@ -202,6 +202,8 @@ def test_the_room_page_prefills_the_name_and_works_in_both_languages(room_world)
         "language": "de",
         "role": "guest",
         "ticketUrl": "/raum/ticket",
+        "documentsUrl": "/raum/unterlagen",
+        "uploadUrl": "/raum/unterlagen",
     }
     texts = page_config(german.text, "room-texts")
     assert texts["waiting"].startswith("Sie sind im Warteraum.")

@@ -2,6 +2,7 @@
 // for hosts the side panel. Signaling follows docs/signaling.md.
 
 import { CallHelp } from "./callhelp.js";
+import { DocumentsPanel } from "./documents.js";
 import { HostPanel } from "./host.js";
 import { LevelMeter, LocalMedia, webrtcSupported } from "./media.js";
 import { NewSession, PeerLink } from "./peer.js";
@@ -39,6 +40,13 @@ let iceServers = [];
 let inCall = false;
 let host = null;
 let statsTimer = null;
+const documentsPanel = $("documents")
+  ? new DocumentsPanel({
+      listUrl: config.documentsUrl,
+      uploadUrl: config.uploadUrl,
+      send: (message) => signaling && signaling.send(message),
+    })
+  : null;
 
 function announce(text) {
   const status = $("status");
@@ -219,6 +227,7 @@ function onMessage(message) {
         announce(t("waiting"));
       } else {
         enterCall(message.participants || []);
+        if (documentsPanel) documentsPanel.entered(message.document);
       }
       // Back after a reconnect: the drafts shown may have been sent or dropped meanwhile.
       drafts.clear();
@@ -228,6 +237,7 @@ function onMessage(message) {
       iceServers = message.ice_servers || [];
       announce(t("admitted"));
       enterCall(message.participants || []);
+      if (documentsPanel) documentsPanel.entered(message.document);
       break;
     case "knock":
       if (host) host.knock(message.participant);
@@ -260,6 +270,9 @@ function onMessage(message) {
       break;
     case "typing":
       drafts.show(message.from, message.name, message.text);
+      break;
+    case "doc":
+      if (documentsPanel) documentsPanel.received(message);
       break;
     case "media-failed":
       callHelp.reported(message.from);
