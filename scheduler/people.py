@@ -29,8 +29,9 @@ from scheduler.retention import Retention
 from scheduler.rights import Exporter, booking_export, callback_export, waitlist_export
 from scheduler.search import phone_digits
 from scheduler.services import Scheduler
+from scheduler.statistics_keep import keep_callbacks, keep_waitlist_entries
 from scheduler.waitlist import Waitlist
-from scheduler.waitlist_models import ACTIVE, WaitlistEntry, WaitlistOffer
+from scheduler.waitlist_models import WaitlistEntry, WaitlistOffer
 
 # Deletes what another package holds for these addresses (the outbox's mails about callback
 # requests and places on the waiting list, which name no booking); how many records.
@@ -169,6 +170,12 @@ class People:
         return gathered
 
 
+def bookings_of(session: Session, person: Person) -> tuple[int, ...]:
+    """Ids of the person's bookings, matched as `find` matches them (the audit viewer's
+    filter by person, scheduler/audit_view.py)."""
+    return _records(session, person).bookings
+
+
 def _records(session: Session, person: Person) -> Records:
     email = cap_key(person.email) if person.email and person.email.strip() else None
     digits = phone_digits(person.phone or "")
@@ -242,19 +249,17 @@ def _delete(session: Session, records: Records) -> dict[str, int]:
         result = session.execute(statement, execution_options={"synchronize_session": False})
         return int(result.rowcount)  # type: ignore[attr-defined]  # a DML Result is a CursorResult
 
-    offers = gone(delete(WaitlistOffer).where(WaitlistOffer.entry_id.in_(records.waitlist)))
-    entries = gone(
-        delete(WaitlistEntry).where(
-            WaitlistEntry.id.in_(records.waitlist), WaitlistEntry.status.not_in(ACTIVE)
-        )
-    )
-    attempts = gone(
-        delete(CallbackAttempt).where(CallbackAttempt.callback_id.in_(records.callbacks))
-    )
-    requests = gone(delete(CallbackRequest).where(CallbackRequest.id.in_(records.callbacks)))
+    # What the statistics need of them is folded into their counters first, in this very
+    # transaction (scheduler/statistics_keep.py): the figures stay as they were.
+    entries = keep_waitlist_entries(session, records.waitlist)
+    callbacks = keep_callbacks(session, records.callbacks)
+    offers = gone(delete(WaitlistOffer).where(WaitlistOffer.entry_id.in_(entries)))
+    entries_gone = gone(delete(WaitlistEntry).where(WaitlistEntry.id.in_(entries)))
+    attempts = gone(delete(CallbackAttempt).where(CallbackAttempt.callback_id.in_(callbacks)))
+    requests = gone(delete(CallbackRequest).where(CallbackRequest.id.in_(callbacks)))
     return {
         "waitlist_offers_deleted": offers,
-        "waitlist_entries_deleted": entries,
+        "waitlist_entries_deleted": entries_gone,
         "callback_attempts_deleted": attempts,
         "callback_requests_deleted": requests,
     }

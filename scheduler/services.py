@@ -47,6 +47,7 @@ from scheduler.placement import (
 )
 from scheduler.requests import BookingRequest, Placed
 from scheduler.search import search_key
+from scheduler.statistics_keep import SearchWaits
 from scheduler.tokens import Audience, TokenService
 from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo, ServiceView
 
@@ -115,6 +116,7 @@ class Scheduler:
         self.tz = ZoneInfo(self.config.timezone)
         self.clock = clock
         self.events = EventHub()
+        self.searches = SearchWaits(sessions, self.tz)
         self.placement = Placement(
             self.tz, self.config.holiday_country, self.config.holiday_subdivision
         )
@@ -152,7 +154,7 @@ class Scheduler:
                 return []
             calendars = placement.calendars(session, service, first, last, now)
             closed = placement.closed(session, first, last)
-        return find_slots(
+        found = find_slots(
             slot_rules(service),
             calendars,
             first,
@@ -162,6 +164,8 @@ class Scheduler:
             closed_days=closed,
             all_advisors=False,
         )
+        self.searches.seen(service_id, channel, first, last, now, found)
+        return found
 
     def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None:
         """A booking as its messages and invites show it, read with one plain query."""

@@ -33,6 +33,7 @@ from web.api import (
     rooms,
     signaling,
     staff,
+    stats,
     waitlist,
 )
 from web.container import Container
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(rights.router)
     app.include_router(altcha.router)
     app.include_router(staff.router)
+    app.include_router(stats.router)
     app.include_router(callbacks.router)
     app.include_router(feeds.router)
     app.include_router(connection_test.router)

@@ -4,6 +4,8 @@ with the counts they saw); nobody else may, and nothing personal of that person 
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import inspect, select
 
@@ -13,6 +15,7 @@ from scheduler.db import read_session
 from scheduler.errors import PermissionDenied
 from scheduler.models import AuditEntry, Booking, Role
 from scheduler.people import Person, PersonBusy, PersonUnspecified, RecordsChanged
+from scheduler.statistics import StatsQuery
 from tests.conftest import booking_body
 from tests.documents.test_document_desk import make_pdf
 from tests.web.api.test_api_public import TUESDAY, at, bearer, booked, manage_token
@@ -155,6 +158,8 @@ def test_erasure_leaves_nothing_of_the_person_and_everything_of_others(
     container.callbacks.settle(admin, callback_id)
     container.outbox.deliver_due()
     person = Person(email=ERIKA)
+    figures = StatsQuery(date(2031, 1, 1), date(2031, 1, 31))
+    before = container.statistics.report(figures)
 
     counts = container.people.erase(admin, person, {"bookings": 1, "callbacks": 1, "waitlist": 1})
 
@@ -173,6 +178,7 @@ def test_erasure_leaves_nothing_of_the_person_and_everything_of_others(
     for value in ("erika@example.org", "Erika Mustermann", "0391 540-0815", "0391 123456"):
         found = [(where, text[:80]) for where, text in left if value.lower() in text.lower()]
         assert found == [], (value, found)
+    assert container.statistics.report(figures) == before  # the figures keep what they need
     assert row(container, erika["max"]["reference"]).email == "max@example.org"
     assert row(container, erika["second"]["reference"]).name == "E. Mustermann"  # not asked for
 
