@@ -44,6 +44,7 @@ DESCRIPTIONS = {
     "405": "method not allowed; Allow lists the methods of this path",
     "409": "conflicts with the current state",
     "413": "the body is too large",
+    "415": "a file of a type that is not taken (documents: PDF, JPEG, PNG, HEIC only)",
     "422": "invalid input (validation_error lists the fields) or a broken rule",
     "429": "too many requests; see Retry-After",
     "503": "busy; try again in a moment",
