@@ -35,8 +35,9 @@ class Clamd:
     """clamd with its own configuration and database in `workdir`; `start` and `stop` as often
     as a test needs, always on the same socket."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, stream_max_length: int = STREAM_MAX_LENGTH) -> None:
         self.workdir = workdir
+        self.stream_max_length = stream_max_length
         self.socket = workdir / "clamd.ctl"
         self.database = workdir / "db"
         self.config = workdir / "clamd.conf"
@@ -116,7 +117,7 @@ class Clamd:
             "LogVerbose yes",
             f"PidFile {self.workdir / 'clamd.pid'}",
             f"TemporaryDirectory {self.workdir}",
-            f"StreamMaxLength {STREAM_MAX_LENGTH // (1024 * 1024)}M",
+            f"StreamMaxLength {self.stream_max_length // (1024 * 1024)}M",
             "MaxThreads 2",
             "SelfCheck 0",  # no database reloads while a test runs
             "Bytecode no",
@@ -125,9 +126,9 @@ class Clamd:
 
 
 @contextmanager
-def running_clamd(workdir: Path) -> Iterator[Clamd]:
+def running_clamd(workdir: Path, stream_max_length: int = STREAM_MAX_LENGTH) -> Iterator[Clamd]:
     """clamd started in `workdir`, stopped at the end whatever state a test left it in."""
-    clamd = Clamd(workdir)
+    clamd = Clamd(workdir, stream_max_length)
     clamd.start()
     try:
         yield clamd
