@@ -10,13 +10,15 @@ opening the document first is audited all the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.desk import DocumentDesk, DocumentInfo, ScanFinding
+from documents.models import BookingDocument, DocumentStatus
 from scheduler.accounts import StaffIdentity
 from scheduler.db import read_session, utcnow, write_session
 from scheduler.errors import NotFound
@@ -27,6 +29,15 @@ VIEW = "document_view"
 DOWNLOAD = "document_download"
 CHECKED = "document_checked"
 DOCUMENT_ROLES = (Role.ADMIN, Role.ADVISOR)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCounts:
+    """How many documents a booking has, for the agenda: no names, so every role may see it."""
+
+    total: int = 0
+    pending: int = 0  # still being checked for viruses
+    unchecked: int = 0  # clean, and no advisor has marked them as looked at
 
 
 class StaffDocuments:
@@ -51,6 +62,28 @@ class StaffDocuments:
         if found is None or (actor.role == Role.ADVISOR and found.advisor_id != actor.id):
             raise NotFound("unknown booking", field="reference")
         return int(found.id)
+
+    def counts(self, booking_ids: Sequence[int]) -> dict[int, DocumentCounts]:
+        """The counts of these bookings' documents (bookings without any are left out); the
+        caller shows only bookings the person may see."""
+        if not booking_ids:
+            return {}
+        pending = BookingDocument.status == DocumentStatus.PENDING
+        unchecked = (BookingDocument.status == DocumentStatus.CLEAN) & (
+            BookingDocument.checked_at.is_(None)
+        )
+        with read_session(self._sessions) as session:
+            rows = session.execute(
+                select(
+                    BookingDocument.booking_id,
+                    func.count(),
+                    func.count().filter(pending),
+                    func.count().filter(unchecked),
+                )
+                .where(BookingDocument.booking_id.in_(booking_ids))
+                .group_by(BookingDocument.booking_id)
+            )
+            return {row[0]: DocumentCounts(row[1], row[2], row[3]) for row in rows}
 
     def findings(self, actor: StaffIdentity, reference: str) -> list[ScanFinding]:
         """The list of a booking's documents with what the scan found: a part of the booking's

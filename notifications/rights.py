@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from notifications.contact_mail import WITHHELD_TEXT
 from notifications.models import OutboxMessage
 
 
@@ -26,7 +27,8 @@ def export_mails(session: Session, booking_id: int) -> tuple[str, list[dict[str,
             "status": message.status,
             "created_at": message.created_at.isoformat(),
             "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-            "text": message.text_body,
+            # A mail whose link proves a mailbox is not shown to the holder of the booking link.
+            "text": None if message.kind in WITHHELD_TEXT else message.text_body,
         }
         for message in messages
     ]

@@ -128,6 +128,9 @@ class Accounts:
         self._policy = policy or LoginPolicy()
         self._clock = clock
         self._verify = verify
+        # Asked after the password, in the login's transaction: raises when a second factor is
+        # due and `second_factor` does not pass it (scheduler/credentials.py).
+        self.gate: Callable[[Session, Staff, str | None, datetime], None] | None = None
 
     def create(
         self, session: Session, *, email: str, name: str, role: Role, password: str | None
@@ -145,7 +148,9 @@ class Accounts:
         session.flush()
         return staff
 
-    def login(self, email: str, password: str, address: str) -> str:
+    def login(
+        self, email: str, password: str, address: str, second_factor: str | None = None
+    ) -> str:
         """An access token for the staff member, or `AuthenticationFailed`/`LoginThrottled`.
 
         The attempt is counted before the password is checked (it is a failure until proven
@@ -153,7 +158,7 @@ class Accounts:
         transaction: on SQLite a write transaction holds the one write lock of the database.
         """
         email_key, now = email.strip().lower(), self._clock()
-        attempt = self._count_attempt(email_key, address, now)
+        attempt = self.count_attempt(email_key, address, now)
         credentials = self._credentials(email_key)
         valid = self._verify(credentials.password_hash, password)
         if not valid or credentials.staff_id is None or not credentials.active:
@@ -167,26 +172,33 @@ class Accounts:
                 or staff.password_hash != credentials.password_hash
             ):
                 raise AuthenticationFailed()
+            if self.gate is not None:
+                # Raising rolls back: the attempt stays counted, so codes are throttled too.
+                self.gate(session, staff, second_factor, now)
             session.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
-            session.execute(
-                delete(LoginFailure).where(
-                    LoginFailure.email_key == email_key, LoginFailure.address == address
-                )
-            )
-            session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
-            lifetime = self._policy.token_lifetime
-            live = StaffSession(
-                id=secrets.token_urlsafe(32),
-                staff_id=staff.id,
-                created_at=now,
-                expires_at=now + lifetime,
-            )
-            session.add(live)
-            return self._tokens.issue(
-                Audience.STAFF, str(staff.id), staff.token_version, now, lifetime, {"sid": live.id}
-            )
+            return self.open_session(session, staff, address, now)
 
-    def _count_attempt(self, email_key: str, address: str, now: datetime) -> int:
+    def open_session(self, session: Session, staff: Staff, address: str, now: datetime) -> str:
+        """A new session and its access token, once every step of the login has passed."""
+        session.execute(
+            delete(LoginFailure).where(
+                LoginFailure.email_key == staff.email, LoginFailure.address == address
+            )
+        )
+        session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+        lifetime = self._policy.token_lifetime
+        live = StaffSession(
+            id=secrets.token_urlsafe(32),
+            staff_id=staff.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        session.add(live)
+        return self._tokens.issue(
+            Audience.STAFF, str(staff.id), staff.token_version, now, lifetime, {"sid": live.id}
+        )
+
+    def count_attempt(self, email_key: str, address: str, now: datetime) -> int:
         """Record the attempt as a failure, unless the failures so far throttle it; the id of
         the record, which a successful login deletes."""
         since = now - self._policy.window

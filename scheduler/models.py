@@ -286,4 +286,5 @@ class StaffSession(Base):
 
 # The callback queue's tables live in their own module; importing it here registers them on the
 # metadata wherever the booking tables are (migrations, tests).
-import scheduler.callbacks_models  # noqa: E402, F401
+import scheduler.callbacks_models  # noqa: E402
+import scheduler.credentials_models  # noqa: E402, F401

@@ -36,6 +36,7 @@ class Audience(StrEnum):
     WAITLIST = "sprechstunde:waitlist"
     OFFER = "sprechstunde:offer"
     CALLBACK = "sprechstunde:callback"
+    EMAIL_CHANGE = "sprechstunde:email-change"
 
 
 @dataclass(frozen=True, slots=True)

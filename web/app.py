@@ -33,13 +33,14 @@ from web.api import (
     rooms,
     signaling,
     staff,
+    staff_documents,
     stats,
     waitlist,
 )
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
-from web.pages import callback_form, staff_media, waitlist_pages
+from web.pages import callback_form, staff_import, staff_media, waitlist_pages
 from web.pages import offer as offer_pages
 from web.pages.language import LanguageMiddleware
 from web.pages.rendering import Pages
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(altcha.router)
     app.include_router(staff.router)
     app.include_router(stats.router)
+    app.include_router(staff_documents.router)
     app.include_router(callbacks.router)
     app.include_router(feeds.router)
     app.include_router(connection_test.router)
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         # A video, and room for its captions and the rest of the form.
         uploads=(
             (staff_media.PATH + "/", settings.media_max_bytes + settings.max_body_bytes),
+            (staff_import.PATH, staff_import.BODY_LIMIT),
             *(
                 (path, settings.document_max_bytes + document_uploads.MULTIPART_OVERHEAD)
                 for path in document_uploads.UPLOAD_PATHS

@@ -19,6 +19,8 @@ from documents.storage import BlobStore, DatabaseStore, DirectoryStore, Encrypte
 from documents.worker import ScanWorker
 from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
 from notifications.callback_mail import CallbackComposer, CallbackMailWriter
+from notifications.contact_mail import ContactComposer, ContactMailWriter
+from notifications.credential_mail import ResetMailComposer, ResetMailWriter
 from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
 from notifications.outbox import OutboxConfig, OutboxWriter
@@ -33,6 +35,8 @@ from scheduler.accounts import Accounts
 from scheduler.callbacks import CallbackConfig, CallbackDesk
 from scheduler.callbacks_retention import ERASERS as CALLBACK_ERASERS
 from scheduler.catalogue import Catalogue
+from scheduler.contact_change import ContactChange
+from scheduler.credentials import Credentials
 from scheduler.db import make_sessionmaker, utcnow
 from scheduler.desk import Desk
 from scheduler.displacement import Displacement
@@ -94,6 +98,8 @@ class Container:
     rights: Rights
     statistics: Statistics
     people: People
+    contact_change: ContactChange
+    credentials: Credentials
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -175,6 +181,20 @@ class Container:
         outbox.composer = AgendaComposer(
             outbox.composer, MailRenderer(), agenda_config, agenda_url=f"{staff_pages}/agenda"
         )
+        contact_change = ContactChange(scheduler)
+        contact_change.subscribe(ContactMailWriter(settings.base_url))
+        outbox.composer = ContactComposer(
+            outbox.composer,
+            scheduler,
+            settings.base_url,
+            settings.hotline_phone,
+            contact_change.email_token,
+        )
+        credentials = Credentials(sessions, accounts, tokens, clock)
+        credentials.reset_listeners.append(
+            ResetMailWriter(settings.base_url, settings.staff_language)
+        )
+        outbox.composer = ResetMailComposer(outbox.composer, settings.base_url, scheduler.tz)
         agenda = AgendaPlanner(sessions, agenda_config, clock)
         outbox.planners.append(agenda)
         worker = OutboxWorker(outbox)
@@ -233,6 +253,8 @@ class Container:
                 [export_documents, export_mails],
                 [("mails_to_person_deleted", erase_mails_to)],
             ),
+            contact_change=contact_change,
+            credentials=credentials,
         )
 
 

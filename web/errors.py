@@ -110,6 +110,16 @@ MESSAGES = {
         "cancel the appointment first."
     ),
     "document_requirement_unknown": "This is not one of the documents asked for.",
+    # A citizen corrects their data through the magic link (scheduler/contact_change.py).
+    "contact_invalid": "Please check your name, phone number and e-mail address.",
+    "contact_name_invalid": "Please enter your name, with at most {maximum} characters.",
+    "contact_phone_invalid": "Please enter a phone number with digits only, e.g. 0391 123456.",
+    "contact_email_required": "Please enter the e-mail address for your appointment.",
+    "contact_email_invalid": "Please enter an e-mail address such as name@example.org.",
+    "email_change_stale": (
+        "This link no longer applies: the e-mail address of the appointment has changed since "
+        "it was sent."
+    ),
     "document_name_missing": "Please enter the German name of the document.",
     "document_names_duplicate": "This document is in the list twice.",
     "too_many_named_documents": "A service can ask for at most {maximum} documents.",
@@ -126,6 +136,15 @@ MESSAGES = {
     "authentication_failed": "The e-mail address or the password is wrong.",
     "authentication_required": "Please log in.",
     "login_throttled": "Too many failed logins. Please wait a few minutes and try again.",
+    "second_factor_required": "Please enter the code from your authenticator app.",
+    "second_factor_enrolment_required": (
+        "Your role logs in with a second factor. Please set it up on the login page."
+    ),
+    "second_factor_invalid": "The code is wrong or has been used already.",
+    "second_factor_enrolled": "A second factor is already set up.",
+    "login_challenge_expired": "The login took too long. Please log in again.",
+    "current_password_wrong": "The current password is wrong.",
+    "reset_link_invalid": "This link has been used or has expired.",
     "permission_denied": "You are not allowed to do this.",
     "range_reversed": "The end lies before the start.",
     "range_too_long": "The date range is too long: at most {maximum} days.",
@@ -156,6 +175,28 @@ MESSAGES = {
     "proof_required": (
         "The connection test needs the link from your appointment e-mail or the automatic check "
         "against bots. Please reload the page and try again."
+    ),
+    # Staff import, appointment export and audit viewer (docs/administration.md).
+    "import_not_utf8": "The file is not in UTF-8. Save it as “CSV UTF-8” and try again.",
+    "import_not_csv": "The file could not be read as CSV.",
+    "import_wrong_header": "The header line does not have the expected columns.",
+    "import_too_many_lines": "The file has more than 500 lines; split it into several files.",
+    "import_no_lines": "The file has no lines below the header.",
+    "import_wrong_column_count": "This line does not have as many columns as the header.",
+    "import_bad_email": "This is not a valid e-mail address.",
+    "import_duplicate_email": "This e-mail address appears more than once in the file.",
+    "import_email_taken": "A staff account with this e-mail address exists already.",
+    "import_missing_name": "The name is missing, longer than 200 characters or not plain text.",
+    "import_bad_role": "The role must be advisor, hotline or admin.",
+    "import_unknown_service": "There is no service of this name or number.",
+    "import_bad_time": "This is not a list of time ranges such as 08:00-12:00 13:00-16:00.",
+    "import_hours_overlap": "These hours overlap.",
+    "import_refused": "The file has problems: nothing was imported.",
+    "import_no_file": "Please choose a CSV file.",
+    "import_file_too_large": "The file is larger than 1 MiB.",
+    "export_range_too_long": "Please choose at most {days} days.",
+    "audit_export_too_large": (
+        "More than {limit} entries match: please narrow the filter before exporting."
     ),
     # What the content checks of a document refuse (documents/checks.py).
     **REFUSALS,

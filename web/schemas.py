@@ -206,6 +206,9 @@ class RescheduleIn(BaseModel):
 class CredentialsIn(BaseModel):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
+    # The second factor's code or a recovery code, for an account that has one; without it
+    # such an account gets 401 `second_factor_required`.
+    totp: Annotated[str | None, Field(max_length=40)] = None
 
 
 class TokenOut(BaseModel):

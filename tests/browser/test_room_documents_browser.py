@@ -3,7 +3,8 @@ PDF before the call, which a real clamd passed; citizen (English) and advisor (G
 the room; the advisor shows the document, both see page 1; the citizen turns to page 2 and the
 advisor's panel follows (announced in its live region); the advisor places the pointer by
 keyboard and by click, and the citizen sees it at the same place. axe finds nothing on either
-page with the panel open.
+page with the panel open. Afterwards the advisor finds the document on the appointment's page,
+opens it in the staff viewer, turns its page and marks it as checked, by keyboard.
 
 A server of its own with the demo data, on fixed office clocks: first a Monday a week before
 the appointment to book it (with Anna Berger, the demo advisor who can log in), then, started
@@ -30,6 +31,7 @@ from scheduler.db import read_session
 from scheduler.models import Booking, Staff
 from tests.browser.axe import violations
 from tests.browser.conftest import Browsing
+from tests.browser.waiting import until
 from tests.documents.clamd import Clamd
 from tests.documents.conftest import clamd  # noqa: F401 - the fixture, for this module
 from tests.web.pages.test_room_documents import make_pages_pdf
@@ -42,6 +44,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOKED_AT = datetime(2031, 1, 13, 8, 0, tzinfo=BERLIN)  # a Monday
 SERVICE = "Wohngeld: Unterlagen besprechen"
 ADVISOR = "Anna Berger"
+VIEWER_IMAGE_SHOWN = """() => {
+  const image = document.querySelector(".document-page img");
+  return image.complete && image.naturalWidth > 0;
+}"""
 IMAGE_SHOWN = """(page) => {
   const image = document.getElementById("documents-image");
   return image.complete && image.naturalWidth > 0 && image.src.includes(`/seiten/${page}.png`);
@@ -199,9 +205,9 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
         )
         advisor.get_by_role("button", name="Bescheid zeigen").click()
         expect(advisor.locator("#documents-page-number")).to_have_text("Seite 1 von 2")
-        advisor.wait_for_function(IMAGE_SHOWN, arg=1)
+        until(advisor, IMAGE_SHOWN, 1, timeout_ms=15_000)
         expect(citizen.locator("#documents-page-number")).to_have_text("Page 1 of 2")
-        citizen.wait_for_function(IMAGE_SHOWN, arg=1)
+        until(citizen, IMAGE_SHOWN, 1, timeout_ms=15_000)
         expect(citizen.locator("#documents-live")).to_have_text("Bescheid is shown, page 1 of 2.")
         expect(citizen.get_by_role("img", name="Bescheid, page 1 of 2")).to_be_visible()
 
@@ -210,7 +216,7 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
         expect(citizen.locator("#documents-page-number")).to_have_text("Page 2 of 2")
         expect(advisor.locator("#documents-page-number")).to_have_text("Seite 2 von 2")
         expect(advisor.locator("#documents-live")).to_have_text("Seite 2 von 2")
-        advisor.wait_for_function(IMAGE_SHOWN, arg=2)
+        until(advisor, IMAGE_SHOWN, 2, timeout_ms=15_000)
         expect(advisor.get_by_role("button", name="Nächste Seite")).to_be_disabled()
 
         # The advisor places the pointer with the keyboard, then with a click.
@@ -233,6 +239,27 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
         )
 
         assert violations(citizen) == []
+        assert violations(advisor) == []
+
+        # After the call: the document on the appointment's page and in the staff viewer,
+        # turned and marked as checked with the keyboard.
+        reference = booking["reference"]
+        advisor.goto(f"/staff/buchungen/{reference}")
+        assert violations(advisor) == []
+        advisor.get_by_role("link", name="Öffnen – Bescheid").focus()
+        advisor.keyboard.press("Enter")
+        advisor.wait_for_url(re.compile(r".*/unterlagen/\d+\?seite=1$"))
+        until(advisor, VIEWER_IMAGE_SHOWN, timeout_ms=15_000)
+        assert violations(advisor) == []
+        advisor.get_by_role("link", name="Nächste Seite").focus()
+        advisor.keyboard.press("Enter")
+        advisor.wait_for_url(re.compile(r".*\?seite=2$"))
+        expect(advisor.get_by_role("img", name="Seite 2 von 2 von Bescheid")).to_be_visible()
+        advisor.get_by_role("button", name="Als geprüft markieren").focus()
+        advisor.keyboard.press("Enter")
+        expect(advisor.get_by_role("status")).to_have_text(
+            "Die Unterlage ist als geprüft markiert."
+        )
         assert violations(advisor) == []
     finally:
         browsing.close()

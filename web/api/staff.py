@@ -54,7 +54,7 @@ def _advisor_out(staff: Staff, service_ids: list[int]) -> AdvisorOut:
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
 def login(body: CredentialsIn, services: Services, address: Address) -> TokenOut:
-    token = services.accounts.login(body.email, body.password, address)
+    token = services.accounts.login(body.email, body.password, address, body.totp)
     return TokenOut(access_token=token, expires_in=12 * 3600)
 
 

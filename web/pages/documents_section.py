@@ -57,7 +57,8 @@ def _state(document: DocumentInfo) -> str:
     return "infected" if document.reason == INFECTED else "lost"
 
 
-def _size(size: int, language: str) -> str:
+def file_size(size: int, language: str) -> str:
+    """A size as people read it, e.g. "1,2 MB" or "300 KB"."""
     if size >= 1024 * 1024:
         return f"{format_decimal(size / (1024 * 1024), '0.0', locale=language)} MB"
     return f"{format_decimal(max(1, round(size / 1024)), '0', locale=language)} KB"
@@ -83,7 +84,7 @@ def section(
     notice = NOTICES.get(request.query_params.get("unterlagen", "")) if not errors else None
     return DocumentsSection(
         documents=[
-            HandedIn(d.id, d.label or d.name, d.name, _size(d.size, language), _state(d))
+            HandedIn(d.id, d.label or d.name, d.name, file_size(d.size, language), _state(d))
             for d in documents
         ],
         named=bool(requirements.named(booking.service_id)),

@@ -17,6 +17,7 @@ from web.pages import (
     staff_agenda,
     staff_callbacks,
     staff_callbacks_book,
+    staff_credentials,
     staff_hotline,
     staff_hours,
 )
@@ -40,6 +41,7 @@ for module in (
     staff_admin,
     staff_callbacks,
     staff_callbacks_book,
+    staff_credentials,
 ):
     router.include_router(module.router)
 
@@ -88,6 +90,9 @@ def login(
     try:
         token = services.accounts.login(email, password, client_address(request))
     except AuthenticationFailed as exc:
+        step = staff_credentials.second_step(request, services, email, exc, safe_next(next_path))
+        if step is not None:
+            return step
         errors.add("email", domain_message(request, exc))
         return _login_page(request, safe_next(next_path), errors=errors, email=email, status=401)
     except LoginThrottled as exc:

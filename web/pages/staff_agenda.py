@@ -60,6 +60,7 @@ def agenda(
 ) -> HTMLResponse:
     require_section(staff, "/staff/agenda")
     day = tag or today(request)
+    bookings = services.desk.bookings(staff, day, day, berater)
     return render(
         request,
         staff,
@@ -69,7 +70,8 @@ def agenda(
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         is_today=day == today(request),
-        bookings=services.desk.bookings(staff, day, day, berater),
+        bookings=bookings,
+        document_counts=services.staff_documents.counts([b.id for b in bookings]),
         advisors=_advisors(request, staff),
         advisor_filter=berater,
         now=services.scheduler.clock(),

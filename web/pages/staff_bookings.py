@@ -36,6 +36,7 @@ from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_agenda import _advisors as advisor_names
 from web.pages.staff_common import FormErrors, domain_message, render, see_other, text
+from web.pages.staff_documents import documents_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -117,6 +118,7 @@ def booking(
         "staff/booking.html",
         section="/staff/hotline" if staff.role == Role.HOTLINE else "/staff/agenda",
         booking=info,
+        documents=documents_of(request, staff, info),
         notes=services.desk.notes(staff, reference),
         advisors=advisor_names(request, staff),
         now=services.scheduler.clock(),
