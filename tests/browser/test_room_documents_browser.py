@@ -241,6 +241,21 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
         assert violations(citizen) == []
         assert violations(advisor) == []
 
+        # During the call the citizen hands in a missing paper; once clamd has passed it, it
+        # is in the advisor's open panel too, without anyone reloading.
+        citizen.get_by_role("button", name="Close document").click()
+        citizen.locator("#documents-file").set_input_files(
+            files=[
+                {"name": "konto.pdf", "mimeType": "application/pdf", "buffer": make_pages_pdf(1)}
+            ]
+        )
+        citizen.get_by_label("What is it? (optional)").fill("Kontoauszug")
+        citizen.get_by_role("button", name="Hand in", exact=True).click()
+        expect(citizen.get_by_role("button", name="Show Kontoauszug")).to_be_visible(timeout=20_000)
+        expect(advisor.get_by_role("button", name="Kontoauszug zeigen")).to_be_visible(
+            timeout=20_000
+        )
+
         # After the call: the document on the appointment's page and in the staff viewer,
         # turned and marked as checked with the keyboard.
         reference = booking["reference"]

@@ -7,6 +7,9 @@
 import { csrfToken, loadTexts } from "./texts.js";
 
 const POLL_MS = 3000;
+// While the panel is open, the list is read again this often: a document the other side hands
+// in during the call appears here once it is checked.
+const WATCH_MS = 5000;
 const POLL_LIMIT = 40; // two minutes: a scan takes seconds, a busy scanner a little longer
 const KEY_STEP = 0.02;
 const KEY_STEP_LARGE = 0.1;
@@ -25,6 +28,8 @@ export class DocumentsPanel {
     this.keyMarker = null; // the keyboard's pointer, not shown to the others until Enter
     this.polls = 0;
     this.pollTimer = null;
+    this.watchTimer = null;
+    this.listed = "";
     this.available = false;
 
     $("toggle-documents").addEventListener("click", () => this.toggle());
@@ -62,7 +67,12 @@ export class DocumentsPanel {
     this.documents = new Map(documents.map((d) => [d.id, d]));
     this.available = true;
     this.$("toggle-documents").hidden = false;
-    this.renderList();
+    // Drawn again only when something changed: a button that has the focus keeps it.
+    const listed = JSON.stringify(documents.map((d) => [d.id, d.status, d.label]));
+    if (listed !== this.listed) {
+      this.listed = listed;
+      this.renderList();
+    }
     return true;
   }
 
@@ -139,6 +149,7 @@ export class DocumentsPanel {
   toggle(open = this.$("documents").hidden) {
     this.$("documents").hidden = !open;
     this.$("toggle-documents").setAttribute("aria-expanded", String(open));
+    this.watch(open);
     if (open) {
       this.$("documents").scrollIntoView({ block: "nearest" });
       this.$("documents-heading").focus();
@@ -150,6 +161,12 @@ export class DocumentsPanel {
   reveal() {
     this.$("documents").hidden = false;
     this.$("toggle-documents").setAttribute("aria-expanded", "true");
+    this.watch(true);
+  }
+
+  watch(on) {
+    clearInterval(this.watchTimer);
+    this.watchTimer = on ? setInterval(() => this.refresh(), WATCH_MS) : null;
   }
 
   open(id) {
