@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pikepdf
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from documents.models import BookingDocument
 from documents.requirements import NamedEntry, Requirements
 from scheduler.db import read_session
+from scheduler.services import LINK_GRACE
 from tests.conftest import booking_body
 from tests.documents.clamd import EICAR, Clamd
 from tests.documents.test_document_checks import (
@@ -314,4 +315,13 @@ def test_malformed_requests_get_a_clear_answer(client, container, auth, kwargs, 
 
     assert response.status_code == status, response.text
     assert "code" in response.json()
+    nothing_stored(container)
+
+
+def test_an_expired_link_is_refused(client, container, clock, booking, auth) -> None:
+    # A link lasts until a while after the appointment (LINK_GRACE), then nothing more.
+    clock.now = datetime.fromisoformat(booking["end"]) + LINK_GRACE + timedelta(seconds=1)
+    response = upload(client, auth, make_png())
+    assert (response.status_code, response.json()["code"]) == (401, "token_expired")
+    assert client.get(PATH, headers=auth).status_code == 401
     nothing_stored(container)
