@@ -30,7 +30,7 @@ from bench.common import Server
 from scheduler.db import read_session
 from scheduler.models import Booking, Staff
 from tests.browser.axe import violations
-from tests.browser.conftest import Browsing
+from tests.browser.conftest import PHONE, Browsing
 from tests.browser.waiting import until
 from tests.documents.clamd import Clamd
 from tests.documents.conftest import clamd  # noqa: F401 - the fixture, for this module
@@ -191,7 +191,7 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
         join.click()
         advisor.wait_for_selector("#call:not([hidden])")
 
-        citizen = browsing.context(lang="en").new_page()
+        citizen = browsing.context(lang="en", viewport=PHONE).new_page()
         citizen.goto(f"/j/{booking['join_token']}")
         citizen.get_by_label("Your name as shown to the advisor").fill("Erika")
         citizen.get_by_role("button", name="Join").click()
@@ -240,6 +240,25 @@ def test_both_sides_see_the_same_page_and_pointer(room_site, chromium):
 
         assert violations(citizen) == []
         assert violations(advisor) == []
+
+        # On the citizen's phone the page is below the video and fits the screen's width.
+        image = citizen.locator("#documents-image")
+        image.scroll_into_view_if_needed()
+        expect(image).to_be_in_viewport(ratio=0.3)
+        shown = image.bounding_box()
+        assert shown is not None
+        assert shown["width"] <= PHONE["width"]
+        assert citizen.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # Next to screen sharing: the advisor shares the screen, the document stays in view.
+        share = advisor.get_by_role("button", name="Bildschirm teilen")
+        share.click()
+        expect(share).to_have_attribute("aria-pressed", "true")
+        expect(advisor.locator("#self-screen")).to_be_visible()
+        expect(advisor.locator("#documents-image")).to_be_in_viewport(ratio=0.5)
+        advisor.get_by_role("button", name="Vorige Seite").click()
+        expect(citizen.locator("#documents-page-number")).to_have_text("Page 1 of 2")
+        share.click()
+        expect(share).to_have_attribute("aria-pressed", "false")
 
         # During the call the citizen hands in a missing paper; once clamd has passed it, it
         # is in the advisor's open panel too, without anyone reloading.
