@@ -34,6 +34,7 @@ from web.api import (
     signaling,
     staff,
     staff_documents,
+    staff_people,
     stats,
     waitlist,
 )
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(staff.router)
     app.include_router(stats.router)
     app.include_router(staff_documents.router)
+    app.include_router(staff_people.router)
     app.include_router(callbacks.router)
     app.include_router(feeds.router)
     app.include_router(connection_test.router)

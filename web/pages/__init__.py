@@ -26,6 +26,7 @@ def install(app: FastAPI) -> None:
         staff_exports,
         staff_import,
         staff_media,
+        staff_people,
         staff_service_documents,
         staff_settings,
     )
@@ -54,5 +55,6 @@ def install(app: FastAPI) -> None:
         staff_import,
         staff_exports,
         staff_audit,
+        staff_people,
     ):
         app.include_router(module.router)

@@ -63,6 +63,7 @@ SECTIONS = (
     Section("/staff/abwesenheiten", "Absences", (Role.ADVISOR, Role.ADMIN)),
     Section("/staff/hotline", "Hotline", (Role.HOTLINE, Role.ADMIN)),
     Section("/staff/admin", "Administration", (Role.ADMIN,)),
+    Section("/staff/personen", "Data requests", (Role.ADMIN,)),
 )
 HOME = {Role.ADVISOR: "/staff/agenda", Role.HOTLINE: "/staff/hotline", Role.ADMIN: "/staff/admin"}
 
