@@ -83,10 +83,12 @@ class StaffIdentity:
     name: str
     role: Role
     team_id: int | None
+    team_lead: bool = False
 
     @classmethod
     def of(cls, staff: Staff) -> StaffIdentity:
-        return cls(staff.id, staff.email, staff.name, Role(staff.role), staff.team_id)
+        lead = staff.team_lead and staff.team_id is not None
+        return cls(staff.id, staff.email, staff.name, Role(staff.role), staff.team_id, lead)
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:

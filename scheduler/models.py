@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +66,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
+    # A deactivated team is offered nowhere; its services must have left it first.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Service(Base):
@@ -117,6 +120,8 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Asked for the day's agenda by e-mail (notifications/agenda.py).
     agenda_mail: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Leads `team_id`: sees that team's statistics (web/pages/staff_stats.py).
+    team_lead: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     services: Mapped[list[Service]] = relationship(
