@@ -23,11 +23,13 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from notifications.template_cache import TemplateCache
 from scheduler.i18n import load_translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = "de"
+COMPILED = TemplateCache()
 
 # Date and time patterns people read easily ("Dienstag, 7. Januar 2031" / "9:00 AM"); any other
 # language gets CLDR's full date and short time, so it needs no entry here.
@@ -194,6 +196,7 @@ class MailRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=StrictUndefined,
+            bytecode_cache=COMPILED,
         )
         environment.policies["ext.i18n.trimmed"] = True
         environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension

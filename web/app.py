@@ -46,6 +46,7 @@ from web.pages import offer as offer_pages
 from web.pages.language import LanguageMiddleware
 from web.pages.rendering import Pages
 from web.protection import Protection
+from web.routing import add_routes
 from web.settings import Settings
 
 
@@ -112,29 +113,29 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.protection = protection = Protection(settings, lambda: clock().timestamp())
     errors.install(app)
     openapi.install(app)
-    app.include_router(health.router)
+    add_routes(app, health.router)
     if settings.docs_enabled:
         docs.install(app)
-    app.include_router(public.router)
-    app.include_router(waitlist.router)
-    app.include_router(documents.router)
-    app.include_router(rights.router)
-    app.include_router(altcha.router)
-    app.include_router(staff.router)
-    app.include_router(stats.router)
-    app.include_router(staff_documents.router)
-    app.include_router(staff_people.router)
-    app.include_router(callbacks.router)
-    app.include_router(feeds.router)
-    app.include_router(connection_test.router)
-    app.include_router(rooms.router)
-    app.include_router(signaling.router)
+    add_routes(app, public.router)
+    add_routes(app, waitlist.router)
+    add_routes(app, documents.router)
+    add_routes(app, rights.router)
+    add_routes(app, altcha.router)
+    add_routes(app, staff.router)
+    add_routes(app, stats.router)
+    add_routes(app, staff_documents.router)
+    add_routes(app, staff_people.router)
+    add_routes(app, callbacks.router)
+    add_routes(app, feeds.router)
+    add_routes(app, connection_test.router)
+    add_routes(app, rooms.router)
+    add_routes(app, signaling.router)
     if settings.env != "production":
-        app.include_router(devmail.router)
+        add_routes(app, devmail.router)
     pages.install(app)
-    app.include_router(offer_pages.router)
-    app.include_router(waitlist_pages.router)
-    app.include_router(callback_form.router)
+    add_routes(app, offer_pages.router)
+    add_routes(app, waitlist_pages.router)
+    add_routes(app, callback_form.router)
     secure = settings.base_url.startswith("https://")
     app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
     app.add_middleware(

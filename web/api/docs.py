@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # ships no type information
 
+from web.routing import add_routes
+
 ASSETS = "/static/swagger"
 
 router = APIRouter(include_in_schema=False)
@@ -43,4 +45,4 @@ def swagger_ui() -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger")
-    app.include_router(router)
+    add_routes(app, router)

@@ -32,6 +32,7 @@ def install(app: FastAPI) -> None:
     )
     from web.pages.rendering import STATIC_DIR
     from web.pages.session import LoginRequired, redirect_to_login
+    from web.routing import add_routes
 
     app.add_exception_handler(LoginRequired, redirect_to_login)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -57,4 +58,4 @@ def install(app: FastAPI) -> None:
         staff_audit,
         staff_people,
     ):
-        app.include_router(module.router)
+        add_routes(app, module.router)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from notifications.template_cache import TemplateCache
 from web.i18n import Catalogues
 from web.pages.security import csrf_token_for, set_csrf_cookie
 from web.settings import Settings
@@ -27,6 +28,7 @@ STATIC_DIR = Path(__file__).parent.parent / "static"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 # Dates for a European audience: "Tuesday, 7 January 2031", not the US order.
 DATE_LOCALES = {"en": "en_GB"}
+COMPILED = TemplateCache()
 
 
 def date_locale(language: str) -> str:
@@ -63,6 +65,7 @@ class Pages:
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
             lstrip_blocks=True,
+            bytecode_cache=COMPILED,
         )
         # newstyle: `_("Hello %(name)s", name=...)` escapes its parameters.
         self.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]  # jinja2's i18n extension adds it at run time

@@ -32,6 +32,7 @@ from web.pages.security import (
 )
 from web.pages.session import StaffPage, optional_staff
 from web.pages.staff_common import HOME, FormErrors, domain_message, see_other, text
+from web.routing import add_routes
 
 router = APIRouter(include_in_schema=False)
 for module in (
@@ -43,7 +44,7 @@ for module in (
     staff_callbacks_book,
     staff_credentials,
 ):
-    router.include_router(module.router)
+    add_routes(router, module.router)
 
 Form = Annotated[FormData, Depends(verified_form)]
 # Only our own staff pages: plain segments, so neither another host ("//evil.example",

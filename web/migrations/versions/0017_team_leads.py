@@ -17,18 +17,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("teams") as batch:
-        batch.add_column(
-            sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
-    with op.batch_alter_table("staff") as batch:
-        batch.add_column(
-            sa.Column("team_lead", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ADD COLUMN: a batch copy of `staff` would trip the foreign keys that point at it.
+    op.add_column(
+        "teams", sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False)
+    )
+    op.add_column(
+        "staff", sa.Column("team_lead", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
-        batch.drop_column("team_lead")
-    with op.batch_alter_table("teams") as batch:
-        batch.drop_column("active")
+    op.drop_column("staff", "team_lead")
+    op.drop_column("teams", "active")
