@@ -161,6 +161,12 @@ class Statistics:
                 _waitlist(session, query, ids, days, tally)
         return _report(query, tallies, single=query.service_id is not None)
 
+    def services(self, team_id: int | None = None) -> list[Service]:
+        """The services a report may be narrowed to, those no longer offered too: their
+        weeks past still count."""
+        with read_session(self._sessions) as session:
+            return self._services(session, StatsQuery(date.min, date.min, team_id=team_id))
+
     @staticmethod
     def _services(session: Session, query: StatsQuery) -> list[Service]:
         statement = select(Service).order_by(Service.id)

@@ -40,7 +40,7 @@ SKIP = (
     "/healthz",
     "/readyz",
 )
-SKIP_SUFFIXES = (".ics",)
+SKIP_SUFFIXES = (".ics", ".csv")  # downloads, not pages
 MAX_PAGES = 60
 # Text that cannot break (a long compound, an e-mail address) makes no element box wider
 # than the window, yet the document scrolls sideways: so the document's scroll width is what

@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
         staff_people,
         staff_service_documents,
         staff_settings,
+        staff_statistics,
     )
     from web.pages.rendering import STATIC_DIR
     from web.pages.session import LoginRequired, redirect_to_login
@@ -57,5 +58,6 @@ def install(app: FastAPI) -> None:
         staff_exports,
         staff_audit,
         staff_people,
+        staff_statistics,
     ):
         add_routes(app, module.router)

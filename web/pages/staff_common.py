@@ -54,6 +54,10 @@ class Section:
     path: str
     label: str  # an English msgid, translated in the template
     roles: tuple[Role, ...]
+    team_leads: bool = False  # also for whoever leads a team, whatever their role
+
+    def open_to(self, staff: StaffIdentity) -> bool:
+        return staff.role in self.roles or (self.team_leads and staff.team_lead)
 
 
 SECTIONS = (
@@ -64,6 +68,7 @@ SECTIONS = (
     Section("/staff/hotline", "Hotline", (Role.HOTLINE, Role.ADMIN)),
     Section("/staff/admin", "Administration", (Role.ADMIN,)),
     Section("/staff/personen", "Data requests", (Role.ADMIN,)),
+    Section("/staff/statistik", "Statistics", (Role.ADMIN,), team_leads=True),
 )
 HOME = {Role.ADVISOR: "/staff/agenda", Role.HOTLINE: "/staff/hotline", Role.ADMIN: "/staff/admin"}
 
@@ -71,7 +76,7 @@ HOME = {Role.ADVISOR: "/staff/agenda", Role.HOTLINE: "/staff/hotline", Role.ADMI
 def require_section(staff: StaffIdentity, path: str) -> None:
     """A 403 page unless the staff member's role may use the section at `path`."""
     section = next(s for s in SECTIONS if s.path == path)
-    if staff.role not in section.roles:
+    if not section.open_to(staff):
         raise PermissionDenied(role=staff.role.value)
 
 
@@ -93,7 +98,7 @@ def render(
         status_code=status_code,
         staff=staff,
         language_name=lambda code: languages.get(code, code),
-        sections=[s for s in SECTIONS if staff.role in s.roles],
+        sections=[s for s in SECTIONS if s.open_to(staff)],
         current_section=section,
         **context,
     )
