@@ -260,7 +260,7 @@ class Accounts:
         with write_session(self._sessions) as session:
             if session.get(Staff, staff_id) is None:
                 raise NotFound("no such staff member", field="staff_id")
-            return _end_all(session, staff_id)
+            return end_all_sessions(session, staff_id)
 
     def set_active(self, actor: StaffIdentity, staff_id: int, active: bool) -> None:
         """An administrator (de)activates an account; deactivation ends its sessions at once."""
@@ -271,7 +271,7 @@ class Accounts:
                 raise NotFound("no such staff member", field="staff_id")
             staff.active = active
             if not active:
-                _end_all(session, staff_id)
+                end_all_sessions(session, staff_id)
 
     def agenda_mail(self, actor: StaffIdentity) -> bool:
         """Whether the staff member gets the day's agenda by e-mail."""
@@ -324,6 +324,6 @@ def _id_of(subject: str) -> int | None:
     return int(subject) if subject.isascii() and subject.isdigit() else None
 
 
-def _end_all(session: Session, staff_id: int) -> int:
+def end_all_sessions(session: Session, staff_id: int) -> int:
     ended = session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
     return int(getattr(ended, "rowcount", 0) or 0)

@@ -35,6 +35,7 @@ from scheduler.accounts import Accounts
 from scheduler.callbacks import CallbackConfig, CallbackDesk
 from scheduler.callbacks_retention import ERASERS as CALLBACK_ERASERS
 from scheduler.catalogue import Catalogue
+from scheduler.catalogue_edit import CatalogueEdit
 from scheduler.contact_change import ContactChange
 from scheduler.credentials import Credentials
 from scheduler.db import make_sessionmaker, utcnow
@@ -80,6 +81,7 @@ class Container:
     scheduler: Scheduler
     links: Links
     catalogue: Catalogue
+    catalogue_edit: CatalogueEdit
     desk: Desk
     outbox: Outbox
     worker: OutboxWorker
@@ -229,6 +231,7 @@ class Container:
             scheduler=scheduler,
             links=links,
             catalogue=Catalogue(sessions, accounts, Displacement(scheduler)),
+            catalogue_edit=CatalogueEdit(sessions, Displacement(scheduler), clock),
             desk=Desk(scheduler),
             outbox=outbox,
             worker=worker,

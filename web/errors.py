@@ -152,6 +152,10 @@ MESSAGES = {
     "email_taken": "This e-mail address is already in use.",
     "name_taken": "This name is already in use.",
     "closure_exists": "The office is already closed on that day.",
+    "team_has_services": "The team still has active services: {services}.",
+    "last_admin": "At least one active administrator must remain.",
+    "team_inactive": "The service's team is deactivated. Please activate the team first.",
+    "not_yourself": "You cannot deactivate your own account.",
     "affected_changed": (
         "The appointments hit by this change are no longer those you checked. Please check again."
     ),

@@ -20,6 +20,7 @@ def install(app: FastAPI) -> None:
         room,
         room_documents,
         staff,
+        staff_admin_edit,
         staff_audit,
         staff_bookings,
         staff_documents,
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         room_documents,
         callback_request,
         staff,
+        staff_admin_edit,
         # Before the bookings' pages: their /staff/buchungen/{reference}/{action} would match
         # /staff/buchungen/{reference}/unterlagen.
         staff_documents,

@@ -35,7 +35,7 @@ router = APIRouter(include_in_schema=False)
 Form = Annotated[FormData, Depends(verified_form)]
 SECTION = "/staff/admin"
 Kind = Literal["service", "team", "advisor"]
-Done = Literal["sessions", "deactivated", "callbacks"]
+Done = Literal["sessions", "deactivated", "callbacks", "changed", "activated", "paused"]
 
 SERVICE_FIELDS = {
     name: f"service-{name}"
@@ -89,18 +89,6 @@ def end_sessions(
     require_section(staff, SECTION)
     services.accounts.end_sessions(staff, staff_id)
     return see_other("/staff/admin?erledigt=sessions#staff")
-
-
-@router.post("/staff/admin/mitarbeitende/{staff_id}/deaktivieren")
-def deactivate(
-    staff_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    staff: StaffPage,
-    form: Form,
-    services: Services,
-) -> RedirectResponse:
-    require_section(staff, SECTION)
-    services.accounts.set_active(staff, staff_id, False)
-    return see_other("/staff/admin?erledigt=deactivated#staff")
 
 
 @router.post("/staff/admin/anliegen/{service_id}/rueckrufe")
@@ -229,7 +217,7 @@ def _admin_page(
 ) -> HTMLResponse:
     services = container(request)
     people = services.catalogue.advisors(staff)
-    offered = services.scheduler.services()
+    offered = services.catalogue_edit.services()
     advisors_of = {
         service.id: [person.name for person, ids in people if service.id in ids]
         for service in offered
@@ -240,10 +228,10 @@ def _admin_page(
         request,
         staff,
         "staff/admin.html",
-        team_choices=[(str(team.id), team.name) for team in teams],
+        team_choices=[(str(team.id), team.name) for team in teams if team.active],
         team_names={team.id: team.name for team in teams},
         advisor_choices=[(str(p.id), p.name) for p, _ in people if p.role != Role.HOTLINE],
-        service_choices=[(str(service.id), service.name) for service in offered],
+        service_choices=[(str(s.id), s.name) for s in offered if s.active],
         service_names=lambda ids: ", ".join(names[i] for i in ids if i in names),
         section=SECTION,
         status_code=status,

@@ -58,7 +58,10 @@ def test_deactivating_an_account_ends_its_sessions_at_once(app, client, world):
     token = world.login(client, advisor.email)
     admin = staff_client(app, "admin@example.org")
 
-    assert post(admin, f"/staff/admin/mitarbeitende/{advisor.id}/deaktivieren").status_code == 303
+    deactivate = f"/staff/admin/mitarbeitende/{advisor.id}/deaktivieren"
+    assert post(admin, deactivate).status_code == 200  # first what happens to the appointments
+    confirmed = post(admin, deactivate, {"bestaetigt": "1", "betroffen": ""})
+    assert confirmed.status_code == 303
 
     assert desk.get("/staff/agenda", follow_redirects=False).status_code == 303
     assert client.get("/api/v1/me", headers=token).status_code == 401
