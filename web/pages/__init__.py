@@ -28,6 +28,7 @@ def install(app: FastAPI) -> None:
         staff_import,
         staff_media,
         staff_people,
+        staff_people_view,
         staff_service_documents,
         staff_settings,
         staff_statistics,
@@ -60,6 +61,7 @@ def install(app: FastAPI) -> None:
         staff_exports,
         staff_audit,
         staff_people,
+        staff_people_view,
         staff_statistics,
     ):
         add_routes(app, module.router)

@@ -48,7 +48,7 @@ SECTIONS = (
 )
 
 
-def _shown(value: Any) -> Any:
+def shown_value(value: Any) -> Any:
     """An exported value as the page shows it: times as aware datetimes (shown in the
     office's zone by the templates' filters), lists as text."""
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
@@ -64,7 +64,7 @@ def _shown(value: Any) -> Any:
 
 def _records(section: Any) -> list[list[tuple[str, Any]]]:
     records = section if isinstance(section, list) else [section]
-    return [[(key, _shown(value)) for key, value in record.items()] for record in records]
+    return [[(key, shown_value(value)) for key, value in record.items()] for record in records]
 
 
 def erasable(request: Request, booking: BookingInfo) -> bool:
@@ -84,7 +84,7 @@ def data(request: Request, linked: Linked, services: Services, erfolg: str = "")
         "manage/data.html",
         booking,
         sections=sections,
-        exported_at=_shown(export["exported_at"]),
+        exported_at=shown_value(export["exported_at"]),
         done=set(erfolg.split(",")) if erfolg else set(),
     )
 
