@@ -16,7 +16,7 @@ import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from scheduler import accounts
 from scheduler.accounts import StaffIdentity
@@ -72,14 +72,32 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+def _emptying(connection: Connection) -> str:
+    """Every table emptied and every id counting from 1 again: DELETE, children first, is
+    ten times faster than TRUNCATE on the few rows a test leaves (TRUNCATE rewrites each
+    table's files, and a test run empties the database thousands of times)."""
+    global _EMPTYING
+    if _EMPTYING is None:
+        sequences = connection.execute(
+            text("SELECT sequence_name FROM information_schema.sequences")
+        ).scalars()
+        _EMPTYING = ";".join(
+            [f"DELETE FROM {t.name}" for t in reversed(Base.metadata.sorted_tables)]
+            + [f"ALTER SEQUENCE {name} RESTART" for name in sequences]
+        )
+    return _EMPTYING
+
+
+_EMPTYING: str | None = None
+
+
 @pytest.fixture
 def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database for one test."""
     if POSTGRES_URL:
         engine = engine_for(POSTGRES_URL)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            connection.exec_driver_sql(_emptying(connection))
         engine.dispose()
         yield POSTGRES_URL
         return
