@@ -10,6 +10,7 @@ other browser test."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,19 @@ def test_the_administrator_finds_exports_and_erases_with_the_keyboard(office, tm
     assert exported["counts"] == {"bookings": 0, "callbacks": 0, "waitlist": 1}
     assert exported["waitlist"][0]["email"] == GRETA
 
+    _tab_to(page, "form[action='/staff/personen/auskunft'] button")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/staff/personen/auskunft?**")
+    expect(page.locator("main")).to_contain_text("Greta Probe")
+    _clean(page, documents)
+    page.emulate_media(media="print")  # the letter: the records, without menu or staff note
+    expect(page.locator("nav.staff-nav")).to_be_hidden()
+    expect(page.locator(".no-print")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Plätze auf Wartelisten")).to_be_visible()
+    page.emulate_media(media="screen")
+    _waiting_list_pages(page, documents)  # hers, before her place is erased below
+    _search(page, "email", GRETA)
+
     _tab_to(page, "button.button--danger")
     page.keyboard.press("Enter")
     page.wait_for_url("**/staff/personen/loeschen")
@@ -171,6 +185,26 @@ def test_the_administrator_finds_exports_and_erases_with_the_keyboard(office, tm
     _search(page, "email", GRETA)
     expect(page.locator(".people-counts")).to_contain_text("0 Plätze auf Wartelisten")
     assert nu_checker.errors(documents) == {}
+
+
+def _waiting_list_pages(page: Any, documents: dict[str, str]) -> None:
+    """The people on Greta's waiting list, and the page that asks before removing her
+    (web/pages/staff_waitlist.py); nobody is removed."""
+    page.goto("/staff/warteliste")
+    lines = page.eval_on_selector_all(
+        "a[href^='/staff/warteliste/anliegen/']", "links => links.map(a => a.pathname)"
+    )
+    for line in lines:
+        page.goto(line)
+        if "Greta Probe" in page.inner_text("main"):
+            break
+    else:
+        pytest.fail("Greta is on none of the lists")
+    _clean(page, documents)
+    page.get_by_role("link", name=re.compile("Greta Probe")).click()
+    page.wait_for_url("**/staff/warteliste/eintrag/*/entfernen")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Greta Probe")
+    _clean(page, documents)
 
 
 def test_someone_with_an_appointment_to_come_is_refused_and_too_few_digits_are_shown(office):

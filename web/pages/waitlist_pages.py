@@ -4,7 +4,9 @@ without JavaScript) and the staff's view of the lists with a form to add a calle
 
 The citizen's form has the booking form's protection: CSRF, the ALTCHA proof of work and the
 booking budget of web/protection.py (`check_booking`, the same budget as the API's
-`POST /api/v1/waitlist`). The entry's own page is `/w/{token}` (web/pages/offer.py).
+`POST /api/v1/waitlist`). The entry's own page is `/w/{token}` (web/pages/offer.py). The
+people on one list, and taking one off it, are web/pages/staff_waitlist.py, added to this
+router.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from scheduler.accounts import StaffIdentity
 from scheduler.errors import AlreadyWaiting, InvalidRequest, NotFound, PermissionDenied
 from scheduler.models import Channel
 from scheduler.waitlist import JoinRequest, QueueInfo
+from scheduler.waitlist_line import may_manage
 from scheduler.waitlist_models import DayPart
 from web.deps import Renderer, Services, check_booking, pages
+from web.pages import staff_waitlist
 from web.pages.booking_common import ServiceText
 from web.pages.form_values import (
     EMAIL,
@@ -35,12 +39,14 @@ from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import parse_id, render, see_other
 from web.protection import AltchaRejected
+from web.routing import add_routes
 
 router = APIRouter(include_in_schema=False)
+add_routes(router, staff_waitlist.router)
 
 Form = Annotated[FormData, Depends(verified_form)]
 PATH = "/warteliste"
-STAFF_PATH = "/staff/warteliste"
+STAFF_PATH = staff_waitlist.STAFF_PATH
 WEEKDAYS = (0, 1, 2, 3, 4)  # the office's working days; Saturday and Sunday are closed
 DAY_PARTS = tuple(part.value for part in DayPart)
 
@@ -242,6 +248,7 @@ def _staff_page(
         tz=services.scheduler.tz,
         added=added,
         already=already,
+        lines_shown=may_manage(staff),
     )
 
 
