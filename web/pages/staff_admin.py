@@ -110,23 +110,9 @@ def create_service(
     request: Request, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
-    values = _values(form, SERVICE_FIELDS, lists=("channels", "advisor_ids"))
     errors = FormErrors()
-    advisor_ids = _ids(request, values[SERVICE_FIELDS["advisor_ids"]], "advisor_ids", errors)
-    data = {name: values[field_id] for name, field_id in SERVICE_FIELDS.items()}
-    data |= {
-        "name_en": data["name_en"] or None,
-        "address": data["address"] or None,
-        "team_id": data["team_id"] or None,
-    }
-    del data["advisor_ids"]
-    body = validate(request, ServiceIn, data, SERVICE_FIELDS, errors)
-    if body is not None and not errors:
-        spec = ServiceSpec(
-            **body.model_dump(exclude={"channels"}),
-            channels=[c.value for c in body.channels],
-            advisor_ids=advisor_ids,
-        )
+    values, spec = service_form(request, form, errors)
+    if spec is not None:
         try:
             services.catalogue.create_service(staff, spec)
         except (InvalidRequest, NotFound) as exc:
@@ -184,6 +170,31 @@ def create_advisor(
         values["advisor-password"] = ""
         return _admin_page(request, staff, errors, "advisor", values, status=422)
     return see_other("/staff/admin?angelegt=advisor#staff")
+
+
+def service_form(
+    request: Request, form: FormData, errors: FormErrors
+) -> tuple[dict[str, Any], ServiceSpec | None]:
+    """The service form's values as sent, and the service they describe once the API's
+    schema accepts them (None, with `errors`, otherwise): for creating and for editing."""
+    values = _values(form, SERVICE_FIELDS, lists=("channels", "advisor_ids"))
+    advisor_ids = _ids(request, values[SERVICE_FIELDS["advisor_ids"]], "advisor_ids", errors)
+    data = {name: values[field_id] for name, field_id in SERVICE_FIELDS.items()}
+    data |= {
+        "name_en": data["name_en"] or None,
+        "address": data["address"] or None,
+        "team_id": data["team_id"] or None,
+    }
+    del data["advisor_ids"]
+    body = validate(request, ServiceIn, data, SERVICE_FIELDS, errors)
+    if body is None or errors:
+        return values, None
+    spec = ServiceSpec(
+        **body.model_dump(exclude={"channels"}),
+        channels=[c.value for c in body.channels],
+        advisor_ids=advisor_ids,
+    )
+    return values, spec
 
 
 def _values(

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from scheduler.accounts import StaffIdentity
-from scheduler.catalogue import ServiceSpec
 from scheduler.catalogue_edit import StaffChange
 from scheduler.displacement import AffectedChanged, Displaced
 from scheduler.errors import InvalidRequest, NotFound, SchedulerError
@@ -25,8 +24,8 @@ from web.pages.staff_admin import (
     SECTION,
     SERVICE_FIELDS,
     TEAM_FIELDS,
-    _ids,
     _values,
+    service_form,
 )
 from web.pages.staff_common import (
     MAX_ID,
@@ -40,7 +39,7 @@ from web.pages.staff_common import (
     text,
     validate,
 )
-from web.schemas import AdvisorIn, ServiceIn, TeamIn
+from web.schemas import AdvisorIn, TeamIn
 
 router = APIRouter(include_in_schema=False)
 Form = Annotated[FormData, Depends(verified_form)]
@@ -75,23 +74,9 @@ def save_service(
 ) -> HTMLResponse | RedirectResponse:
     require_section(staff, SECTION)
     service = _service(request, service_id)
-    values = _values(form, SERVICE_FIELDS, lists=("channels", "advisor_ids"))
     errors = FormErrors()
-    advisor_ids = _ids(request, values[SERVICE_FIELDS["advisor_ids"]], "advisor_ids", errors)
-    data = {name: values[field_id] for name, field_id in SERVICE_FIELDS.items()}
-    data |= {
-        "name_en": data["name_en"] or None,
-        "address": data["address"] or None,
-        "team_id": data["team_id"] or None,
-    }
-    del data["advisor_ids"]
-    body = validate(request, ServiceIn, data, SERVICE_FIELDS, errors)
-    if body is not None and not errors:
-        spec = ServiceSpec(
-            **body.model_dump(exclude={"channels"}),
-            channels=[c.value for c in body.channels],
-            advisor_ids=advisor_ids,
-        )
+    values, spec = service_form(request, form, errors)
+    if spec is not None:
         try:
             services.catalogue_edit.update_service(staff, service_id, spec)
         except (InvalidRequest, NotFound) as exc:
