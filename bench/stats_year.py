@@ -72,6 +72,13 @@ def _insert(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> list[int]
     with engine.begin() as connection:
         for n in range(0, len(rows), 5000):
             connection.execute(insert(table), rows[n : n + 5000])
+        if engine.dialect.name == "postgresql" and rows and "id" in rows[0]:
+            # Ids given here leave PostgreSQL's sequence behind: the app adds rows afterwards.
+            name = getattr(table, "__table__", table).name
+            connection.execute(
+                text("SELECT setval(pg_get_serial_sequence(:name, 'id'), :top)"),
+                {"name": name, "top": max(row["id"] for row in rows)},
+            )
     return [row["id"] for row in rows if "id" in row]
 
 

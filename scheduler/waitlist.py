@@ -23,7 +23,7 @@ from scheduler.errors import (
     TokenInvalid,
     TokenRevoked,
 )
-from scheduler.models import Channel, Role, Service, staff_services
+from scheduler.models import AuditEntry, Channel, Role, Service, staff_services
 from scheduler.offers import OfferDesk
 from scheduler.services import _conflict_kind
 from scheduler.tokens import Audience
@@ -166,6 +166,14 @@ class Waitlist(OfferDesk):
                 raise NotFound("unknown waiting-list entry", field="entry")
             if entry.status in ACTIVE:
                 entry.status, entry.updated_at = EntryStatus.REMOVED, now
+                session.add(
+                    AuditEntry(
+                        at=now,
+                        actor_id=actor.id,
+                        action="waitlist_entry_removed",
+                        detail=f"waitlist entry {entry.id}",
+                    )
+                )
                 session.flush()
             return self._entry_info(session, entry)
 

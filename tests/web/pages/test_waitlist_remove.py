@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from notifications.models import OutboxMessage
 from scheduler.db import read_session
+from scheduler.models import AuditEntry, Staff
 from scheduler.waitlist import JoinRequest
 from scheduler.waitlist_models import EntryStatus, WaitlistEntry
 from tests.web.pages.test_staff_login import post
@@ -140,6 +141,24 @@ def test_a_removed_person_cannot_be_removed_again(staff, waiting, container):
     assert f'action="{_remove(first)}"' not in check
     assert again.status_code == 303
     assert _status(container, first) == EntryStatus.REMOVED
+
+
+def test_a_removal_is_audited_once_without_the_persons_name(staff, waiting, container):
+    clients, _ = staff
+    first = waiting[0]
+    post(clients["hotline"], _remove(first))
+    post(clients["hotline"], _remove(first))  # again: nothing more happens, nothing is logged
+
+    with read_session(container.sessions) as session:
+        hotline = session.scalars(
+            select(Staff.id).where(Staff.email == "hotline@example.org")
+        ).one()
+        entries = session.execute(
+            select(AuditEntry.actor_id, AuditEntry.detail).where(
+                AuditEntry.action == "waitlist_entry_removed"
+            )
+        ).all()
+    assert entries == [(hotline, f"waitlist entry {first}")]
 
 
 def test_an_unknown_entry_or_concern_is_404(staff):
