@@ -175,6 +175,11 @@ class Server:
                 time.sleep(0.1)
         raise ServerFailed(f"server not ready after {STARTUP_SECONDS} s:\n{self.log()}")
 
+    def wait(self, timeout: float) -> int:
+        """The exit code, once the process has ended on its own (a signal sent to `pid`)."""
+        assert self._process is not None, "not started"
+        return self._process.wait(timeout=timeout)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:

@@ -154,11 +154,15 @@ class Hub:
         gate: Gate,
         config: HubConfig | None = None,
         wall_clock: Callable[[], float] = time.time,
+        observe: Callable[[int, int], None] | None = None,
     ) -> None:
         self.bus = bus
         self.gate = gate
         self._core = Core(config or HubConfig())
         self._wall_clock = wall_clock
+        # Told the open connections and the rooms with one of them here at each change (the
+        # app's metrics): counted where they change, each process its own.
+        self._observe = observe
         self._rooms: dict[str, Room] = {}
         self._conns: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -195,6 +199,15 @@ class Hub:
     def connections(self) -> int:
         return len(self._conns)
 
+    @property
+    def rooms(self) -> int:
+        """Rooms with a connection on this process."""
+        return len(self._rooms)
+
+    def _changed(self) -> None:
+        if self._observe is not None:
+            self._observe(len(self._conns), len(self._rooms))
+
     async def expel(self, room: str, member_id: str, code: CloseCode) -> None:
         """Send a guest out of a room, on whichever process it is connected."""
         await self._expel(room, member_id, code, None)
@@ -207,6 +220,7 @@ class Hub:
             return
         seat = peer.seat
         self._conns[seat.conn] = peer
+        self._changed()
         writer = peer.writer = asyncio.create_task(peer.write(self.config.send_timeout))
         self._watch()
         closer = self._spawn(self._close_with_room(peer))
@@ -300,6 +314,7 @@ class Hub:
         if room is not None and room.vacate(seat) and room.empty:
             del self._rooms[seat.room]
             self._spawn(self._sync_subscription(seat.room))
+        self._changed()
         with contextlib.suppress(Exception):
             removed = await self.bus.leave(seat.room, seat.id, seat.conn)
             await self._perform(seat.room, self._core.departed(seat, removed))
@@ -348,6 +363,7 @@ class Hub:
                 if local is None:
                     local = self._rooms[room] = Room(room)
                 local.take(seat)
+                self._changed()
                 await self._sync_subscription(room)
             case Greet(conn) | LetIn(conn):
                 peer = self._conns.get(conn)

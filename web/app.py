@@ -17,7 +17,7 @@ from scheduler.db import utcnow
 from signaling.bus import Bus, InMemoryBus
 from signaling.gate import Gate
 from signaling.hub import Hub
-from web import document_uploads, errors, logs, pages
+from web import document_uploads, errors, logs, metrics, pages
 from web.api import (
     altcha,
     callbacks,
@@ -41,6 +41,7 @@ from web.api import (
 from web.container import Container
 from web.i18n import Catalogues
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
+from web.observe import Observe
 from web.pages import callback_form, staff_import, staff_media, waitlist_pages
 from web.pages import offer as offer_pages
 from web.pages.language import LanguageMiddleware
@@ -63,7 +64,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             for server in container.ice.for_participant("connection-test")
         ],
     )
-    hub = Hub(_bus(settings), Gate(container.rooms, container.ice, clock))
+    hub = Hub(
+        _bus(settings),
+        Gate(container.rooms, container.ice, clock),
+        observe=metrics.observe_signaling,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         container.scan_worker.stop()
         container.engine.dispose()
         protection.close()
+        metrics.process_ended()
 
     app = FastAPI(
         title="Sprechstunde",
@@ -156,6 +162,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     activity = Activity()
     container.worker.give_way = activity.busy
     app.add_middleware(CountRequests, activity=activity)
+    # Outermost: the request's id reaches every log event and every answer, errors included.
+    app.add_middleware(Observe)
     return app
 
 

@@ -7,13 +7,16 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 
 from scheduler.db import utcnow, write_session
 from scheduler.errors import SchedulerError
 from scheduler.models import Role
+from web import logs
 from web.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -67,9 +70,13 @@ def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         from web.app import create_app
 
         factory = partial(create_app, clock=clock)
+    if args.workers > 1:
+        _share_metrics()
     uvicorn.run(
         factory,
         factory=True,
+        log_config=logs.config(settings.logs_as_json),
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         host=args.host,
         port=args.port,
         proxy_headers=True,
@@ -86,16 +93,29 @@ def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _share_metrics() -> None:
+    """Worker processes add up their metrics through files in one directory (web/metrics.py):
+    a new empty one unless the operator names theirs, which is emptied of an earlier run's."""
+    from web.metrics import MULTIPROCESS
+
+    directory = os.environ.get(MULTIPROCESS)
+    if directory:
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROCESS] = tempfile.mkdtemp(prefix="sprechstunde-metrics-")
+
+
 def _worker(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     """Deliver the outbox, run the waiting list's offer loop, and purge expired personal data
     daily, until SIGINT or SIGTERM (for `embedded_worker=false` set-ups)."""
-    import logging
+    import logging.config
     import signal
 
     from notifications.delivery import OutboxWorker
     from web.container import Container
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.config.dictConfig(logs.config(settings.logs_as_json))
     container = Container.build(settings, clock=clock)
     # On its own, no commit in this process wakes the worker: poll more often than embedded.
     container.worker = OutboxWorker(container.outbox, poll=1.0)

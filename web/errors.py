@@ -199,6 +199,7 @@ MESSAGES = {
     "import_no_file": "Please choose a CSV file.",
     "import_file_too_large": "The file is larger than 1 MiB.",
     "export_range_too_long": "Please choose at most {days} days.",
+    "metrics_not_allowed": "The metrics are only for the monitoring of this installation.",
     "audit_export_too_large": (
         "More than {limit} entries match: please narrow the filter before exporting."
     ),
@@ -209,7 +210,16 @@ MESSAGES = {
 REFUSAL_STATUS = {"too_large_file": 413, "unknown_type": 415}
 
 # Everything else is a page, whose errors are pages too.
-_NOT_PAGES = ("/api/", "/ws/", "/openapi.json", "/healthz", "/readyz", "/static/", "/dev/mail")
+_NOT_PAGES = (
+    "/api/",
+    "/ws/",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/static/",
+    "/dev/mail",
+)
 
 
 def message(request: Request, code: str, **params: object) -> str:

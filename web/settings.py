@@ -168,8 +168,18 @@ class Settings(BaseSettings):
     connection_test_public_addresses: CommaList = Field(default_factory=list)
     # Clients whose X-Forwarded-For is trusted (the reverse proxy), comma-separated.
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Who may read /metrics: addresses or networks, comma-separated. Behind the proxy a
+    # request counts from the client's own address, so the public never gets in by default.
+    metrics_allow: CommaList = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # "json": one JSON object per line; "text" for a person reading a terminal. Unset: json in
+    # production, text otherwise.
+    log_format: Literal["json", "text"] | None = None
+    # On SIGTERM, requests under way get this long to finish before they are cut off; open
+    # WebSockets are closed at once with 1012, after which the pages reconnect elsewhere.
+    # The orchestrator's own grace period (compose: stop_grace_period) must be longer.
+    shutdown_grace_seconds: int = Field(default=20, ge=0, le=600)
 
-    @field_validator("rate_limit_exempt")
+    @field_validator("rate_limit_exempt", "metrics_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:
@@ -193,6 +203,10 @@ class Settings(BaseSettings):
                     "in production, not *"
                 )
         return self
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.env == "production" if self.log_format is None else self.log_format == "json"
 
     @property
     def secrets(self) -> list[str]:

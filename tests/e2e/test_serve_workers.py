@@ -58,3 +58,30 @@ def test_with_redis_two_workers_accept_one_proof_of_work_once(
             codes.append(answer.json().get("code"))
 
     assert codes.count("altcha_invalid") == 11, codes
+
+
+def test_with_two_workers_the_metrics_add_up_both_processes(
+    database_url: str, workers_redis_url: str, tmp_path: Path
+):
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_1.db").write_bytes(b"left over from an earlier run")
+    env = {"SPRECHSTUNDE_REDIS_URL": workers_redis_url, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    searches = 24
+    with Server(database_url, tmp_path / "server", workers=2, extra_env=env) as server:
+        for _ in range(searches):
+            # A connection of its own per search, so that both workers get their turn.
+            with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+                client.get("/api/v1/services/999999/slots", params={"start": "2031-01-06"})
+        writers = {path.stem.rsplit("_", 1)[1] for path in shared.glob("histogram_*.db")}
+        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+            scraped = client.get("/metrics").text
+
+    assert len(writers) == 2, f"only {writers} searched: the test proves nothing"
+    assert not (shared / "counter_1.db").exists()  # an earlier run's values are not added
+    counted = next(
+        line
+        for line in scraped.splitlines()
+        if line.startswith("sprechstunde_slot_search_seconds_count")
+    )
+    assert float(counted.split()[-1]) == searches
