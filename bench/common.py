@@ -273,6 +273,11 @@ class StaffApi:
             "--name",
             "Admin",
         )
+        return cls.log_in(client)
+
+    @classmethod
+    def log_in(cls, client: httpx.Client) -> StaffApi:
+        """Log in as the administrator `bootstrap` created (also on a restored copy)."""
         response = client.post(
             "/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         )
