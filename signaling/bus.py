@@ -21,7 +21,7 @@ comes back inside without the host.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -135,6 +135,14 @@ class Bus(Protocol):
     async def forget(self, room: str, member_id: str) -> None:
         """Forget an admission: the next connection of this participant waits again."""
 
+    async def restore(self, room: str, member_id: str, resume: str) -> None:
+        """Remember the resume key of an admitted member again, unless the bus still has one
+        (after Redis restarted with nothing)."""
+
+    def on_reconnect(self, recover: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """`recover` runs whenever the bus had lost its subscriptions and has them back: what
+        was published in between is lost, and so may be the rooms' state."""
+
     async def resume_key(self, room: str, member_id: str) -> str | None:
         """The key that lets the participant's next connection in without the host."""
 
@@ -237,6 +245,12 @@ class InMemoryBus:
 
     async def forget(self, room: str, member_id: str) -> None:
         self._resume.get(room, {}).pop(member_id, None)
+
+    async def restore(self, room: str, member_id: str, resume: str) -> None:
+        self._resume.setdefault(room, {}).setdefault(member_id, resume)
+
+    def on_reconnect(self, recover: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Never called: this bus lives in the process and loses nothing."""
 
     async def resume_key(self, room: str, member_id: str) -> str | None:
         return self._resume.get(room, {}).get(member_id)

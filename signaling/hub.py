@@ -181,7 +181,26 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.bus.on_reconnect(self._recover)
         await self.bus.start()
+
+    async def _recover(self) -> None:
+        """The bus had lost its subscriptions (Redis restarted, or the link to it broke): what
+        the rooms said meanwhile is lost, and after a restart so is their state. Each admitted
+        participant's resume key goes back into the bus, then every local connection is closed
+        with 1013: the clients reconnect at once and the rooms are seated anew from what they
+        say, guests let in before straight back inside. Media goes on meanwhile: it never
+        passes through here."""
+        peers = list(self._conns.values())
+        log.warning("signaling: the bus reconnected; %d connections reconnect too", len(peers))
+        for peer in peers:
+            if peer.seat.resume is not None:
+                try:
+                    await self.bus.restore(peer.seat.room, peer.seat.id, peer.seat.resume)
+                except Exception:
+                    log.exception("signaling: resume key of %s not restored", peer.seat.conn)
+        for peer in peers:
+            peer.close(CloseCode.TRY_AGAIN_LATER)
 
     async def stop(self) -> None:
         """Close every local connection (clients reconnect, maybe to another process)."""

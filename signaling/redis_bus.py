@@ -29,7 +29,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import fields
 from typing import Any
 
@@ -237,6 +237,8 @@ class RedisBus:
         )
         self._pubsub = self._listener.pubsub()
         self._reader: asyncio.Task[None] | None = None
+        self._recover: Callable[[], Coroutine[Any, Any, None]] | None = None
+        self._recovering: set[asyncio.Task[None]] = set()
         self._deliveries: dict[str, Deliver] = {}
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         # Commands on the subscription connection go out one at a time.
@@ -332,8 +334,19 @@ class RedisBus:
             if failures:
                 log.info("Redis bus reconnected and resubscribed")
                 failures = 0
+                self._recovered()
             if message is not None:
                 self._dispatch(message)
+
+    def on_reconnect(self, recover: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._recover = recover
+
+    def _recovered(self) -> None:
+        if self._recover is None:
+            return
+        task = asyncio.create_task(self._recover(), name="redis-bus-recover")
+        self._recovering.add(task)
+        task.add_done_callback(self._recovering.discard)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind, channel = message["type"], message["channel"]
@@ -376,6 +389,13 @@ class RedisBus:
 
     async def forget(self, room: str, member_id: str) -> None:
         await self._redis.hdel(self._key(room, "resume"), member_id)
+
+    async def restore(self, room: str, member_id: str, resume: str) -> None:
+        key = self._key(room, "resume")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, member_id, resume)
+            pipe.expire(key, KEY_TTL)
+            await pipe.execute()
 
     async def resume_key(self, room: str, member_id: str) -> str | None:
         key = await self._redis.hget(self._key(room, "resume"), member_id)

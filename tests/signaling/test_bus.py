@@ -235,6 +235,15 @@ async def test_admit_moves_a_waiting_member_inside_and_keeps_its_resume_key(bus:
     assert await bus.resume_key(ROOM, "a") == "key-a"
 
 
+async def test_restore_puts_back_a_lost_resume_key_and_keeps_a_known_one(bus: Bus) -> None:
+    await bus.restore(ROOM, "a", "key-a")  # lost, as after a Redis restart: back again
+    await bus.join(ROOM, member("b", Presence.WAITING), limit=2, stale_before=0.0)
+    await bus.admit(ROOM, "b", limit=2, resume="key-b")
+    await bus.restore(ROOM, "b", "older")  # still known: kept
+    assert await bus.resume_key(ROOM, "a") == "key-a"
+    assert await bus.resume_key(ROOM, "b") == "key-b"
+
+
 async def test_admit_is_refused_when_the_room_is_full(bus: Bus) -> None:
     await bus.join(ROOM, member("a"), limit=1, stale_before=0.0)
     await bus.join(ROOM, member("w", Presence.WAITING), limit=1, stale_before=0.0)

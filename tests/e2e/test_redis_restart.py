@@ -1,0 +1,140 @@
+"""Redis restarts under a running call (it keeps nothing on disk, so the rooms' state in it is
+gone): the signaling server notices when its subscription comes back, puts the resume keys of
+the participants let in back into Redis and closes their connections with 1013. They reconnect
+at once and the room is whole again: the guest let in before is straight back inside without
+the host, and messages are relayed as before.
+
+The test runs a Redis server of its own on a free loopback port, which it may stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from bench.common import REQUEST_TIMEOUT, Server, StaffApi, free_port
+from signaling.client import SignalingClient, SignalingClosed
+from tests.e2e.video import guest_ticket, host_ticket, open_room
+
+pytestmark = pytest.mark.timeout(90)
+
+
+class OwnRedis:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _next(client: SignalingClient, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            message = await client.receive()
+            if message["type"] == kind:
+                return message
+
+
+async def _closed(client: SignalingClient) -> int | None:
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                await client.receive()
+    except SignalingClosed as closed:
+        return closed.code
+
+
+def test_after_a_redis_restart_everyone_reconnects_into_a_whole_room(
+    database_url: str, own_redis: OwnRedis, tmp_path: Path
+):
+    env = {"SPRECHSTUNDE_REDIS_URL": own_redis.url}
+    with Server(database_url, tmp_path / "server", extra_env=env) as server:
+        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
+            staff = StaffApi.bootstrap(server, http)
+            room = open_room(http, staff)
+            host_pass = host_ticket(http, staff, room)
+            guest_pass = guest_ticket(http, room.guest_link, "Erika")
+        url = host_pass["signaling_url"]
+
+        async def scenario() -> None:
+            host = await SignalingClient.connect(url, host_pass["ticket"])
+            guest = await SignalingClient.connect(url, guest_pass["ticket"])
+            knock = await _next(host, "knock")
+            await host.send({"type": "admit", "id": knock["participant"]["id"]})
+            await _next(guest, "admitted")
+            assert guest.resume is not None
+
+            own_redis.stop()
+            own_redis.start()  # empty: rooms, members and resume keys are gone
+            codes = await asyncio.gather(_closed(host), _closed(guest))
+            assert codes == [1013, 1013]
+
+            host = await SignalingClient.connect(url, host_pass["ticket"])
+            guest = await SignalingClient.connect(url, guest_pass["ticket"], resume=guest.resume)
+            assert guest.welcome["state"] == "inside"
+            assert host.welcome["state"] == "inside"
+            await guest.send({"type": "offer", "to": host.id, "sdp": "v=0"})
+            offer = await _next(host, "offer")
+            assert offer["from"] == guest.id
+            await host.close()
+            await guest.close()
+
+        asyncio.run(scenario())
+        assert "the bus reconnected; 2 connections reconnect too" in server.log()
