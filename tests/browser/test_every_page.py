@@ -124,7 +124,11 @@ def test_citizen_pages_have_no_accessibility_violations(browsing, site, lang, vi
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("role", ["admin", "advisor", "hotline"])
+@pytest.mark.parametrize(
+    "role",
+    # On the hard days the hotline's pages are those of the administrator's crawl already.
+    ["admin", "advisor", pytest.param("hotline", marks=pytest.mark.not_repeated)],
+)
 def test_staff_pages_have_no_accessibility_violations(browsing, site, demo_logins, lang, role):
     page = browsing.page(f"/staff/login?lang={lang}", lang=lang)
     _staff_login(page, demo_logins[role].email, demo_logins[role].password)
