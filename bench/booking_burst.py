@@ -18,6 +18,13 @@ Printed: bookings/s, latency percentiles, the answers by status, the CPU seconds
 mail worker and client, how long after the burst the last confirmation was handed over, and a
 check straight in the database that no advisor has two overlapping bookings.
 Goals (reported, never asserted): >= 250 bookings/s and p99 <= 250 ms.
+
+`--floor` first drives a bare FastAPI + uvicorn app (bench/floor_app.py: the same JSON body
+validated, one INSERT into a table with a unique (advisor, start) constraint, on the same
+database kind) with the same clients and the same plan, and prints the service's throughput
+as a share of the floor's and its p99 as a multiple of the floor's: this machine's speed
+wanders by a factor of two, the ratio much less. Goal: at least 0.5 of the floor's
+throughput with p99 under 2x the floor's.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from bench.common import (
     booking_body,
     double_bookings,
     first_bookable_day,
+    free_port,
     reset_postgres,
     unsent_mail,
 )
@@ -76,6 +84,11 @@ class Result:
     stored: int = 0
     overlaps: list[tuple[object, ...]] = field(default_factory=list)
     created: int = 0
+    floor: Result | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.statuses["201"] / self.elapsed if self.elapsed else 0.0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -117,6 +130,19 @@ class Result:
             f"(incl. {WARMUP} warm-up), overlapping pairs: {len(self.overlaps)} -> {verdict}",
         ]
         lines += [f"  overlap: {pair}" for pair in self.overlaps[:10]]
+        if self.floor is not None:
+            floor = self.floor
+            share = rate / floor.rate if floor.rate else float("nan")
+            times = p99 / floor.percentile(99)
+            lines += [
+                f"floor           {floor.rate:.1f} bookings/s, p50 {floor.percentile(50):.1f}  "
+                f"p99 {floor.percentile(99):.1f} ms, server cpu "
+                f"{floor.server_cpu / max(len(floor.latencies), 1) * 1000:.2f} ms/request "
+                f"(answers {dict(floor.statuses)})",
+                f"against floor   throughput {share:.2f} of the floor's (goal >= 0.5: "
+                f"{'met' if share >= 0.5 else 'missed'}), p99 {times:.2f}x the floor's "
+                f"(goal < 2: {'met' if times < 2 else 'missed'})",
+            ]
         return "\n".join(lines)
 
 
@@ -213,7 +239,7 @@ class RawClient:
 
 
 async def burst(
-    servers: Sequence[Server],
+    servers: Sequence[Server | Floor],
     plan: Sequence[tuple[int, str]],
     args: argparse.Namespace,
     result: Result,
@@ -264,6 +290,80 @@ async def burst(
                 await connection.close()
 
 
+@dataclass
+class Floor:
+    """bench/floor_app.py under uvicorn on a free port of 127.0.0.1, with the server's flags."""
+
+    database_url: str
+    workdir: Path
+    port: int = 0
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        env = {**os.environ, "FLOOR_DATABASE_URL": self.database_url}
+        with (self.workdir / "floor.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.floor_app:app",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=Path(__file__).resolve().parent.parent,
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.base_url}/openapi.json", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError((self.workdir / "floor.log").read_text())
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def run_floor(
+    url: str, workdir: Path, plan: Sequence[tuple[int, str]], args: argparse.Namespace
+) -> Result:
+    result = Result(
+        database=f"floor: bare FastAPI + one INSERT ({args.clients} {args.client} clients)"
+    )
+    floor = Floor(url, workdir)
+    try:
+        floor.start()
+        assert floor.pid is not None
+        cpu_before = cpu_seconds(floor.pid)
+        asyncio.run(burst([floor], plan, args, result))
+        result.server_cpu = cpu_seconds(floor.pid) - cpu_before
+    finally:
+        floor.stop()
+    result.created = result.stored = result.statuses["201"] + WARMUP
+    return result
+
+
 def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Result:
     result = Result(
         database=f"{database} ({args.instances} instance(s) of {args.workers} worker(s), "
@@ -293,6 +393,15 @@ def run(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Res
                 )
         with httpx.Client(base_url=servers[0].base_url, timeout=REQUEST_TIMEOUT) as client:
             plan = prepare(servers[0], client, args)
+        if args.floor:
+            floor_url = (
+                f"sqlite:///{workdir / 'floor.db'}"
+                if database == "sqlite"
+                else args.floor_postgres_url
+            )
+            if database != "sqlite":
+                reset_postgres(floor_url)
+            result.floor = run_floor(floor_url, workdir / "floor", plan, args)
         pids = [server.pid for server in servers if server.pid is not None]
         cpu_before, client_before = sum(map(cpu_seconds, pids)), time.process_time()
         worker_before = cpu_seconds(worker.pid) if worker else 0.0
@@ -368,6 +477,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the outbox worker as a thread of each server process, or as its own process",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also drive bench/floor_app.py with the same clients and plan, and compare",
+    )
+    parser.add_argument(
+        "--floor-postgres-url",
+        default=POSTGRES_URL + "_floor",
+        help="the floor's own PostgreSQL database, wiped (default %(default)s)",
+    )
     parser.add_argument(
         "--client",
         choices=["raw", "httpx"],
