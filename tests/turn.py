@@ -1,5 +1,7 @@
 """A real TURN server for tests: coturn on 127.0.0.1, with the TURN REST API's shared secret
-(`use-auth-secret`), every file it writes kept in the test's directory.
+(`use-auth-secret`), every file it writes kept in the test's directory; with `tls=True` also
+TURN over TLS, with a certificate for 127.0.0.1 made here (`certificate`: the file a client
+trusts, e.g. through SSL_CERT_FILE).
 
 The `coturn` fixture of tests/conftest.py runs it; it needs /usr/bin/turnserver (Debian package
 `coturn`) and is skipped without it, except in CI.
@@ -16,7 +18,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 TURNSERVER = Path("/usr/bin/turnserver")
 HOST = "127.0.0.1"
@@ -35,10 +44,17 @@ class Coturn:
     secret: str
     log: Path
     relay_ports: range
+    tls_port: int | None = None
+    certificate: Path | None = None
 
     @property
     def turn_url(self) -> str:
         return f"turn:{self.host}:{self.port}?transport=udp"
+
+    @property
+    def turns_url(self) -> str:
+        assert self.tls_port is not None, "started without tls=True"
+        return f"turns:{self.host}:{self.tls_port}?transport=tcp"
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -55,15 +71,17 @@ class Coturn:
 
 
 @contextmanager
-def running_coturn(workdir: Path) -> Iterator[Coturn]:
+def running_coturn(workdir: Path, *, tls: bool = False) -> Iterator[Coturn]:
     """coturn on a free block of ports of 127.0.0.1 until the block ends; files in `workdir`."""
-    port = _free_port_block(RELAY_PORTS + 1)
+    port = _free_port_block(RELAY_PORTS + 2)
     server = Coturn(
         host=HOST,
         port=port,
         secret=secrets.token_urlsafe(24),
         log=workdir / "turnserver.log",
-        relay_ports=range(port + 1, port + 1 + RELAY_PORTS),
+        relay_ports=range(port + 2, port + 2 + RELAY_PORTS),
+        tls_port=port + 1 if tls else None,
+        certificate=_certificate(workdir) if tls else None,
     )
     with (workdir / "turnserver.out").open("wb") as out:
         process = subprocess.Popen(
@@ -96,7 +114,7 @@ def _command(server: Coturn, workdir: Path) -> list[str]:
         # Both peers' relay addresses are on 127.0.0.1; coturn refuses loopback peers otherwise.
         "--allow-loopback-peers",
         "--no-cli",
-        "--no-tls",
+        *_tls_options(server),
         "--no-dtls",
         "--no-rfc5780",  # would open a second, alternate listening port
         "--relay-threads=1",
@@ -110,12 +128,56 @@ def _command(server: Coturn, workdir: Path) -> list[str]:
     ]
 
 
+def _tls_options(server: Coturn) -> list[str]:
+    if server.tls_port is None or server.certificate is None:
+        return ["--no-tls"]
+    return [
+        f"--tls-listening-port={server.tls_port}",
+        f"--cert={server.certificate}",
+        f"--pkey={server.certificate.with_suffix('.key')}",
+        "--no-tlsv1",
+        "--no-tlsv1_1",
+    ]
+
+
+def _certificate(workdir: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (its own CA), and its key beside it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coturn for the tests")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address(HOST))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = workdir / "turn-tls.pem"
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    path.with_suffix(".key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
 def _free_port_block(size: int) -> int:
-    """The first of `size` consecutive ports free on 127.0.0.1 for UDP, the first also for TCP."""
+    """The first of `size` consecutive ports free on 127.0.0.1 for UDP, the first two also for
+    TCP (TURN over TCP and over TLS)."""
     for _ in range(100):
         first = random.randrange(PORT_FLOOR, PORT_CEILING - size)
-        if _bindable(first, socket.SOCK_STREAM) and all(
-            _bindable(port, socket.SOCK_DGRAM) for port in range(first, first + size)
+        if (
+            _bindable(first, socket.SOCK_STREAM)
+            and _bindable(first + 1, socket.SOCK_STREAM)
+            and all(_bindable(port, socket.SOCK_DGRAM) for port in range(first, first + size))
         ):
             return first
     raise RuntimeError(f"no {size} consecutive free ports between {PORT_FLOOR} and {PORT_CEILING}")
@@ -136,7 +198,11 @@ def _wait_until_listening(server: Coturn, process: subprocess.Popen[bytes], time
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"turnserver exited with {process.returncode}:\n{server.log_text()}")
-        if _answers_stun(server) and _accepts_tcp(server):
+        if (
+            _answers_stun(server)
+            and _accepts_tcp(server.port)
+            and (server.tls_port is None or _accepts_tcp(server.tls_port))
+        ):
             return
         time.sleep(0.05)
     raise TimeoutError(f"turnserver not listening after {timeout} s:\n{server.log_text()}")
@@ -157,9 +223,9 @@ def _answers_stun(server: Coturn) -> bool:
     return response[:2] == b"\x01\x01" and response[8:20] == transaction
 
 
-def _accepts_tcp(server: Coturn) -> bool:
+def _accepts_tcp(port: int) -> bool:
     try:
-        with socket.create_connection((server.host, server.port), timeout=0.2):
+        with socket.create_connection((HOST, port), timeout=0.2):
             return True
     except OSError:
         return False
