@@ -175,6 +175,12 @@ class Server:
                 time.sleep(0.1)
         raise ServerFailed(f"server not ready after {STARTUP_SECONDS} s:\n{self.log()}")
 
+    def kill(self) -> None:
+        """SIGKILL, as a machine that dies: nothing is closed or said goodbye to."""
+        assert self._process is not None, "not started"
+        self._process.kill()
+        self._process.wait(timeout=15)
+
     def wait(self, timeout: float) -> int:
         """The exit code, once the process has ended on its own (a signal sent to `pid`)."""
         assert self._process is not None, "not started"

@@ -36,10 +36,31 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
 from signaling.camera import SIZE, NumberedCamera, read_number
-from signaling.client import Message, SignalingClient
+from signaling.client import Message, SignalingClient, SignalingError
+from signaling.protocol import CloseCode
 
 log = logging.getLogger("sprechstunde.peer")
 Admit = Callable[[Message], bool]
+# After these, trying again cannot help (web/static/js/room/signaling.js, FINAL); the room's
+# not being open yet (4004) ends a peer too, which has no ticket endpoint to ask when it opens.
+FINAL_CLOSE_CODES = frozenset(
+    {
+        CloseCode.NORMAL,
+        CloseCode.PROTOCOL_ERROR,
+        CloseCode.TICKET_INVALID,
+        CloseCode.TICKET_EXPIRED,  # the page fetches a new ticket; a peer keeps its one
+        CloseCode.TICKET_REVOKED,
+        CloseCode.ROOM_NOT_OPEN,
+        CloseCode.ROOM_CLOSED,
+        CloseCode.REPLACED,
+        CloseCode.DENIED,
+        CloseCode.MESSAGE_TOO_BIG,
+        CloseCode.ROOM_FULL,
+        CloseCode.REMOVED,
+        CloseCode.ENDED,
+    }
+)
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class NoTurnServer(RuntimeError):
@@ -137,6 +158,12 @@ class RoomPeer:
     `admit` decides, as host, whom to let in from the waiting room (nobody by default).
     With `relay_only`, every connection uses only relay candidates through the TURN server of
     the welcome (`iceTransportPolicy: "relay"`) and refuses to start without one.
+
+    With `reconnect` (given the signaling URL and ticket by `join`), a connection that closes
+    with a code the room page also retries on (its server went away: 1006, 1012, 1013, 4015 and
+    the like) is opened again with backoff, with the resume key of the admission, as the page
+    does; back inside, the peer offers everyone a new connection, since aiortc cannot restart
+    ICE on the old one.
     """
 
     def __init__(
@@ -157,14 +184,24 @@ class RoomPeer:
         self._admit = admit or (lambda participant: False)
         self._frame_size = frame_size
         self._runner: asyncio.Task[None] | None = None
+        self._rejoin: tuple[str, str] | None = None  # the URL and ticket, when reconnecting
+        self.reconnects = 0
 
     @classmethod
     async def join(
-        cls, url: str, ticket: str, *, timeout: float = 10.0, **options: Any
+        cls,
+        url: str,
+        ticket: str,
+        *,
+        timeout: float = 10.0,
+        reconnect: bool = False,
+        **options: Any,
     ) -> RoomPeer:
         """Connect with a room ticket and start following the room."""
         client = await SignalingClient.connect(url, ticket, can_rollback=False, timeout=timeout)
         peer = cls(client, **options)
+        if reconnect:
+            peer._rejoin = (url, ticket)
         peer.start()
         return peer
 
@@ -204,10 +241,33 @@ class RoomPeer:
     # -- the room's messages ---------------------------------------------------------------
 
     async def _run(self) -> None:
-        await self._handle(self.client.welcome)
-        async for message in self.client:
-            await self._handle(message)
+        while True:
+            await self._handle(self.client.welcome)
+            async for message in self.client:
+                await self._handle(message)
+            if self.ended or not await self._reconnected():
+                break
         self.ended = self.ended or f"closed {self.client.close_code}"
+
+    async def _reconnected(self) -> bool:
+        """After a close the room page retries on: a new connection, or False."""
+        code = self.client.close_code
+        if self._rejoin is None or code in FINAL_CLOSE_CODES:
+            return False
+        url, ticket = self._rejoin
+        for delay in RECONNECT_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                client = await SignalingClient.connect(
+                    url, ticket, can_rollback=False, resume=self.client.resume
+                )
+            except (OSError, SignalingError, TimeoutError) as exc:
+                log.info("%s: reconnecting after %s failed: %s", self.id, code, exc)
+                continue
+            self.client = client
+            self.reconnects += 1
+            return True
+        return False
 
     async def _handle(self, message: Message) -> None:
         kind = message.get("type")
@@ -259,6 +319,9 @@ class RoomPeer:
 
     async def _on_offer(self, remote: str, sdp: str) -> None:
         link = self.links.get(remote)
+        if link is not None and link.pc.signalingState == "closed":
+            # The remote's side went away (its connection replaced after a reconnect).
+            link = None
         if link is not None and (link.making_offer or link.pc.signalingState != "stable"):
             # Impolite: keep our offer; the polite side rolls back and answers it.
             log.info("%s: ignoring %s's colliding offer", self.id, remote)

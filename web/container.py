@@ -21,7 +21,7 @@ from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
 from notifications.callback_mail import CallbackComposer, CallbackMailWriter
 from notifications.contact_mail import ContactComposer, ContactMailWriter
 from notifications.credential_mail import ResetMailComposer, ResetMailWriter
-from notifications.delivery import Outbox, OutboxWorker, SmtpTransport, Transport
+from notifications.delivery import DeliveryPolicy, Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
 from notifications.outbox import OutboxConfig, OutboxWriter
 from notifications.retention import ERASERS as OUTBOX_ERASERS
@@ -154,6 +154,7 @@ class Container:
                 urls=WaitlistUrls(settings.base_url, waitlist),
                 hotline_phone=settings.hotline_phone,
             ),
+            policy=DeliveryPolicy(first_retry=timedelta(seconds=settings.mail_retry_seconds)),
             clock=clock,
         )
         outbox.composer = CallbackComposer(

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     # Deliver the outbox inside `serve`; switch off when `sprechstunde worker` runs apart.
     embedded_worker: bool = True
+    # A message the mail server did not take is tried again after this long, then after twice
+    # as long each time (at most two hours), eight times in all.
+    mail_retry_seconds: float = Field(default=30.0, ge=0.1, le=3600)
 
     stun_urls: CommaList = Field(default_factory=list)
     turn_urls: CommaList = Field(default_factory=list)

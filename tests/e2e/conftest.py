@@ -28,6 +28,7 @@ if not (
     and os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
 ):
     collect_ignore.append("test_two_processes.py")
+    collect_ignore.append("test_topology.py")
 if not os.environ.get("SPRECHSTUNDE_TEST_DATABASE_URL", "").startswith("postgresql"):
     collect_ignore.append("test_restore_drill.py")  # pg_dump and pg_restore: PostgreSQL's own
 

@@ -7,6 +7,7 @@ is off in the test settings); the clock is the settable one of tests/conftest.py
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import subprocess
 import threading
@@ -71,11 +72,27 @@ class Mailbox:
     rcpt_reply: str | None = None  # e.g. "550 5.1.1 No such user"
     data_reply: str | None = None  # e.g. "451 4.3.0 Try again later"
     transactions: list[Received] = field(default_factory=list)
+    # While cleared, each RCPT hangs (a mail server stuck mid-dialogue) and `stuck` is set;
+    # `hold_after` clears it once that many RCPTs went through.
+    flowing: threading.Event = field(default_factory=threading.Event)
+    stuck: threading.Event = field(default_factory=threading.Event)
+    hold_after: int | None = None
+    rcpts: int = 0
     _arrived: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        if self.hold_after is not None and self.rcpts >= self.hold_after:
+            self.flowing.clear()
+            self.hold_after = None
+        self.rcpts += 1
+        if not self.flowing.is_set():
+            self.stuck.set()
+            await asyncio.to_thread(self.flowing.wait, 60)
         if self.rcpt_reply:
             return self.rcpt_reply
         envelope.rcpt_tos.append(address)
