@@ -21,6 +21,7 @@ from notifications.agenda import AgendaComposer, AgendaConfig, AgendaPlanner
 from notifications.callback_mail import CallbackComposer, CallbackMailWriter
 from notifications.contact_mail import ContactComposer, ContactMailWriter
 from notifications.credential_mail import ResetMailComposer, ResetMailWriter
+from notifications.dead_mail import DeadMail
 from notifications.delivery import DeliveryPolicy, Outbox, OutboxWorker, SmtpTransport, Transport
 from notifications.messages import MailRenderer
 from notifications.outbox import OutboxConfig, OutboxWriter
@@ -102,6 +103,7 @@ class Container:
     people: People
     contact_change: ContactChange
     credentials: Credentials
+    dead_mail: DeadMail
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -259,6 +261,7 @@ class Container:
             ),
             contact_change=contact_change,
             credentials=credentials,
+            dead_mail=DeadMail(sessions, clock),
         )
 
 

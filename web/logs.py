@@ -24,10 +24,12 @@ _PATTERNS = [
     (re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*"), "[redacted]"),
     # token-bearing query parameters
     (re.compile(r"((?:token|ticket|key|hold)=)[^&\s\"]+", re.IGNORECASE), r"\1[redacted]"),
+    # e-mail addresses, which a mail server's refusal repeats (personal data, never logged)
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[address]"),
 ]
 
 
-_MARKERS = ("/b/", "/j/", "/holds/", "eyJ", "=")
+_MARKERS = ("/b/", "/j/", "/holds/", "eyJ", "=", "@")
 
 # The id of the request being answered, for every event logged while answering it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)

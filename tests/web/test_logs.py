@@ -41,6 +41,21 @@ def test_hold_tokens_are_redacted(text, expected):
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "outbox message 7 dead: SMTP 550: 5.1.1 Mailbox unavailable (erika.m+x@example.org)",
+            "outbox message 7 dead: SMTP 550: 5.1.1 Mailbox unavailable ([address])",
+        ),
+        ("to p1@mail.stadt-x.de, p2@a.b", "to [address], [address]"),
+    ],
+)
+def test_email_addresses_are_redacted(text, expected):
+    # A mail server's refusal repeats the address: personal data has no place in a log.
+    assert redact(text) == expected
+
+
 def test_jwt_shaped_strings_are_redacted_anywhere():
     text = f"Authorization: Bearer {JWT} from 10.0.0.1"
     assert redact(text) == "Authorization: Bearer [redacted] from 10.0.0.1"

@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         staff_admin_edit,
         staff_audit,
         staff_bookings,
+        staff_dead_mail,
         staff_documents,
         staff_exports,
         staff_import,
@@ -63,5 +64,6 @@ def install(app: FastAPI) -> None:
         staff_people,
         staff_people_view,
         staff_statistics,
+        staff_dead_mail,
     ):
         add_routes(app, module.router)
