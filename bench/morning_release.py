@@ -1,0 +1,316 @@
+"""The morning the slots are released: many citizens at once, searching and then fighting over
+the same times of one popular service, through the city's topology.
+
+    python -m bench.morning_release [--clients 2000] [--arrival 60] [--advisors 10]
+
+The topology of compose.yaml on this machine (tests/e2e/topology.py's parts): Caddy with TLS
+from its internal CA (deploy/Caddyfile), two `sprechstunde serve` instances on a fresh
+PostgreSQL database and Redis, a `sprechstunde worker`, aiosmtpd as the mail relay. One
+service, `--advisors` advisors Monday to Friday 08:00-12:00 over the coming fortnight: fewer
+slots than clients, so that they run out.
+
+`--clients` clients arrive evenly spread over `--arrival` seconds, each on a TLS connection of
+its own through the proxy: it searches the fortnight (`GET /api/v1/services/{id}/slots`),
+picks one of the earliest twenty times (where everybody looks first), books it, and on 409
+searches again, at most `--attempts` times; with no free time left it gives up.
+
+Printed: answers by status (goal: no 5xx), the slot search's latency while it runs (goal p99
+under 100 ms), successful bookings per second from the first to the last (goal at least 300
+until the slots are gone), double bookings straight from the database (goal none), and how
+long after the last booking every confirmation had reached the mail server (goal within
+60 s). A benchmark: it prints figures and asserts nothing. Every packet stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import ssl
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import redis
+
+from bench.common import (
+    SCRIPT,
+    Server,
+    StaffApi,
+    booking_body,
+    double_bookings,
+    first_bookable_day,
+    free_port,
+    fresh_postgres,
+    percentile,
+)
+from tests.caddy import HOST, Caddy, running_caddy
+from tests.notifications.conftest import SmtpServer
+
+MORNING_HOURS = [{"weekday": day, "start": "08:00", "end": "12:00"} for day in range(5)]
+
+
+@dataclass
+class Tally:
+    statuses: Counter[str] = field(default_factory=Counter)
+    searches: list[float] = field(default_factory=list)
+    bookings: list[float] = field(default_factory=list)
+    booked_at: list[float] = field(default_factory=list)
+    gave_up: int = 0
+    out_of_attempts: int = 0
+    released_at: float = 0.0
+
+
+class TlsClient:
+    """One keep-alive HTTP/1.1 connection over TLS: light enough that two thousand of them in
+    one process leave the cores to the servers."""
+
+    def __init__(self, port: int, context: ssl.SSLContext) -> None:
+        self.port, self.context = port, context
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(
+                "127.0.0.1", self.port, ssl=self.context, server_hostname=HOST
+            )
+        reader, writer = self.streams
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        writer.write(head.encode() + b"\r\n" + payload)
+        status = int((await reader.readline()).split()[1])
+        headers: dict[bytes, bytes] = {}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get(b"transfer-encoding") == b"chunked":
+            data = b""
+            while size := int((await reader.readline()).strip(), 16):
+                data += await reader.readexactly(size)
+                await reader.readline()
+            await reader.readline()
+        else:
+            data = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+        return status, data
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def citizen(
+    number: int,
+    delay: float,
+    proxy: Caddy,
+    service_id: int,
+    window: str,
+    tally: Tally,
+    args: argparse.Namespace,
+    released: asyncio.Event,
+) -> None:
+    await asyncio.sleep(delay)
+    client = TlsClient(proxy.https_port, proxy.ssl_context())
+
+    async def search() -> list[str] | None:
+        began = time.perf_counter()
+        status, data = await client.request("GET", f"/api/v1/services/{service_id}/slots?{window}")
+        tally.searches.append(time.perf_counter() - began)
+        tally.statuses[f"search {status}"] += 1
+        return [slot["start"] for slot in json.loads(data)["slots"]] if status == 200 else None
+
+    try:
+        free = await search()
+        while not free and not released.is_set():
+            await asyncio.sleep(args.poll * random.uniform(0.5, 1.5))
+            free = await search()
+        for attempt in range(args.attempts):
+            if attempt:
+                free = await search()
+            if free is None:
+                continue
+            if not free:
+                tally.gave_up += 1
+                return
+            start = random.choice(free[:20])
+            began = time.perf_counter()
+            status, _ = await client.request(
+                "POST",
+                "/api/v1/bookings",
+                booking_body(service_id, start, f"c{number}@example.org"),
+            )
+            tally.bookings.append(time.perf_counter() - began)
+            tally.statuses[f"book {status}"] += 1
+            if status == 201:
+                tally.booked_at.append(time.perf_counter())
+                return
+        tally.out_of_attempts += 1
+    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+        tally.statuses[type(exc).__name__] += 1
+    finally:
+        await client.close()
+
+
+async def morning(
+    proxy: Caddy,
+    service_id: int,
+    window: str,
+    args: argparse.Namespace,
+    release: Callable[[], None],
+) -> Tally:
+    tally = Tally()
+    released = asyncio.Event()
+
+    async def release_at_the_end_of_arrival() -> None:
+        await asyncio.sleep(args.arrival)
+        tally.released_at = time.perf_counter()  # the first advisor's times appear at once
+        await asyncio.to_thread(release)
+        released.set()
+
+    await asyncio.gather(
+        release_at_the_end_of_arrival(),
+        *(
+            citizen(
+                n, args.arrival * n / args.clients, proxy, service_id, window, tally, args, released
+            )
+            for n in range(args.clients)
+        ),
+    )
+    return tally
+
+
+def ms(values: list[float], share: float) -> float:
+    return percentile(values, share) * 1000 if values else float("nan")
+
+
+def report(tally: Tally, slots: int, stored: int, overlaps: int, mailed: float | None) -> None:
+    five = sum(v for k, v in tally.statuses.items() if k.split()[-1].startswith("5"))
+    booked = tally.statuses["book 201"]
+    span = max(tally.booked_at) - tally.released_at if tally.booked_at else 0.0
+    rate = booked / span if span else float("nan")
+    print(f"answers         {dict(sorted(tally.statuses.items()))}")
+    print(f"5xx             {five}   (goal 0: {'met' if five == 0 else 'missed'})")
+    print(
+        f"slot search     {len(tally.searches)} searches, p50 {ms(tally.searches, 0.5):.1f}  "
+        f"p99 {ms(tally.searches, 0.99):.1f} ms   (goal p99 < 100: "
+        f"{'met' if ms(tally.searches, 0.99) < 100 else 'missed'})"
+    )
+    print(
+        f"booking         p50 {ms(tally.bookings, 0.5):.1f}  "
+        f"p99 {ms(tally.bookings, 0.99):.1f} ms; "
+        f"{booked} of {slots} booked in the {span:.1f} s after the release: "
+        f"{rate:.0f} bookings/s   "
+        f"(goal >= 300: {'met' if rate >= 300 else 'missed'}); {tally.gave_up} found nothing "
+        f"free, {tally.out_of_attempts} lost every race they tried"
+    )
+    print(f"database        {stored} bookings, {overlaps} overlapping pairs   (goal 0)")
+    print(
+        "mail            "
+        + (
+            f"every confirmation at the mail server {mailed:.1f} s after the last booking"
+            if mailed is not None
+            else "not every confirmation within 60 s"
+        )
+        + f"   (goal within 60 s: {'met' if mailed is not None and mailed <= 60 else 'missed'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument(
+        "--arrival", type=float, default=60.0, help="seconds over which they arrive"
+    )
+    parser.add_argument("--advisors", type=int, default=10)
+    parser.add_argument("--attempts", type=int, default=5)
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between searches before")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="emptied first")
+    args = parser.parse_args()
+    redis.Redis.from_url(args.redis_url).flushdb()
+    url = fresh_postgres("sprechstunde_bench_morning")
+    https_port = free_port()
+    with tempfile.TemporaryDirectory(prefix="morning-") as tmp, SmtpServer() as smtp:
+        workdir = Path(tmp)
+        env = {
+            "SPRECHSTUNDE_BASE_URL": f"https://{HOST}:{https_port}",
+            "SPRECHSTUNDE_REDIS_URL": args.redis_url,
+            "SPRECHSTUNDE_EMBEDDED_WORKER": "false",
+            "SPRECHSTUNDE_SMTP_HOST": "127.0.0.1",
+            "SPRECHSTUNDE_SMTP_PORT": str(smtp.port),
+            "SPRECHSTUNDE_SMTP_SECURITY": "none",
+        }
+        key = secrets.token_urlsafe(32)
+        apps = [
+            Server(url, workdir / f"app{n}", extra_env=dict(env), secret_key=key) for n in (1, 2)
+        ]
+        worker: subprocess.Popen[bytes] | None = None
+        try:
+            for app in apps:
+                app.start()
+            with (workdir / "worker.log").open("ab") as log:
+                worker = subprocess.Popen(
+                    [str(SCRIPT), "worker"], env=apps[0].env, cwd=workdir, stdout=log, stderr=log
+                )
+            proxy = Caddy(workdir / "caddy", [f"127.0.0.1:{app.port}" for app in apps], https_port)
+            with (
+                running_caddy(proxy),
+                httpx.Client(
+                    base_url=proxy.base_url, verify=proxy.ssl_context(), timeout=60
+                ) as http,
+            ):
+                staff = StaffApi.bootstrap(apps[0], http)
+                service = staff.create_service("Grundsicherung", channels=["video", "phone"])
+                advisors = [
+                    staff.create_advisor(
+                        f"Advisor {n}", f"a{n}@example.org", [service["id"]], hours=[]
+                    )
+                    for n in range(args.advisors)
+                ]
+                first = first_bookable_day()
+                last = first + timedelta(days=13)
+                window = f"start={first.isoformat()}&end={last.isoformat()}"
+
+                def release() -> None:
+                    for advisor in advisors:
+                        answer = http.put(
+                            f"/api/v1/advisors/{advisor['id']}/weekly-hours",
+                            json=MORNING_HOURS,
+                            headers=staff.headers,
+                        )
+                        answer.raise_for_status()
+
+                # The same hours for all: 8 half hours a morning, 10 working days, per advisor.
+                slots = 8 * 10 * args.advisors
+                print(
+                    f"morning release: {args.clients} clients within {args.arrival:g} s, then "
+                    f"{slots} appointments of {args.advisors} advisors released at once"
+                )
+                tally = asyncio.run(morning(proxy, service["id"], window, args, release))
+                ended = time.perf_counter()
+                booked = tally.statuses["book 201"]
+                deadline = ended + 60
+                while len(smtp.received) < booked and time.perf_counter() < deadline:
+                    time.sleep(0.2)
+                mailed = time.perf_counter() - ended if len(smtp.received) >= booked else None
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=30)
+            for app in apps:
+                app.stop()
+        stored, overlaps = double_bookings(url)
+        report(tally, slots, stored, len(overlaps), mailed)
+
+
+if __name__ == "__main__":
+    main()
