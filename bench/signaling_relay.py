@@ -2,15 +2,19 @@
 `websockets` relay doing the same job, in the same run.
 
     python -m bench.signaling_relay [--rooms 1000] [--rate 2000] [--seconds 20]
-                                    [--database sqlite|postgres] [--redis] [--quick]
+                                    [--database sqlite|postgres] [--redis [--instances 2]]
+                                    [--quick]
 
 Ours: one `sprechstunde serve` process on a fresh database (SQLite: a new file in a temporary
 directory; PostgreSQL: the database of --postgres-url, created if missing, its `public` schema
 dropped and migrated anew), with the in-memory room bus or, with --redis, the Redis bus of
---redis-url. An administrator opens `--rooms` ad-hoc rooms over the HTTP API and takes a host
-ticket and, through the room's guest link, a guest ticket for each. Then every room is joined
-the way the browser does it: the host connects and authenticates, the guest connects, knocks
-and waits, the host admits it; `--connect-concurrency` rooms at a time.
+--redis-url; with `--instances 2`, two such processes behind one name and key, every room's
+host connected to the first and its guest to the second, so that each message crosses Redis
+(the city's set-up with its load balancer). An administrator opens `--rooms` ad-hoc rooms over
+the HTTP API and takes a host ticket and, through the room's guest link, a guest ticket for
+each. Then every room is joined the way the browser does it: the host connects and
+authenticates, the guest connects, knocks and waits, the host admits it;
+`--connect-concurrency` rooms at a time.
 
 Bare: `python -m bench.bare_relay` (a subprocess): `websockets` and a dict of rooms, the same
 JSON parse and dump per message, nothing else. Same rooms, clients, rate and measurement.
@@ -51,6 +55,7 @@ import os
 import pstats
 import re
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -407,14 +412,16 @@ async def expect(ws: ClientConnection, kind: str) -> dict[str, Any]:
             raise SetupFailed(f"expected {kind}, got {message}")
 
 
-async def join_room(url: str, pair: Pair, admit: bool, compression: str | None) -> Room:
+async def join_room(
+    host_url: str, guest_url: str, pair: Pair, admit: bool, compression: str | None
+) -> Room:
     """Host first; then the guest, who knocks and is admitted by the host (ours)."""
     sockets: list[ClientConnection] = []
     try:
-        sockets.append(host := await open_socket(url, compression))
+        sockets.append(host := await open_socket(host_url, compression))
         await host.send(pair.host.hello)
         await expect(host, "welcome")
-        sockets.append(guest := await open_socket(url, compression))
+        sockets.append(guest := await open_socket(guest_url, compression))
         await guest.send(pair.guest.hello)
         await expect(guest, "welcome")
         if admit:
@@ -499,14 +506,37 @@ async def send(
 
 @dataclass
 class Target:
+    """The servers under measure: hosts connect to the first, guests to the last (with
+    `--instances 2`, two processes meeting through Redis)."""
+
     figures: Figures
-    url: str
-    port: int
-    pid: int
+    urls: list[str]
+    ports: list[int]
+    pids: list[int]
     pairs: list[Pair]
     admit: bool
-    gc_out: Path
+    gc_outs: list[Path]
     redis_url: str | None = None
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def rss(self) -> float:
+        return sum(rss_mib(pid) for pid in self.pids)
+
+    def established(self) -> int:
+        return sum(established(port) for port in self.ports)
+
+    def signal(self, signum: int) -> None:
+        for pid in self.pids:
+            os.kill(pid, signum)
+
+    def gc(self) -> dict[str, Any]:
+        """The collectors' passes of every server, one list."""
+        passes: list[Any] = []
+        for path in self.gc_outs:
+            passes += _read_json(path).get("passes", [])
+        return {"passes": passes}
 
 
 async def measure(target: Target, args: argparse.Namespace) -> None:
@@ -520,7 +550,9 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
     async def join(number: int, pair: Pair) -> None:
         async with gate:
             try:
-                room = await join_room(target.url, pair, target.admit, compression)
+                room = await join_room(
+                    target.urls[0], target.urls[-1], pair, target.admit, compression
+                )
             except (OSError, TimeoutError, ConnectionClosed, SetupFailed) as exc:
                 figures.failed_rooms[type(exc).__name__] += 1
                 if sum(figures.failed_rooms.values()) == 1:
@@ -532,7 +564,7 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
             clients.append(client)
             tasks.append(asyncio.create_task(read(client, traffic)))
 
-    figures.rss_before = rss_mib(target.pid)
+    figures.rss_before = target.rss()
     began = time.monotonic()
     await asyncio.gather(*(join(i, pair) for i, pair in enumerate(target.pairs)))
     figures.connect_seconds = time.monotonic() - began
@@ -544,16 +576,16 @@ async def measure(target: Target, args: argparse.Namespace) -> None:
     now = time.monotonic()
     for number, client in enumerate(clients):
         client.last_sent = now + IDLE_SECONDS - HEARTBEAT * number / len(clients)
-    idle = cpu_seconds(target.pid), time.monotonic()
+    idle = target.cpu(), time.monotonic()
     await asyncio.sleep(IDLE_SECONDS)
-    figures.idle_cpu = (cpu_seconds(target.pid) - idle[0]) / (time.monotonic() - idle[1])
-    figures.rss_after = rss_mib(target.pid)
-    figures.sockets_after_connect = established(target.port)
+    figures.idle_cpu = (target.cpu() - idle[0]) / (time.monotonic() - idle[1])
+    figures.rss_after = target.rss()
+    figures.sockets_after_connect = target.established()
     if rooms:
         headers = rooms[0].guest.ws.response.headers  # type: ignore[union-attr]  # set once the handshake is done
         figures.extensions = headers.get("Sec-WebSocket-Extensions", "")
         await drive(target, rooms, args)
-    figures.sockets_after_load = established(target.port)
+    figures.sockets_after_load = target.established()
     traffic.closing = True
     await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
     for task in tasks:
@@ -579,24 +611,24 @@ async def drive(target: Target, rooms: list[Room], args: argparse.Namespace) -> 
         for i, room in enumerate(rooms)
     ]
     await asyncio.sleep(traffic.measure_from - time.monotonic())
-    os.kill(target.pid, signal.SIGUSR1)
-    cpu = cpu_seconds(target.pid), time.process_time(), machine_cpu_seconds()
+    target.signal(signal.SIGUSR1)
+    cpu = target.cpu(), time.process_time(), machine_cpu_seconds()
     redis_before = redis_cpu(target.redis_url) if target.redis_url else None
     began = time.monotonic()
     await asyncio.sleep(stop - time.monotonic())
     figures.seconds = time.monotonic() - began
     gc.unfreeze()
-    figures.server_cpu = cpu_seconds(target.pid) - cpu[0]
+    figures.server_cpu = target.cpu() - cpu[0]
     figures.client_cpu = time.process_time() - cpu[1]
     figures.machine_cpu = machine_cpu_seconds() - cpu[2]
     if redis_before is not None and target.redis_url:
         figures.redis_cpu = redis_cpu(target.redis_url) - redis_before
-    os.kill(target.pid, signal.SIGUSR2)
+    target.signal(signal.SIGUSR2)
     await asyncio.gather(*senders)
     deadline = time.monotonic() + args.drain
     while traffic.sent_at and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    figures.gc = await asyncio.to_thread(_read_json, target.gc_out)
+    figures.gc = await asyncio.to_thread(target.gc)
 
 
 def instrument(workdir: Path, name: str, args: argparse.Namespace) -> tuple[dict[str, str], Path]:
@@ -626,29 +658,52 @@ def _read_json(path: Path, seconds: float = 30.0) -> dict[str, Any]:
 
 def run_ours(workdir: Path, args: argparse.Namespace) -> Figures:
     name = args.database + (" + redis" if args.redis else "")
+    if args.instances > 1:
+        name += f", {args.instances} instances: hosts on the first, guests on the last"
     figures = Figures(f"ours: sprechstunde serve ({name})", rooms=args.rooms)
     if args.database == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
     else:
         url = args.postgres_url
         reset_postgres(url)
-    extra, gc_out = instrument(workdir, "ours", args)
-    if args.redis:
-        extra["SPRECHSTUNDE_REDIS_URL"] = args.redis_url
-    with Server(url, workdir, extra_env=extra) as server:
-        assert server.pid is not None
+    servers, gc_outs = [], []
+    key = secrets.token_urlsafe(32)  # one application behind a balancer: one key, one name
+    for n in range(args.instances):
+        profile = "ours" if args.instances == 1 else f"ours-{n}"
+        extra, gc_out = instrument(workdir / f"instance{n}", profile, args)
+        if args.redis:
+            extra["SPRECHSTUNDE_REDIS_URL"] = args.redis_url
+        if args.instances > 1:
+            extra["SPRECHSTUNDE_BASE_URL"] = "http://sprechstunde.bench"
+        servers.append(Server(url, workdir / f"instance{n}", extra_env=extra, secret_key=key))
+        gc_outs.append(gc_out)
+    try:
+        for server in servers:
+            server.start()
+        first = servers[0]
         began = time.monotonic()
         with httpx.Client(
-            base_url=server.base_url, timeout=REQUEST_TIMEOUT, trust_env=False
+            base_url=first.base_url, timeout=REQUEST_TIMEOUT, trust_env=False
         ) as client:
-            staff = StaffApi.bootstrap(server, client)
-            pairs = uvloop.run(open_rooms(server, staff, args.rooms, args.http_concurrency))
+            staff = StaffApi.bootstrap(first, client)
+            pairs = uvloop.run(open_rooms(first, staff, args.rooms, args.http_concurrency))
         figures.open_seconds = time.monotonic() - began
-        url = f"ws://127.0.0.1:{server.port}/ws/signaling"
-        target = Target(figures, url, server.port, server.pid, pairs, True, gc_out)
+        target = Target(
+            figures,
+            [f"ws://127.0.0.1:{server.port}/ws/signaling" for server in servers],
+            [server.port for server in servers],
+            [server.pid for server in servers if server.pid is not None],
+            pairs,
+            True,
+            gc_outs,
+        )
         target.redis_url = args.redis_url if args.redis else None
         uvloop.run(measure(target, args))
-    report_server_errors(server.log())
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        report_server_errors(server.log())
     return figures
 
 
@@ -680,7 +735,8 @@ def run_bare(workdir: Path, args: argparse.Namespace) -> Figures:
     try:
         _wait_until_listening(workdir / "bare.log", process)
         pairs = bare_pairs(args.rooms)
-        target = Target(figures, f"ws://127.0.0.1:{port}/", port, process.pid, pairs, False, gc_out)
+        url = f"ws://127.0.0.1:{port}/"
+        target = Target(figures, [url], [port], [process.pid], pairs, False, [gc_out])
         uvloop.run(measure(target, args))
     finally:
         process.terminate()
@@ -792,6 +848,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--redis", action="store_true", help="our server on the Redis bus")
     parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="our servers; with 2 (needs --redis) each room's host and guest are on different ones",
+    )
     parser.add_argument("--compression", choices=["deflate", "none"], default="none")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="rooms joining")
     parser.add_argument("--http-concurrency", type=int, default=8, help="set-up requests")
@@ -803,6 +865,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="both servers' collector over the measured seconds: an experiment",
     )
     args = parser.parse_args(argv)
+    if args.instances > 1 and not args.redis:
+        parser.error("--instances 2 needs --redis: the instances meet through it")
     if args.quick:
         args.rooms, args.seconds, args.warmup = 100, 5.0, 1.0
 
