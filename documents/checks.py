@@ -272,6 +272,9 @@ def _check_pdf(data: bytes, max_pages: int) -> tuple[bytes, int]:
                 stream_decode_level=pikepdf.StreamDecodeLevel.none,
                 object_stream_mode=pikepdf.ObjectStreamMode.preserve,
                 linearize=False,
+                # The same file in, the same bytes out: qpdf would otherwise derive the second
+                # half of /ID from the clock, and two checks a second apart would differ.
+                deterministic_id=True,
             )
         except (pikepdf.PdfError, RuntimeError, ValueError, KeyError, TypeError) as error:
             raise Refused("pdf_broken") from error

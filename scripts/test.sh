@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install Sprechstunde with its test tools into .venv, then lint, type-check (mypy, strict for
 # scheduler/ and signaling/) and run the whole test suite.
-# Arguments are passed to pytest; `--install-only` stops after installing. Set SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and
+# Arguments are passed to pytest. Set SPRECHSTUNDE_TEST_DATABASE_URL (PostgreSQL) and
 # SPRECHSTUNDE_TEST_REDIS_URL to run the same suite against those servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # Installs are skipped when their lock or project file is the one installed last: reinstalling
-# would swap the package's files under another run using them (.ci/run runs two at once).
+# would swap the package's files under another run using them, and takes time.
 installed() { [ -f "$1" ] && sha256sum --check --status "$1" 2>/dev/null; }
 if ! installed .venv/.installed-pyproject.sha256; then
   .venv/bin/python -m pip install --quiet --upgrade pip
@@ -26,7 +26,6 @@ npm_ci tests/icaljs
 # page), the W3C Nu HTML checker (vnu-jar, run with Java) and puppeteer-core (drives Firefox).
 # No install scripts: they would fetch browsers or a Java runtime; Debian provides both.
 npm_ci tests/browser --ignore-scripts
-[ "${1:-}" != --install-only ] || exit 0
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy
