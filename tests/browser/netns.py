@@ -79,8 +79,15 @@ def open_room(base_url: str, email: str, password: str) -> dict[str, Any]:
 
 def create_advisor(cli: Any, email: str, password: str, name: str) -> None:
     """An advisor account for the host of a test room, through `sprechstunde create-user`."""
+    # `--password=…` in one word: a random password may begin with "-", which argparse would
+    # take for an option of its own.
     cli(
-        "create-user", "--email", email, "--password", password, "--role", "advisor", "--name", name
+        "create-user",
+        f"--email={email}",
+        f"--password={password}",
+        "--role",
+        "advisor",
+        f"--name={name}",
     )
 
 
