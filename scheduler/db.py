@@ -6,6 +6,7 @@ Engines and sessions are created by `web` from settings and handed down; nothing
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import threading
 from collections import deque
@@ -17,6 +18,7 @@ from weakref import WeakKeyDictionary, finalize
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -196,6 +198,32 @@ def forget_freed(factory: sessionmaker[Session]) -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def conflict_kind(exc: IntegrityError) -> str | None:
+    """'overlap' or 'unique' for the integrity errors a retry can settle, else None."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    message = str(exc.orig)
+    if sqlstate == "23P01" or "booking_overlap" in message:
+        return "overlap"
+    if sqlstate == "23505" or "UNIQUE constraint failed" in message:
+        return "unique"
+    return None
+
+
+_commits = itertools.count(1)
+_written = 0
+
+
+def _count_write() -> None:
+    global _written
+    _written = next(_commits)
+
+
+def writes() -> int:
+    """How many units of work this process has committed: what was read before one of them
+    may be stale after it (`scheduler.slot_cache`)."""
+    return _written
+
+
 @contextmanager
 def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work that will write: on SQLite it holds the write lock from its first read.
@@ -214,6 +242,7 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        _count_write()
 
 
 @contextmanager

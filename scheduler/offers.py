@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scheduler.availability import Slot, find_slots, last_bookable_day
-from scheduler.db import read_session, write_session
+from scheduler.db import conflict_kind, read_session, write_session
 from scheduler.errors import (
     Busy,
     NotFound,
@@ -36,7 +36,7 @@ from scheduler.errors import (
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import Booking, BookingStatus, Service
 from scheduler.placement import new_booking, slot_rules, sweep_expired_holds
-from scheduler.services import Scheduler, _conflict_kind, new_reference
+from scheduler.services import Scheduler, new_reference
 from scheduler.tokens import Audience
 from scheduler.views import BookingInfo
 from scheduler.waitlist_models import (
@@ -115,7 +115,7 @@ class OfferDesk:
                 with write_session(self.scheduler.sessions) as session:
                     return self._accept(session, offer_id)
             except IntegrityError as exc:
-                if _conflict_kind(exc) != "unique":  # a booking reference drawn twice
+                if conflict_kind(exc) != "unique":  # a booking reference drawn twice
                     raise
         raise Busy()
 
@@ -309,7 +309,7 @@ class OfferDesk:
         except SchedulerError:
             return Outcome.SLOT_TAKEN, None  # no longer free, or no longer bookable at all
         except IntegrityError as exc:
-            kind = _conflict_kind(exc)
+            kind = conflict_kind(exc)
             if kind == "overlap":
                 return Outcome.SLOT_TAKEN, None
             if kind == "unique":

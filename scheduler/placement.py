@@ -7,6 +7,7 @@ write against.
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,17 +15,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import calendar, queries
 from scheduler.availability import (
     AdvisorCalendar,
+    Slot,
     SlotRules,
     WeeklyInterval,
+    find_slots,
     free_advisors_at,
     is_on_grid,
     last_bookable_day,
 )
+from scheduler.db import read_session
 from scheduler.errors import (
     ChannelNotOffered,
     ClosedDay,
@@ -47,6 +51,10 @@ DISPLACEMENT_LOCK = (8417, 1)
 _GUARD = func.pg_advisory_xact_lock_shared(*DISPLACEMENT_LOCK)
 _SERVICE_GUARDED = queries.SERVICE.add_columns(_GUARD)
 _SERVICE_LOCKING_GUARDED = queries.SERVICE_LOCKING.add_columns(_GUARD)
+
+
+# In `Session.info`: this unit of work repeats one that lost a race for an advisor.
+RETRY = "placement_retry"
 
 
 def guard_placement(session: Session) -> None:
@@ -145,6 +153,35 @@ class Placement:
     def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
         return calendar.closed_days(session, *self._holidays, first, last)
 
+    def free_times(
+        self,
+        sessions: sessionmaker[Session],
+        service_id: int,
+        channel: str | None,
+        first: date,
+        last: date,
+        now: datetime,
+    ) -> list[Slot]:
+        """Every bookable start of the service from `first` to `last` (local days)."""
+        with read_session(sessions) as session:
+            service = self.service(session, service_id)
+            if channel is not None and channel not in service.channels:
+                raise ChannelNotOffered(channel=channel)
+            if last < first:
+                return []
+            calendars = self.calendars(session, service, first, last, now)
+            closed = self.closed(session, first, last)
+        return find_slots(
+            slot_rules(service),
+            calendars,
+            first,
+            last,
+            now=now,
+            tz=self.tz,
+            closed_days=closed,
+            all_advisors=False,
+        )
+
     def choose(
         self,
         session: Session,
@@ -156,7 +193,8 @@ class Placement:
         exclude_booking: int | None,
         prefer: int | None = None,
     ) -> Choice:
-        """The advisor who gets a booking at `start`: free, least loaded that day, lowest id."""
+        """The advisor who gets a booking at `start`: free, least loaded that day, lowest id
+        (on a retry after a lost race: one of the least loaded, drawn)."""
         if channel not in service.channels:
             raise ChannelNotOffered(channel=channel)
         start = self._check_start(session, service, start, now)
@@ -179,7 +217,11 @@ class Placement:
         day_start = datetime.combine(day, time(), self.tz)
         day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
         load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
-        chosen = min(free, key=lambda advisor: (load[advisor], advisor))
+        least = min(load[advisor] for advisor in free)
+        tied = sorted(advisor for advisor in free if load[advisor] == least)
+        # After a lost race the other losers try again too: drawn among the tied, they spread
+        # over the free advisors instead of all colliding on the next lowest id.
+        chosen = secrets.choice(tied) if session.info.get(RETRY) else tied[0]
         return Choice(chosen, stale[chosen])
 
     def _check_start(

@@ -22,13 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import queries
-from scheduler.availability import Slot, find_slots
-from scheduler.db import read_session, utcnow, write_session
+from scheduler.availability import Slot
+from scheduler.db import conflict_kind, read_session, utcnow, write_session
 from scheduler.errors import (
     BookingCancelled,
     BookingInPast,
     Busy,
-    ChannelNotOffered,
     InvalidRequest,
     NotFound,
     TokenExpired,
@@ -39,14 +38,15 @@ from scheduler.events import BookingEvent, BookingEventKind, EventHub
 from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import Booking, BookingStatus, Service
 from scheduler.placement import (
+    RETRY,
     Placement,
     guard_placement,
     new_booking,
-    slot_rules,
     sweep_expired_holds,
 )
 from scheduler.requests import BookingRequest, Placed
 from scheduler.search import search_key
+from scheduler.slot_cache import SlotCache
 from scheduler.statistics_keep import SearchWaits
 from scheduler.tokens import Audience, TokenService
 from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo, ServiceView
@@ -80,6 +80,9 @@ class SchedulerConfig:
     # Magic links live until this long after the appointment's end, however far ahead it was
     # booked (the room has closed by then; the retention purge erases the booking later).
     link_grace: timedelta = LINK_GRACE
+    # How long a search's answer may serve others at most: what other processes write shows
+    # after this long (scheduler.slot_cache); 0: never.
+    slot_cache_seconds: float = 0.25
 
 
 def new_reference() -> str:
@@ -89,17 +92,6 @@ def new_reference() -> str:
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _conflict_kind(exc: IntegrityError) -> str | None:
-    """'overlap' or 'unique' for the integrity errors a retry can settle, else None."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    message = str(exc.orig)
-    if sqlstate == "23P01" or "booking_overlap" in message:
-        return "overlap"
-    if sqlstate == "23505" or "UNIQUE constraint failed" in message:
-        return "unique"
-    return None
 
 
 class Scheduler:
@@ -117,6 +109,7 @@ class Scheduler:
         self.clock = clock
         self.events = EventHub()
         self.searches = SearchWaits(sessions, self.tz)
+        self.free_times = SlotCache(self.config.slot_cache_seconds)
         self.placement = Placement(
             self.tz, self.config.holiday_country, self.config.holiday_subdivision
         )
@@ -134,38 +127,41 @@ class Scheduler:
     def slots(
         self, service_id: int, first: date, last: date, channel: str | None = None
     ) -> list[Slot]:
+        now, key = self._search_key(service_id, first, last, channel)
+        found = self.free_times.get(
+            key, now, lambda: self.placement.free_times(self.sessions, *key, now)
+        )
+        self.searches.seen(*key, now, found)
+        return found
+
+    def kept_slots(
+        self, service_id: int, first: date, last: date, channel: str | None = None
+    ) -> list[Slot] | None:
+        """What `slots` would answer from the kept free times, without reading anything (for
+        an event loop), or None."""
+        now, key = self._search_key(service_id, first, last, channel)
+        found = self.free_times.kept(key, now)
+        if found is not None:
+            self.searches.seen(*key, now, found, may_write=False)
+        return found
+
+    def known_taken(self, service_id: int, channel: str, start: datetime) -> bool:
+        """Whether a kept search offered `start` a moment ago and has seen it taken since."""
+        day = start.astimezone(self.tz).date()
+        return self.free_times.gone(service_id, channel, start, day, self.clock())
+
+    def _search_key(
+        self, service_id: int, first: date, last: date, channel: str | None
+    ) -> tuple[datetime, tuple[int, str | None, date, date]]:
         if last < first:
             raise InvalidRequest("end before start", field="end", code="range_reversed")
         if last > self.search_window(first)[1]:
+            maximum = self.config.max_search_days
             raise InvalidRequest(
-                "range too long",
-                field="end",
-                code="range_too_long",
-                maximum=self.config.max_search_days,
+                "range too long", field="end", code="range_too_long", maximum=maximum
             )
         now = self.clock()
-        placement = self.placement
-        with read_session(self.sessions) as session:
-            service = placement.service(session, service_id)
-            if channel is not None and channel not in service.channels:
-                raise ChannelNotOffered(channel=channel)
-            first = max(first, now.astimezone(self.tz).date())
-            if last < first:
-                return []
-            calendars = placement.calendars(session, service, first, last, now)
-            closed = placement.closed(session, first, last)
-        found = find_slots(
-            slot_rules(service),
-            calendars,
-            first,
-            last,
-            now=now,
-            tz=self.tz,
-            closed_days=closed,
-            all_advisors=False,
-        )
-        self.searches.seen(service_id, channel, first, last, now, found)
-        return found
+        return now, (service_id, channel, max(first, now.astimezone(self.tz).date()), last)
 
     def booking_info(self, session: Session, booking_id: int) -> BookingInfo | None:
         """A booking as its messages and invites show it, read with one plain query."""
@@ -371,12 +367,13 @@ class Scheduler:
     def _with_retries(
         self, work: Callable[[Session], T], on_unique: Callable[[], T | None] | None = None
     ) -> T:
-        for _ in range(self.config.max_attempts):
+        for attempt in range(self.config.max_attempts):
             try:
                 with write_session(self.sessions) as session:
+                    session.info[RETRY] = attempt > 0
                     return work(session)
             except IntegrityError as exc:
-                kind = _conflict_kind(exc)
+                kind = conflict_kind(exc)
                 if kind is None:
                     raise
                 if kind == "unique" and on_unique is not None:

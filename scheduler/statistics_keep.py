@@ -223,9 +223,11 @@ class SearchWaits:
         last: date,
         now: datetime,
         found: Sequence[Slot],
+        may_write: bool = True,
     ) -> None:
         """Count a search from `first` to `last` that found `found`: only a look for the next
-        free time (from today, over more than one day), not at a day picked in the calendar."""
+        free time (from today, over more than one day), not at a day picked in the calendar.
+        The counts are written every minute, by a search that `may_write`."""
         today = now.astimezone(self._tz).date()
         if first != today or last <= first:
             return
@@ -234,7 +236,7 @@ class SearchWaits:
         with self._lock:
             self._pending[key] += 1
             due = self._monotonic() - self._since >= FLUSH_SECONDS
-        if due:
+        if due and may_write:
             try:
                 self.flush()
             except Exception:  # a lost minute of counts must not fail a citizen's search

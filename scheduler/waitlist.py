@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scheduler.addresses import cap_key
-from scheduler.db import read_session, write_session
+from scheduler.db import conflict_kind, read_session, write_session
 from scheduler.errors import (
     AlreadyWaiting,
     ChannelNotOffered,
@@ -25,7 +25,6 @@ from scheduler.errors import (
 )
 from scheduler.models import AuditEntry, Channel, Role, Service, staff_services
 from scheduler.offers import OfferDesk
-from scheduler.services import _conflict_kind
 from scheduler.tokens import Audience
 from scheduler.waitlist_models import (
     ACTIVE,
@@ -125,7 +124,7 @@ class Waitlist(OfferDesk):
                 )
                 return self._entry_info(session, entry, service.name)
         except IntegrityError as exc:
-            if _conflict_kind(exc) == "unique":
+            if conflict_kind(exc) == "unique":
                 raise AlreadyWaiting(field="email") from None
             raise
 

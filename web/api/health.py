@@ -3,6 +3,8 @@ monitoring (web/metrics.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -20,8 +22,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(services: Services) -> JSONResponse:
-    if database_ready(services.engine):
+async def readyz(services: Services) -> JSONResponse:
+    # Not in the request threads: when a crowd keeps them all busy, the proxy must still
+    # learn within its timeout that this instance is alive, or it takes it out of service.
+    if await asyncio.to_thread(database_ready, services.engine):
         return JSONResponse({"status": "ok", "database": "ok"})
     return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 

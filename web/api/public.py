@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -9,7 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from scheduler.availability import Slot
+from scheduler.errors import SlotUnavailable
 from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
@@ -23,11 +27,12 @@ from web.schemas import (
     IsoDate,
     RescheduleIn,
     ServiceOut,
-    SlotOut,
     SlotsOut,
 )
+from web.slot_answers import SlotAnswers
 
 router = APIRouter(prefix="/api/v1", tags=["citizens"])
+_slot_answers = SlotAnswers()
 
 # A solved ALTCHA challenge (GET /api/v1/altcha/challenge) earns the normal booking limit;
 # without one, a stricter limit applies.
@@ -58,23 +63,30 @@ def list_services(services: Services) -> list[ServiceOut]:
     response_model=SlotsOut,
     responses={429: {"description": "too many searches from this address; see Retry-After"}},
 )
-def list_slots(
+async def list_slots(
     service_id: int,
     services: Services,
     request: Request,
     start: IsoDate,
     end: Annotated[IsoDate | None, Query(description="inclusive; default: start + 13 days")] = None,
     channel: Channel | None = None,
-) -> SlotsOut:
+) -> Response:
     check_slot_search(request)
     scheduler = services.scheduler
-    found = scheduler.slots(service_id, start, end or start + timedelta(days=13), channel)
-    return SlotsOut(
-        timezone=scheduler.config.timezone,
-        slots=[
-            SlotOut(start=local(s.start, scheduler.tz), end=local(s.end, scheduler.tz))
-            for s in found
-        ],
+    last = end or start + timedelta(days=13)
+
+    def answer(found: list[Slot]) -> Response:
+        body = _slot_answers.body(found, scheduler.config.timezone, scheduler.tz)
+        return Response(body, media_type="application/json")
+
+    # When the slots are released, a thousand searches a second ask what was just computed:
+    # they are answered here, and the one that computes it anew does not queue for a request
+    # thread behind the bookings either (one per search at a time, scheduler/slot_cache.py).
+    kept = scheduler.kept_slots(service_id, start, last, channel)
+    if kept is not None:
+        return answer(kept)
+    return await asyncio.to_thread(
+        lambda: answer(scheduler.slots(service_id, start, last, channel))
     )
 
 
@@ -116,7 +128,7 @@ def release_hold(hold_token: str, services: Services) -> Response:
         429: {"description": "too many bookings from this address; see Retry-After"},
     },
 )
-def create_booking(
+async def create_booking(
     body: BookingIn,
     services: Services,
     request: Request,
@@ -125,25 +137,37 @@ def create_booking(
 ) -> JSONResponse:
     check_booking(request, altcha)
     scheduler, links = services.scheduler, services.links
+    # In a crowd most requests are for a time that was offered a moment ago and has been
+    # taken since: refused here, they leave the request threads to the bookings that can
+    # succeed. Not with a hold (its time is no longer offered) or a key (a replay answers).
+    if (
+        body.hold_token is None
+        and idempotency_key is None
+        and scheduler.known_taken(body.service_id, body.channel.value, body.start)
+    ):
+        raise SlotUnavailable()
     idempotency = None
     if idempotency_key is not None:
         canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
         idempotency = Idempotency(idempotency_key, hashlib.sha256(canonical.encode()).hexdigest())
-    placed = scheduler.book(
-        BookingRequest(
-            service_id=body.service_id,
-            start=body.start,
-            channel=body.channel.value,
-            name=body.name,
-            email=str(body.email),
-            phone=body.phone,
-            language=body.language,
-            notes=body.notes,
-            hold_token=body.hold_token,
-            **needs_fields(body.needs),
-        ),
-        idempotency=idempotency,
-        respond=lambda info: booking_out(scheduler, links, info).model_dump(mode="json"),
+    booking = BookingRequest(
+        service_id=body.service_id,
+        start=body.start,
+        channel=body.channel.value,
+        name=body.name,
+        email=str(body.email),
+        phone=body.phone,
+        language=body.language,
+        notes=body.notes,
+        hold_token=body.hold_token,
+        **needs_fields(body.needs),
+    )
+    placed = await run_in_threadpool(
+        lambda: scheduler.book(
+            booking,
+            idempotency=idempotency,
+            respond=lambda info: booking_out(scheduler, links, info).model_dump(mode="json"),
+        )
     )
     # A replay answers as the booking did: the record keeps the answer, the status is ours.
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
