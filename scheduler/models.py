@@ -181,7 +181,9 @@ class Booking(Base):
         CheckConstraint("start_at < end_at", name="start_before_end"),
         CheckConstraint("end_at <= blocked_until", name="end_before_blocked_until"),
         Index("ix_bookings_advisor_time", "advisor_id", "start_at"),
-        Index("ix_bookings_email_service", "email_key", "service_id"),
+        # Every column of the per-person cap's count (queries.OPEN_BOOKINGS): with fewer, SQLite
+        # without statistics reads every confirmed booking through ix_bookings_status instead.
+        Index("ix_bookings_person_open", "email_key", "service_id", "status", "start_at"),
         # Trigrams on PostgreSQL, so that LIKE '%…%' is served by the index (migration 0009).
         Index(
             "ix_bookings_search_key",
@@ -262,7 +264,10 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     action: Mapped[str] = mapped_column(String(40))
-    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    # Indexed: deleting a booking (a run-out hold swept away) looks for entries to unlink.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="SET NULL"), index=True
+    )
     detail: Mapped[str] = mapped_column(String(500), default="")
 
 
