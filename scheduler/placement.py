@@ -115,13 +115,16 @@ class Placement:
         now: datetime,
         exclude_booking: int | None = None,
         stale: dict[int, list[Span]] | None = None,
+        within: tuple[datetime, datetime] | None = None,
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
-        the local days `first`..`last`, read with two lean queries; `stale` receives each
-        advisor's holds that have run out."""
+        the local days `first`..`last` (only what overlaps `within`, if given), read with two
+        lean queries; `stale` receives each advisor's holds that have run out."""
         connection = session.connection()
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
+        if within is not None:
+            lo, hi = within
         params = {
             "service_id": service.id,
             "lo": lo,
@@ -199,8 +202,16 @@ class Placement:
             raise ChannelNotOffered(channel=channel)
         start = self._check_start(session, service, start, now)
         day = start.astimezone(self.tz).date()
+        day_start = datetime.combine(day, time(), self.tz)
+        day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
+        # What decides: the time around `start` (is the advisor free?) and the day's bookings
+        # (who has the fewest?); not the days around it, which a full day would triple.
+        occupied = start + timedelta(minutes=service.duration_minutes + service.buffer_minutes)
+        within = (day_start.astimezone(UTC), max(day_end.astimezone(UTC), occupied))
         stale: dict[int, list[Span]] = {}
-        calendars = self.calendars(session, service, day, day, now, exclude_booking, stale)
+        calendars = self.calendars(
+            session, service, day, day, now, exclude_booking, stale, within=within
+        )
         if advisor_id is not None:
             calendars = [c for c in calendars if c.advisor_id == advisor_id]
             if not calendars:
@@ -214,8 +225,6 @@ class Placement:
             raise SlotUnavailable()
         if prefer in free:
             return Choice(prefer, stale[prefer])
-        day_start = datetime.combine(day, time(), self.tz)
-        day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
         load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
         least = min(load[advisor] for advisor in free)
         tied = sorted(advisor for advisor in free if load[advisor] == least)
