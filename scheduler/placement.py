@@ -86,6 +86,8 @@ class Placement:
     def __init__(self, tz: ZoneInfo, holiday_country: str, holiday_subdivision: str | None) -> None:
         self.tz = tz
         self._holidays = (holiday_country, holiday_subdivision)
+        # Each service as its latest search of free times read it.
+        self.searched: dict[int, ServiceView] = {}
 
     def service(self, session: Session, service_id: int, person: str | None = None) -> ServiceView:
         """The service; on PostgreSQL with `person` (an e-mail key) also that person's
@@ -105,6 +107,14 @@ class Placement:
             raise NotFound("unknown service", field="service_id")
         values: tuple[Any, ...] = tuple(row)
         return ServiceView(*values[:11])
+
+    def as_searched(self, service_id: int, channel: str, start: datetime, now: datetime) -> bool:
+        """Whether the service as its latest search read it offers `channel` at `start` as
+        far as its rules go (the channel, the minimum notice), without reading anything."""
+        service = self.searched.get(service_id)
+        if service is None or channel not in service.channels:
+            return False
+        return start >= now + timedelta(minutes=service.min_notice_minutes)
 
     def calendars(
         self,
@@ -167,7 +177,7 @@ class Placement:
     ) -> list[Slot]:
         """Every bookable start of the service from `first` to `last` (local days)."""
         with read_session(sessions) as session:
-            service = self.service(session, service_id)
+            service = self.searched[service_id] = self.service(session, service_id)
             if channel is not None and channel not in service.channels:
                 raise ChannelNotOffered(channel=channel)
             if last < first:

@@ -146,9 +146,12 @@ class Scheduler:
         return found
 
     def known_taken(self, service_id: int, channel: str, start: datetime) -> bool:
-        """Whether a kept search offered `start` a moment ago and has seen it taken since."""
-        day = start.astimezone(self.tz).date()
-        return self.free_times.gone(service_id, channel, start, day, self.clock())
+        """Whether a kept search offered `start` a moment ago and has seen it taken since; not
+        if it went for the minimum notice or the service lacks `channel` (those answer 422)."""
+        now, day = self.clock(), start.astimezone(self.tz).date()
+        if not self.placement.as_searched(service_id, channel, start, now):
+            return False
+        return self.free_times.gone(service_id, channel, start, day, now)
 
     def _search_key(
         self, service_id: int, first: date, last: date, channel: str | None

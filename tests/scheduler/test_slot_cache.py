@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import update
 
 from scheduler.availability import Slot
 from scheduler.db import write_session
+from scheduler.errors import ChannelNotOffered, OutsideBookingWindow
 from scheduler.models import Staff
 from scheduler.requests import BookingRequest
 from scheduler.slot_cache import PATIENCE_SECONDS, SlotCache
@@ -34,6 +36,16 @@ class Monotonic:
 def slot(hour: int) -> Slot:
     start = datetime(2031, 1, 7, hour, tzinfo=UTC)
     return Slot(start, start + timedelta(minutes=30), (1,))
+
+
+def request(service_id: int, start: datetime, channel: str) -> BookingRequest:
+    return BookingRequest(
+        service_id=service_id,
+        start=start,
+        channel=channel,
+        name="Erika Mustermann",
+        email="erika@example.org",
+    )
 
 
 def written(container) -> None:
@@ -146,15 +158,7 @@ def test_a_booked_time_disappears_from_the_next_search_at_once(container, world)
     world.advisor([service], password=None)
     scheduler = container.scheduler
     free = scheduler.slots(service.id, TUESDAY, TUESDAY)
-    scheduler.book(
-        BookingRequest(
-            service_id=service.id,
-            start=free[0].start,
-            channel="video",
-            name="Erika Mustermann",
-            email="erika@example.org",
-        )
-    )
+    scheduler.book(request(service.id, free[0].start, "video"))
     assert [s.start for s in scheduler.slots(service.id, TUESDAY, TUESDAY)] == [
         s.start for s in free[1:]
     ]
@@ -182,15 +186,7 @@ def test_a_time_offered_and_taken_since_is_known_taken(container, world):
     free = scheduler.slots(service.id, TUESDAY, TUESDAY)
     first, second = free[0].start, free[1].start
     assert not scheduler.known_taken(service.id, "video", first)
-    scheduler.book(
-        BookingRequest(
-            service_id=service.id,
-            start=first,
-            channel="video",
-            name="Erika Mustermann",
-            email="erika@example.org",
-        )
-    )
+    scheduler.book(request(service.id, first, "video"))
     scheduler.slots(service.id, TUESDAY, TUESDAY)  # the crowd searches again
     assert scheduler.known_taken(service.id, "video", first)
     assert scheduler.known_taken(service.id, "video", first.astimezone(ZoneInfo("Asia/Tokyo")))
@@ -256,3 +252,35 @@ def test_while_one_computes_the_others_wait_no_longer_than_their_patience(contai
         assert cache.kept(KEY, NOW) == [slot(8)]
         monotonic.now += 0.2
         assert cache.kept(KEY, NOW) is None
+
+
+def test_a_time_gone_for_the_minimum_notice_is_not_known_taken(container, world, clock):
+    # The full check refuses it as too soon (422), not as taken (409).
+    service = world.service(min_notice_minutes=60)
+    world.advisor([service], password=None)
+    scheduler = container.scheduler
+    scheduler.free_times = SlotCache(120.0)
+    first = scheduler.slots(service.id, TUESDAY, TUESDAY)[0].start
+    clock.now = first - timedelta(minutes=60, seconds=20)
+    assert scheduler.slots(service.id, TUESDAY, TUESDAY)[0].start == first
+    clock.advance(seconds=40)
+    written(container)  # the next search computes anew
+    assert first not in [s.start for s in scheduler.slots(service.id, TUESDAY, TUESDAY)]
+
+    assert not scheduler.known_taken(service.id, "video", first)
+    with pytest.raises(OutsideBookingWindow):
+        scheduler.book(request(service.id, first, "video"))
+
+
+def test_a_taken_time_is_not_known_taken_for_a_channel_the_service_lacks(container, world):
+    service = world.service(channels=["video"])
+    world.advisor([service], password=None)
+    scheduler = container.scheduler
+    first = scheduler.slots(service.id, TUESDAY, TUESDAY)[0].start
+    scheduler.book(request(service.id, first, "video"))
+    scheduler.slots(service.id, TUESDAY, TUESDAY)
+
+    assert scheduler.known_taken(service.id, "video", first)
+    assert not scheduler.known_taken(service.id, "phone", first)
+    with pytest.raises(ChannelNotOffered):
+        scheduler.book(request(service.id, first, "phone"))
