@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             container.waitlist_worker.start()
             container.scan_worker.start()
         await hub.start()
+        await protection.start()
         if settings.freeze_startup_objects:
             gc.collect()
             gc.freeze()
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         container.waitlist_worker.stop()
         container.scan_worker.stop()
         container.engine.dispose()
-        protection.close()
+        await protection.aclose()
         metrics.process_ended()
 
     app = FastAPI(

@@ -121,10 +121,20 @@ def check_slot_search(request: Request) -> None:
     protection(request).check_search(client_address(request))
 
 
+async def acheck_slot_search(request: Request) -> None:
+    """`check_slot_search` for a handler on the event loop: waiting for Redis lets it go on."""
+    await protection(request).acheck_search(client_address(request))
+
+
 def check_booking(request: Request, altcha: str | None = None) -> None:
     """Raise AltchaRejected (422) for a bad proof of work, RateLimited (429) when this address
     books too often: the stricter limit applies without a proof of work."""
     protection(request).check_booking(client_address(request), altcha)
+
+
+async def acheck_booking(request: Request, altcha: str | None = None) -> None:
+    """`check_booking` for a handler on the event loop: waiting for Redis lets it go on."""
+    await protection(request).acheck_booking(client_address(request), altcha)
 
 
 def check_hold(request: Request, altcha: str | None = None) -> None:

@@ -14,6 +14,8 @@ Handlers check a request with `check_slot_search`, `check_booking` and `check_ho
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -23,10 +25,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import altcha
+import redis
+from redis import asyncio as aioredis
 
 from rooms.echo import public_address
 from scheduler.errors import InvalidRequest, SchedulerError
@@ -36,6 +40,11 @@ log = logging.getLogger(__name__)
 
 ALTCHA_ALGORITHM = "PBKDF2/SHA-256"
 _PREFIX = "sprechstunde:protection:"
+# Seconds a limit waits for Redis before it lets the request pass.
+REDIS_TIMEOUT = 2.0
+# Commands of one event loop in flight at once: a stalled Redis is not sent a connection for
+# each request waiting on it.
+REDIS_CONNECTIONS = 32
 
 
 class RateLimited(SchedulerError):
@@ -50,6 +59,9 @@ class AltchaRejected(InvalidRequest):
 
 class Window(Protocol):
     def hit(self, key: str) -> None: ...
+
+    async def ahit(self, key: str) -> None:
+        """`hit` for a handler on the event loop: waiting for Redis lets the loop go on."""
 
 
 class SlidingWindow:
@@ -74,6 +86,9 @@ class SlidingWindow:
                 raise RateLimited(retry_after=int(hits[0] + self.window - now) + 1)
             hits.append(now)
 
+    async def ahit(self, key: str) -> None:
+        self.hit(key)
+
     def _forget_idle(self, now: float) -> None:
         for key in [
             k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.window
@@ -97,6 +112,45 @@ return false
 """
 
 
+class AsyncRedis:
+    """redis.asyncio for handlers on the event loop. A connection belongs to the loop it was
+    opened in: the pool is the serving loop's (`start`, from the app's lifespan); elsewhere (an
+    app driven without its lifespan, as tests do) each command has a connection of its own."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pooled: aioredis.Redis | None = None
+
+    async def start(self) -> None:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT,
+            socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
+        )
+        self._pooled, self._loop = aioredis.Redis.from_pool(pool), asyncio.get_running_loop()
+
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[aioredis.Redis]:
+        if self._pooled is not None and self._loop is asyncio.get_running_loop():
+            yield self._pooled
+            return
+        own = aioredis.Redis.from_url(
+            self._url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+        try:
+            yield own
+        finally:
+            await own.aclose()
+
+    async def aclose(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            await pooled.aclose()
+
+
 class RedisWindow:
     """The same window, shared by every process that uses this Redis.
 
@@ -104,27 +158,51 @@ class RedisWindow:
     appointment booking of a whole city; the failure is logged."""
 
     def __init__(
-        self, redis: Any, name: str, limit: int, window: float, clock: Callable[[], float]
+        self,
+        redis: Any,
+        aredis: AsyncRedis,
+        name: str,
+        limit: int,
+        window: float,
+        clock: Callable[[], float],
     ):
         self.limit = limit
         self.window = window
         self._name = name
         self._clock = clock
         self._script = redis.register_script(_SLIDING_WINDOW_LUA)
+        self._aredis = aredis
 
     def hit(self, key: str) -> None:
-        import redis
-
         try:
-            retry = self._script(
-                keys=[f"{_PREFIX}{self._name}:{key}"],
-                args=[repr(self._clock()), self.window, self.limit, uuid.uuid4().hex],
-            )
+            keys, args = self._call(key)
+            retry = self._script(keys=keys, args=args)
         except redis.RedisError:
-            log.warning("rate limit %s not applied: Redis is unreachable", self._name)
-            return
+            self._unreachable()
+        else:
+            self._judge(retry)
+
+    async def ahit(self, key: str) -> None:
+        try:
+            keys, args = self._call(key)
+            async with self._aredis.client() as client:
+                retry = await client.register_script(_SLIDING_WINDOW_LUA)(keys=keys, args=args)
+        except redis.RedisError:
+            self._unreachable()
+        else:
+            self._judge(retry)
+
+    def _call(self, key: str) -> tuple[list[str], list[Any]]:
+        """The script's keys and arguments."""
+        args = [repr(self._clock()), self.window, self.limit, uuid.uuid4().hex]
+        return [f"{_PREFIX}{self._name}:{key}"], args
+
+    def _judge(self, retry: Any) -> None:
         if retry is not None:
             raise RateLimited(retry_after=int(float(retry)) + 1)
+
+    def _unreachable(self) -> None:
+        log.warning("rate limit %s not applied: Redis is unreachable", self._name)
 
 
 class UsedPayloads:
@@ -145,21 +223,36 @@ class UsedPayloads:
             self._until[key] = until
             return True
 
+    async def afirst_use(self, key: str, until: float) -> bool:
+        return self.first_use(key, until)
+
 
 class RedisUsedPayloads:
-    def __init__(self, redis: Any, clock: Callable[[], float]) -> None:
+    def __init__(self, redis: Any, aredis: AsyncRedis, clock: Callable[[], float]) -> None:
         self._redis = redis
+        self._aredis = aredis
         self._clock = clock
 
     def first_use(self, key: str, until: float) -> bool:
-        import redis
-
-        ttl_ms = max(1, int((until - self._clock()) * 1000))
         try:
-            return bool(self._redis.set(f"{_PREFIX}altcha:{key}", 1, nx=True, px=ttl_ms))
+            return bool(self._redis.set(**self._call(key, until)))
         except redis.RedisError:
-            log.warning("ALTCHA replay check not applied: Redis is unreachable")
-            return True
+            return self._unreachable()
+
+    async def afirst_use(self, key: str, until: float) -> bool:
+        try:
+            async with self._aredis.client() as client:
+                return bool(await client.set(**self._call(key, until)))
+        except redis.RedisError:
+            return self._unreachable()
+
+    def _call(self, key: str, until: float) -> dict[str, Any]:
+        ttl_ms = max(1, int((until - self._clock()) * 1000))
+        return {"name": f"{_PREFIX}altcha:{key}", "value": 1, "nx": True, "px": ttl_ms}
+
+    def _unreachable(self) -> bool:
+        log.warning("ALTCHA replay check not applied: Redis is unreachable")
+        return True
 
 
 def _derived_key(secret: str, purpose: str) -> str:
@@ -201,6 +294,16 @@ class Altcha:
     def verify(self, payload: str) -> None:
         """Raise AltchaRejected unless `payload` solves a challenge of ours, unexpired and
         not used before."""
+        if not self._used.first_use(*self._solved(payload)):
+            raise AltchaRejected(field="altcha")
+
+    async def averify(self, payload: str) -> None:
+        """`verify` for a handler on the event loop."""
+        if not await self._used.afirst_use(*self._solved(payload)):
+            raise AltchaRejected(field="altcha")
+
+    def _solved(self, payload: str) -> tuple[str, float]:
+        """The signature of the challenge that `payload` solves, and when it expires."""
         try:
             parsed = altcha.Payload.from_base64(payload)
             result = altcha.verify_solution(
@@ -212,8 +315,7 @@ class Altcha:
         # The library checks expiry against the real clock; ours may be a test's.
         if not result.verified or expires_at <= self._clock():
             raise AltchaRejected(field="altcha")
-        if not self._used.first_use(str(parsed.challenge.signature), expires_at):
-            raise AltchaRejected(field="altcha")
+        return str(parsed.challenge.signature), expires_at
 
 
 def client_key(address: str, ipv6_prefix: int) -> str:
@@ -239,13 +341,17 @@ class Protection:
         ]
         self._ipv6_prefix = settings.ipv6_limit_prefix
         self._redis: Any = None
+        self._aredis: AsyncRedis | None = None
         if settings.redis_url:
-            import redis
-
             self._redis = redis.Redis.from_url(
-                settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT,
+                socket_connect_timeout=REDIS_TIMEOUT,
             )
-            used: UsedPayloads | RedisUsedPayloads = RedisUsedPayloads(self._redis, clock)
+            self._aredis = AsyncRedis(settings.redis_url)
+            used: UsedPayloads | RedisUsedPayloads = RedisUsedPayloads(
+                self._redis, self._aredis, clock
+            )
         else:
             used = UsedPayloads(clock)
         self.altcha = Altcha(settings, used, clock)
@@ -265,8 +371,8 @@ class Protection:
         )
 
     def _window(self, name: str, limit: int, seconds: float, clock: Callable[[], float]) -> Window:
-        if self._redis is not None:
-            return RedisWindow(self._redis, name, limit, seconds, clock)
+        if self._redis is not None and self._aredis is not None:
+            return RedisWindow(self._redis, self._aredis, name, limit, seconds, clock)
         return SlidingWindow(limit, seconds, clock)
 
     def exempt(self, address: str) -> bool:
@@ -280,6 +386,11 @@ class Protection:
         if not self.exempt(address):
             self.search.hit(client_key(address, self._ipv6_prefix))
 
+    async def acheck_search(self, address: str) -> None:
+        """`check_search` for a handler on the event loop."""
+        if not self.exempt(address):
+            await self.search.ahit(client_key(address, self._ipv6_prefix))
+
     def connection_test_client(self, address: str) -> str | None:
         """Count a connection test against the client's hourly budget; the key that its
         running echo sessions are counted by, None for an exempt address."""
@@ -291,16 +402,37 @@ class Protection:
 
     def check_booking(self, address: str, payload: str | None, *, hold: bool = False) -> None:
         """A present payload must be valid (else 422), exempt or not; then the limits."""
-        verified = bool(payload)
         if payload:
             self.altcha.verify(payload)
-        if self.exempt(address):
-            return
-        key = client_key(address, self._ipv6_prefix)
-        if not verified:
-            (self.unverified_hold if hold else self.unverified_booking).hit(key)
-        (self.hold if hold else self.booking).hit(key)
+        for window, key in self._booking_windows(address, bool(payload), hold):
+            window.hit(key)
 
-    def close(self) -> None:
+    async def acheck_booking(
+        self, address: str, payload: str | None, *, hold: bool = False
+    ) -> None:
+        """`check_booking` for a handler on the event loop."""
+        if payload:
+            await self.altcha.averify(payload)
+        for window, key in self._booking_windows(address, bool(payload), hold):
+            await window.ahit(key)
+
+    def _booking_windows(
+        self, address: str, verified: bool, hold: bool
+    ) -> list[tuple[Window, str]]:
+        if self.exempt(address):
+            return []
+        key = client_key(address, self._ipv6_prefix)
+        windows: list[Window] = [self.hold if hold else self.booking]
+        if not verified:
+            windows.insert(0, self.unverified_hold if hold else self.unverified_booking)
+        return [(window, key) for window in windows]
+
+    async def start(self) -> None:
+        if self._aredis is not None:
+            await self._aredis.start()
+
+    async def aclose(self) -> None:
         if self._redis is not None:
             self._redis.close()
+        if self._aredis is not None:
+            await self._aredis.aclose()

@@ -4,6 +4,7 @@ server with concurrent clients."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -389,7 +390,7 @@ if REDIS_URL:
         apps = [create_app(shared, clock=clock) for _ in range(2)]
         yield apps
         for app in apps:
-            app.state.protection.close()
+            asyncio.run(app.state.protection.aclose())
             app.state.container.engine.dispose()
 
     def client_of(app: FastAPI, address: str) -> TestClient:

@@ -17,7 +17,7 @@ from scheduler.errors import SlotUnavailable
 from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
-from web.deps import Services, Token, check_booking, check_hold, check_slot_search
+from web.deps import Services, Token, acheck_booking, acheck_slot_search, check_hold
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.schemas import (
     BookingIn,
@@ -71,7 +71,7 @@ async def list_slots(
     end: Annotated[IsoDate | None, Query(description="inclusive; default: start + 13 days")] = None,
     channel: Channel | None = None,
 ) -> Response:
-    check_slot_search(request)
+    await acheck_slot_search(request)
     scheduler = services.scheduler
     last = end or start + timedelta(days=13)
 
@@ -135,7 +135,7 @@ async def create_booking(
     idempotency_key: IdempotencyKey = None,
     altcha: AltchaProof = None,
 ) -> JSONResponse:
-    check_booking(request, altcha)
+    await acheck_booking(request, altcha)
     scheduler, links = services.scheduler, services.links
     # In a crowd most requests are for a time that was offered a moment ago and has been
     # taken since: refused here, they leave the request threads to the bookings that can

@@ -1,0 +1,79 @@
+"""A Redis that stops answering holds up only the requests that wait for it: the slot search and
+the booking count against their limits there (web/protection.py), and they do so without
+stopping the event loop, which meanwhile answers everything else (health checks, kept
+searches, WebSockets). A real server and a real Redis, paused with CLIENT PAUSE."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from bench.common import Server
+
+PAUSE_SECONDS = 1.5
+# A client that is not exempt from the limits (loopback, the proxy, forwards it).
+CITIZEN = {"X-Forwarded-For": "2001:db8:5:7::1"}
+SEARCH = "/api/v1/services/4711/slots?start=2031-01-07&end=2031-01-07"
+BOOKING = {
+    "service_id": 4711,
+    "start": "2031-01-07T09:00:00+01:00",
+    "channel": "video",
+    "name": "Erika Mustermann",
+    "email": "erika@example.org",
+}
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, workers_redis_url: str) -> Iterator[Server]:
+    server = Server(
+        database_url, tmp_path / "server", extra_env={"SPRECHSTUNDE_REDIS_URL": workers_redis_url}
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+async def while_redis_pauses(server: Server, redis_url: str) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        # Before: the limits' connection to Redis is open and answers.
+        assert (await http.get(SEARCH, headers=CITIZEN)).status_code == 404
+        redis.Redis.from_url(redis_url).execute_command(
+            "CLIENT", "PAUSE", int(PAUSE_SECONDS * 1000), "ALL"
+        )
+        paused_at = time.monotonic()
+        search = asyncio.create_task(http.get(SEARCH, headers=CITIZEN))
+        booking = asyncio.create_task(http.post("/api/v1/bookings", json=BOOKING, headers=CITIZEN))
+        await asyncio.sleep(0.3)
+        asked = time.monotonic()
+        health = await http.get("/healthz")
+        return {
+            "health": health.status_code,
+            "health_seconds": time.monotonic() - asked,
+            "waiting": not search.done() and not booking.done(),
+            "search": (await search).status_code,
+            "booking": (await booking).json()["code"],
+            "answered_after": time.monotonic() - paused_at,
+        }
+
+
+@pytest.mark.timeout(60)
+def test_requests_waiting_for_a_stalled_redis_do_not_stop_the_others(
+    server: Server, workers_redis_url: str
+) -> None:
+    seen = asyncio.run(while_redis_pauses(server, workers_redis_url))
+
+    assert seen["health"] == 200
+    assert seen["health_seconds"] < 0.5  # not after the pause
+    assert seen["waiting"]  # the search and the booking wait for their limits
+    # Then both are answered as before: no such service.
+    assert seen["search"] == 404
+    assert seen["booking"] == "not_found"
+    assert seen["answered_after"] >= PAUSE_SECONDS - 0.1
