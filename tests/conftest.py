@@ -29,6 +29,7 @@ from web.database import engine_for, migrate
 from web.settings import Settings
 
 if TYPE_CHECKING:
+    from tests.own_redis import OwnRedis
     from tests.turn import Coturn
 
 # The product's default environment is production; the tests ask for "test", for every
@@ -277,6 +278,22 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.rtc import loopback_host_addresses
 
     loopback_host_addresses(monkeypatch)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A Redis server of the test's own (tests/own_redis.py). Skipped without redis-server,
+    except in CI."""
+    from tests.own_redis import OwnRedis
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing: apt-get install redis-server")
+        pytest.skip("needs redis-server")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

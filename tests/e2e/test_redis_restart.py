@@ -4,87 +4,24 @@ the participants let in back into Redis and closes their connections with 1013. 
 at once and the room is whole again: the guest let in before is straight back inside without
 the host, and messages are relayed as before.
 
-The test runs a Redis server of its own on a free loopback port, which it may stop.
+The test runs a Redis server of its own (tests/own_redis.py), which it may stop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
-from bench.common import REQUEST_TIMEOUT, Server, StaffApi, free_port
+from bench.common import REQUEST_TIMEOUT, Server, StaffApi
 from signaling.client import SignalingClient, SignalingClosed
 from tests.e2e.video import guest_ticket, host_ticket, open_room
+from tests.own_redis import OwnRedis
 
 pytestmark = pytest.mark.timeout(90)
-
-
-class OwnRedis:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing: apt-get install redis-server")
-        pytest.skip("needs redis-server")
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _next(client: SignalingClient, kind: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """A Redis that stops answering holds up only the requests that wait for it: the slot search and
 the booking count against their limits there (web/protection.py), and they do so without
 stopping the event loop, which meanwhile answers everything else (health checks, kept
-searches, WebSockets). A real server and a real Redis, paused with CLIENT PAUSE."""
+searches, WebSockets). A real server and a Redis of the test's own, paused with CLIENT PAUSE."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from bench.common import Server
+from tests.own_redis import OwnRedis
 
 PAUSE_SECONDS = 1.5
 # A client that is not exempt from the limits (loopback, the proxy, forwards it).
@@ -30,9 +31,9 @@ BOOKING = {
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, workers_redis_url: str) -> Iterator[Server]:
+def server(database_url: str, tmp_path: Path, own_redis: OwnRedis) -> Iterator[Server]:
     server = Server(
-        database_url, tmp_path / "server", extra_env={"SPRECHSTUNDE_REDIS_URL": workers_redis_url}
+        database_url, tmp_path / "server", extra_env={"SPRECHSTUNDE_REDIS_URL": own_redis.url}
     )
     try:
         server.start()
@@ -66,9 +67,9 @@ async def while_redis_pauses(server: Server, redis_url: str) -> dict[str, object
 
 @pytest.mark.timeout(60)
 def test_requests_waiting_for_a_stalled_redis_do_not_stop_the_others(
-    server: Server, workers_redis_url: str
+    server: Server, own_redis: OwnRedis
 ) -> None:
-    seen = asyncio.run(while_redis_pauses(server, workers_redis_url))
+    seen = asyncio.run(while_redis_pauses(server, own_redis.url))
 
     assert seen["health"] == 200
     assert seen["health_seconds"] < 0.5  # not after the pause
