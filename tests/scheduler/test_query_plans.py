@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, text
 
 from scheduler import queries
@@ -29,6 +30,10 @@ def plan(engine: Engine, statement: Any, **params: Any) -> str:
 
 
 def test_the_cap_on_open_bookings_reads_only_that_persons_bookings(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        # Its planner weighs the indexes by the table's statistics: on a test database's
+        # few rows any of them is as good.
+        pytest.skip("about SQLite's planner, which has no statistics to go by")
     found = plan(
         engine,
         queries.OPEN_BOOKINGS,
