@@ -38,7 +38,8 @@ and the p99 ratio against the goal (ours <= 2x bare at 1,000 rooms: reported, ne
 Both servers get a `sitecustomize` on their PYTHONPATH (no server code is changed): between
 the SIGUSR1 and SIGUSR2 this benchmark sends around the measured seconds it times every pass
 of the cyclic garbage collector; with `--profile DIR` it also writes a cProfile of the event
-loop's thread to DIR/ours.prof and DIR/bare.prof, summarised by layer; `--server-gc` tries
+loop's thread to DIR/ours.prof (DIR/ours-N.prof for instance N of several) and DIR/bare.prof,
+summarised by layer; `--server-gc` tries
 `gc.freeze()` or a disabled collector for the measured seconds, to see what the collector
 costs.
 """
@@ -891,9 +892,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(comparison(results["ours"], results["bare"]))
     if args.profile:
+        directory = Path(args.profile).resolve()
         for name, figures in results.items():
-            path = Path(args.profile).resolve() / f"{name}.prof"
-            print_profile(path, figures.traffic.window_received)
+            # With several instances, each wrote its own: ours-0.prof, ours-1.prof, ...
+            paths = sorted(directory.glob(f"{name}-*.prof")) or [directory / f"{name}.prof"]
+            for path in paths:
+                print_profile(path, figures.traffic.window_received)
     return 0
 
 
