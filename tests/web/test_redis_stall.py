@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,11 +17,13 @@ import redis
 
 from bench.common import Server
 from tests.own_redis import OwnRedis
+from web.protection import REDIS_TIMEOUT
 
 PAUSE_SECONDS = 1.5
 # A client that is not exempt from the limits (loopback, the proxy, forwards it).
 CITIZEN = {"X-Forwarded-For": "2001:db8:5:7::1"}
 SEARCH = "/api/v1/services/4711/slots?start=2031-01-07&end=2031-01-07"
+HOLD = {"service_id": 4711, "start": "2031-01-07T09:00:00+01:00", "channel": "video"}
 BOOKING = {
     "service_id": 4711,
     "start": "2031-01-07T09:00:00+01:00",
@@ -42,13 +45,15 @@ def server(database_url: str, tmp_path: Path, own_redis: OwnRedis) -> Iterator[S
         server.stop()
 
 
+def pause(redis_url: str, seconds: float) -> None:
+    redis.Redis.from_url(redis_url).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+
+
 async def while_redis_pauses(server: Server, redis_url: str) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         # Before: the limits' connection to Redis is open and answers.
         assert (await http.get(SEARCH, headers=CITIZEN)).status_code == 404
-        redis.Redis.from_url(redis_url).execute_command(
-            "CLIENT", "PAUSE", int(PAUSE_SECONDS * 1000), "ALL"
-        )
+        pause(redis_url, PAUSE_SECONDS)
         paused_at = time.monotonic()
         search = asyncio.create_task(http.get(SEARCH, headers=CITIZEN))
         booking = asyncio.create_task(http.post("/api/v1/bookings", json=BOOKING, headers=CITIZEN))
@@ -78,3 +83,36 @@ def test_requests_waiting_for_a_stalled_redis_do_not_stop_the_others(
     assert seen["search"] == 404
     assert seen["booking"] == "not_found"
     assert seen["answered_after"] >= PAUSE_SECONDS - 0.1
+
+
+async def timed(request: Coroutine[Any, Any, httpx.Response]) -> tuple[int, float]:
+    began = time.monotonic()
+    response = await request
+    return response.status_code, time.monotonic() - began
+
+
+async def while_redis_hangs(server: Server, redis_url: str) -> list[tuple[int, float]]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        assert (await http.get(SEARCH, headers=CITIZEN)).status_code == 404
+        pause(redis_url, REDIS_TIMEOUT * 5)
+        # A search (its handler on the event loop) and a hold (in a request thread).
+        return await asyncio.gather(
+            timed(http.get(SEARCH, headers=CITIZEN)),
+            timed(http.post("/api/v1/holds", json=HOLD, headers=CITIZEN)),
+        )
+
+
+@pytest.mark.timeout(60)
+def test_each_limit_waits_for_a_hanging_redis_once_then_lets_the_request_pass(
+    server: Server, own_redis: OwnRedis
+) -> None:
+    search, hold = asyncio.run(while_redis_hangs(server, own_redis.url))
+
+    # Passed the limits: no such service. A search counts against one limit; a hold without a
+    # proof of work against two, one after the other. No retries, however long Redis hangs.
+    assert search[0] == hold[0] == 404
+    assert REDIS_TIMEOUT - 0.1 <= search[1] < REDIS_TIMEOUT + 1.0
+    assert 2 * REDIS_TIMEOUT - 0.1 <= hold[1] < 2 * REDIS_TIMEOUT + 1.0
+    log = server.log()
+    assert "rate limit search not applied: Redis is unreachable" in log
+    assert "rate limit hold-unverified not applied: Redis is unreachable" in log
