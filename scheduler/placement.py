@@ -166,6 +166,10 @@ class Placement:
     def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
         return calendar.closed_days(session, *self._holidays, first, last)
 
+    def closed_on(self, day: date, closure_day: bool) -> bool:
+        """Whether the office is closed on `day`, given whether it is a closure day."""
+        return closure_day or day in calendar.public_holidays(*self._holidays, day.year)
+
     def free_times(
         self,
         sessions: sessionmaker[Session],
@@ -205,12 +209,14 @@ class Placement:
         advisor_id: int | None,
         exclude_booking: int | None,
         prefer: int | None = None,
+        closed: bool | None = None,
     ) -> Choice:
         """The advisor who gets a booking at `start`: free, least loaded that day, lowest id
-        (on a retry after a lost race: one of the least loaded, drawn)."""
+        (on a retry after a lost race: one of the least loaded, drawn). `closed`: whether the
+        office is closed that day, if the caller has read it already."""
         if channel not in service.channels:
             raise ChannelNotOffered(channel=channel)
-        start = self._check_start(session, service, start, now)
+        start = self._check_start(session, service, start, now, closed)
         day = start.astimezone(self.tz).date()
         day_start = datetime.combine(day, time(), self.tz)
         day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
@@ -244,7 +250,12 @@ class Placement:
         return Choice(chosen, stale[chosen])
 
     def _check_start(
-        self, session: Session, service: Service | ServiceView, start: datetime, now: datetime
+        self,
+        session: Session,
+        service: Service | ServiceView,
+        start: datetime,
+        now: datetime,
+        closed: bool | None,
     ) -> datetime:
         if start.tzinfo is None:
             raise InvalidRequest("time without offset", field="start", code="naive_time")
@@ -256,7 +267,7 @@ class Placement:
         day = start.astimezone(self.tz).date()
         if day > last_bookable_day(slot_rules(service), now, self.tz):
             raise OutsideBookingWindow(field="start", reason="beyond_horizon")
-        if self.closed(session, day, day):
+        if self.closed(session, day, day) if closed is None else closed:
             raise ClosedDay(field="start")
         return start
 

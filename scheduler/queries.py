@@ -6,7 +6,18 @@ more than the queries.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 
 from scheduler.db import epoch
 from scheduler.models import (
@@ -14,6 +25,7 @@ from scheduler.models import (
     Absence,
     Booking,
     BookingStatus,
+    ClosureDay,
     Service,
     Staff,
     Team,
@@ -122,6 +134,12 @@ OPEN_BOOKINGS = select(func.count()).where(
     Booking.status == BookingStatus.CONFIRMED,
     Booking.start_at > bindparam("now"),
 )
+# Before a booking, in one round trip: the person's open bookings (for the cap) and whether
+# the day is one of the office's closure days (public holidays are known without asking).
+BOOKING_CHECKS = select(
+    OPEN_BOOKINGS.scalar_subquery(), exists().where(ClosureDay.day == bindparam("day"))
+)
+NEW_BOOKING = insert(Booking).returning(Booking.id)
 # An advisor's run-out holds in the way of a booking about to be written.
 SWEEP_HOLDS = (
     delete(Booking)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,7 +49,7 @@ from scheduler.search import search_key
 from scheduler.slot_cache import SlotCache
 from scheduler.statistics_keep import SearchWaits
 from scheduler.tokens import Audience, TokenService
-from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo, ServiceView
+from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
 
@@ -389,8 +389,18 @@ class Scheduler:
         now = self.clock()
         email_key = request.email_key
         service = self.placement.service(session, request.service_id, person=email_key)
-        if email_key:
-            self._check_cap(session, service, email_key, now)
+        day = request.start.astimezone(self.tz).date()
+        checks = (
+            session.connection()
+            .execute(
+                queries.BOOKING_CHECKS,
+                {"email_key": email_key, "service_id": service.id, "now": now, "day": day},
+            )
+            .one()
+        )
+        open_count, closure_day = int(checks[0]), bool(checks[1])
+        if email_key and open_count >= self.config.max_open_per_email:
+            raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
         request.check(service.channels)
         reference = new_reference()
         citizen = {
@@ -417,7 +427,14 @@ class Scheduler:
             session.flush()
             return BookingInfo.of(held)
         choice = self.placement.choose(
-            session, service, request.start, request.channel, now, request.advisor_id, None
+            session,
+            service,
+            request.start,
+            request.channel,
+            now,
+            request.advisor_id,
+            None,
+            closed=self.placement.closed_on(day, closure_day),
         )
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)
@@ -436,7 +453,7 @@ class Scheduler:
             "sequence": 0,
             "updated_at": now,
         }
-        inserted = session.connection().execute(insert(Booking).returning(Booking.id), values)
+        inserted = session.connection().execute(queries.NEW_BOOKING, values)
         booking_id = inserted.scalar_one()
         written: dict[str, Any] = {column: values[column] for column in AS_WRITTEN}
         return BookingInfo(
@@ -468,17 +485,6 @@ class Scheduler:
             and booking.channel == request.channel
         )
         return booking if matches else None
-
-    def _check_cap(
-        self, session: Session, service: Service | ServiceView, email_key: str, now: datetime
-    ) -> None:
-        """Refuse a booking beyond the open bookings one person may hold for a service. On
-        PostgreSQL the caller has taken the person's lock (`Placement.service(..., person=...)`)."""
-        open_count = session.connection().scalar(
-            queries.OPEN_BOOKINGS, {"email_key": email_key, "service_id": service.id, "now": now}
-        )
-        if (open_count or 0) >= self.config.max_open_per_email:
-            raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
 
     def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
         booking = session.scalar(select(Booking).where(Booking.reference == reference))

@@ -8,12 +8,14 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from scheduler import db
 from scheduler.db import make_engine, make_sessionmaker, write_session
 from scheduler.models import Absence, Booking, BookingStatus, Role, Service, Staff
 
@@ -239,10 +241,12 @@ def test_sqlite_writer_lock_is_held_across_processes_for_the_whole_unit_of_work(
         engine.dispose()
 
 
-def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(tmp_path):
+def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(tmp_path, monkeypatch):
     """Two threads that write again and again: each waits behind the other rather than the
     releasing one taking the lock straight back (which a plain lock allows, and which under a
     burst lets an unlucky request wait many turns)."""
+    # A thread copying the log after its turn is not waiting for the next one meanwhile.
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 1000)
     engine = make_engine(f"sqlite:///{tmp_path / 'order.db'}")
     sessions = make_sessionmaker(engine)
     order: list[str] = []
@@ -266,3 +270,43 @@ def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(tmp_pa
     turns = sum(1 for first, second in pairwise(order) if first != second)
     assert len(order) == 100
     assert turns >= 90, "".join(order)
+
+
+def test_sqlite_log_is_checkpointed_every_so_many_writes_after_the_lock_is_released(
+    tmp_path, monkeypatch
+):
+    """SQLite would copy its write-ahead log into the database inside the commit that filled
+    it, while every other writer waits; every `CHECKPOINT_EVERY` units of work the one that
+    just wrote copies it instead, after letting go of the writer lock."""
+    database = str(tmp_path / "log.db")
+    engine = make_engine(f"sqlite:///{database}")
+    checkpoints: list[str] = []
+
+    def checkpoint(engine) -> None:
+        checkpoints.append(_writer_lock_in_another_process(database))
+        copy_log(engine)
+
+    copy_log = db._checkpoint
+    monkeypatch.setattr(db, "_checkpoint", checkpoint)
+    try:
+        with engine.connect() as connection:
+            pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert pages == db.AUTOCHECKPOINT_PAGES
+        sessions = make_sessionmaker(engine)
+        with write_session(sessions) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        written = Path(database).read_bytes()
+        for n in range(2, db.CHECKPOINT_EVERY):
+            with write_session(sessions) as session:
+                session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        assert checkpoints == []
+        assert Path(database).read_bytes() == written, "SQLite checkpointed on its own"
+        with write_session(sessions) as session:
+            session.execute(text("INSERT INTO t VALUES (0)"))
+        assert checkpoints == ["free"]
+        with engine.connect() as connection:
+            busy, log, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            assert (busy, copied) == (0, log), "the log was copied whole"
+        assert Path(database).read_bytes() != written
+    finally:
+        engine.dispose()

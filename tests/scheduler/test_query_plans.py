@@ -4,7 +4,7 @@ through `ix_bookings_status`, and grew slower with each booking of the morning).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -29,20 +29,22 @@ def plan(engine: Engine, statement: Any, **params: Any) -> str:
     return "\n".join(str(row[-1]) for row in rows)
 
 
-def test_the_cap_on_open_bookings_reads_only_that_persons_bookings(engine: Engine) -> None:
+def test_the_checks_before_a_booking_read_only_that_persons_bookings(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         # Its planner weighs the indexes by the table's statistics: on a test database's
         # few rows any of them is as good.
         pytest.skip("about SQLite's planner, which has no statistics to go by")
     found = plan(
         engine,
-        queries.OPEN_BOOKINGS,
+        queries.BOOKING_CHECKS,
         email_key="erika@example.org",
         service_id=1,
         now=datetime(2031, 1, 7, 8, tzinfo=UTC),
+        day=date(2031, 1, 7),
     )
 
     assert "ix_bookings_person_open" in found, found
+    assert "SEARCH closure_days USING INDEX" in found, found
 
 
 def test_a_deleted_booking_finds_its_audit_entries_and_callbacks_by_index(engine: Engine) -> None:
