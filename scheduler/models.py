@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     JSON,
@@ -68,6 +68,13 @@ class Team(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     # A deactivated team is offered nowhere; its services must have left it first.
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+# The most a service may ask of an advisor's time (web/schemas.py keeps services within it):
+# no booking blocks more than LONGEST_BOOKING, so a calendar read need not look further back.
+LONGEST_DURATION_MINUTES = 8 * 60
+LONGEST_BUFFER_MINUTES = 24 * 60
+LONGEST_BOOKING = timedelta(minutes=LONGEST_DURATION_MINUTES + LONGEST_BUFFER_MINUTES)
 
 
 class Service(Base):

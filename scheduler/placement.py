@@ -38,7 +38,7 @@ from scheduler.errors import (
     OutsideBookingWindow,
     SlotUnavailable,
 )
-from scheduler.models import Booking, BookingStatus, Service
+from scheduler.models import LONGEST_BOOKING, Booking, BookingStatus, Service
 from scheduler.views import ServiceView
 
 Span = tuple[int, int]  # POSIX seconds, start inclusive, end exclusive
@@ -138,12 +138,16 @@ class Placement:
         params = {
             "service_id": service.id,
             "lo": lo,
+            "earliest": lo - LONGEST_BOOKING,
             "hi": hi,
             "now": now,
             "exclude": exclude_booking or 0,
         }
+        roster = queries.ROSTER
+        if first == last:
+            roster, params["weekday"] = queries.ROSTER_ON_WEEKDAY, first.weekday()
         weekly: dict[int, list[WeeklyInterval]] = {}
-        for staff_id, weekday, start, end in connection.execute(queries.ROSTER, params):
+        for staff_id, weekday, start, end in connection.execute(roster, params):
             intervals = weekly.setdefault(staff_id, [])
             if weekday is not None:
                 intervals.append(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql import ColumnElement, Select
 
 from scheduler.db import epoch
 from scheduler.models import (
@@ -88,14 +89,22 @@ BOOKING_INFO = (
     .outerjoin(Team, Team.id == Service.team_id)
     .where(Booking.id == bindparam("id"))
 )
+
+
+def _roster(*hours: ColumnElement[bool]) -> Select[int, int, str, str]:
+    return (
+        select(Staff.id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end)
+        .join(staff_services, staff_services.c.staff_id == Staff.id)
+        .outerjoin(WeeklyHours, and_(WeeklyHours.staff_id == Staff.id, *hours))
+        .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
+        .order_by(Staff.id)
+    )
+
+
 # The service's advisors, each with its weekly intervals (none: one row of NULLs).
-ROSTER = (
-    select(Staff.id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end)
-    .join(staff_services, staff_services.c.staff_id == Staff.id)
-    .outerjoin(WeeklyHours, WeeklyHours.staff_id == Staff.id)
-    .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
-    .order_by(Staff.id)
-)
+ROSTER = _roster()
+# The same with one weekday's intervals only: a booking's day needs no others.
+ROSTER_ON_WEEKDAY = _roster(WeeklyHours.weekday == bindparam("weekday"))
 # Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for;
 # the advisors' ids are given (from ROSTER): a plain list plans far faster than a subquery.
 BUSY = union_all(
@@ -124,6 +133,9 @@ BUSY = union_all(
         Booking.status.in_(OCCUPYING),
         Booking.start_at < bindparam("hi"),
         Booking.blocked_until > bindparam("lo"),
+        # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor, start)
+        # reads the days asked for, not every booking the advisor ever had before them.
+        Booking.start_at > bindparam("earliest"),
         Booking.id != bindparam("exclude"),
     ),
 )

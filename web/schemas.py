@@ -16,7 +16,13 @@ from pydantic import (
     StringConstraints,
 )
 
-from scheduler.models import BookingStatus, Channel, Role
+from scheduler.models import (
+    LONGEST_BUFFER_MINUTES,
+    LONGEST_DURATION_MINUTES,
+    BookingStatus,
+    Channel,
+    Role,
+)
 from scheduler.requests import NOTES_MAX
 
 Name = Annotated[
@@ -89,9 +95,9 @@ class ServiceOut(BaseModel):
 
 class ServiceIn(BaseModel):
     name: Name
-    duration_minutes: Annotated[Int, Field(ge=5, le=8 * 60)]
+    duration_minutes: Annotated[Int, Field(ge=5, le=LONGEST_DURATION_MINUTES)]
     channels: Annotated[list[Channel], Field(min_length=1)]
-    buffer_minutes: Minutes = 0
+    buffer_minutes: Annotated[Int, Field(ge=0, le=LONGEST_BUFFER_MINUTES)] = 0
     min_notice_minutes: Annotated[Int, Field(ge=0, le=60 * 24 * 30)] = 120
     horizon_days: Annotated[Int, Field(ge=1, le=366)] = 60
     slot_interval_minutes: Annotated[Int, Field(ge=5, le=8 * 60)] | None = None

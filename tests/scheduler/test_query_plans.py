@@ -4,7 +4,7 @@ through `ix_bookings_status`, and grew slower with each booking of the morning).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, text
 
 from scheduler import queries
 from scheduler.callbacks_models import CallbackRequest
-from scheduler.models import AuditEntry
+from scheduler.models import LONGEST_BOOKING, AuditEntry
 
 
 def plan(engine: Engine, statement: Any, **params: Any) -> str:
@@ -53,3 +53,23 @@ def test_a_deleted_booking_finds_its_audit_entries_and_callbacks_by_index(engine
         found = plan(engine, select(model.id).where(model.booking_id == 7))
 
         assert f"ix_{model.__tablename__}_booking_id" in found, found
+
+
+def test_a_calendar_read_looks_back_no_further_than_the_longest_booking(engine: Engine) -> None:
+    """Not every booking an advisor ever had before the days asked for: a year of them would
+    be read for every search and every booking."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("about SQLite's planner, which has no statistics to go by")
+    lo = datetime(2031, 1, 7, tzinfo=UTC)
+    found = plan(
+        engine,
+        queries.BUSY,
+        ids=[1, 2],
+        lo=lo,
+        earliest=lo - LONGEST_BOOKING,
+        hi=lo + timedelta(days=1),
+        now=lo,
+        exclude=0,
+    )
+
+    assert "ix_bookings_advisor_time (advisor_id=? AND start_at>? AND start_at<?)" in found, found

@@ -28,7 +28,15 @@ from scheduler.errors import (
     TooManyOpenBookings,
 )
 from scheduler.idempotency import Idempotency
-from scheduler.models import AuditEntry, Booking, BookingStatus, Role, Staff
+from scheduler.models import (
+    LONGEST_BUFFER_MINUTES,
+    LONGEST_DURATION_MINUTES,
+    AuditEntry,
+    Booking,
+    BookingStatus,
+    Role,
+    Staff,
+)
 from scheduler.requests import BookingRequest
 from scheduler.services import REFERENCE_ALPHABET, new_reference
 
@@ -177,6 +185,23 @@ def test_the_buffer_after_a_booking_blocks_overlapping_slots(container, world):
     assert "10:00" not in slots
     assert "10:30" not in slots
     assert "11:00" in slots
+
+
+def test_the_longest_booking_blocks_the_next_day_from_the_day_before(container, world):
+    """A calendar read looks back only as far as a booking can block (LONGEST_BOOKING): one
+    as long as a service may be, with the longest buffer, still blocks the next day."""
+    service = world.service(
+        duration_minutes=LONGEST_DURATION_MINUTES, buffer_minutes=LONGEST_BUFFER_MINUTES
+    )
+    hours = [HoursSpec(day, time(8), time(16)) for day in (TUESDAY.weekday(), WEDNESDAY.weekday())]
+    world.advisor([service], hours=hours, password=None)
+    assert wall(container.scheduler.slots(service.id, WEDNESDAY, WEDNESDAY)) == ["08:00"]
+
+    book(container, service, local(TUESDAY, 8))  # blocks until Wednesday 16:00
+
+    assert container.scheduler.slots(service.id, WEDNESDAY, WEDNESDAY) == []
+    with pytest.raises(SlotUnavailable):
+        book(container, service, local(WEDNESDAY, 8), email="max@example.org")
 
 
 def test_a_booking_of_one_advisor_leaves_the_slot_to_another(container, world):
