@@ -14,11 +14,10 @@ from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from notifications.messages import CallbackMailContext, CallbackMailKind, MailRenderer
-from notifications.models import OutboxMessage
+from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import (
     BookingLinks,
     Composed,
@@ -64,7 +63,7 @@ class CallbackMailWriter:
             domain=self._domain,
             params={"callback_id": str(callback.id)},
         )
-        session.connection().execute(insert(OutboxMessage), [row])
+        session.connection().execute(NEW_MESSAGES, [row])
         session.info["outbox_written"] = True
 
 

@@ -15,11 +15,10 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from babel import Locale
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from notifications.messages import MailRenderer, _Dates, _tidy_text
-from notifications.models import OutboxMessage
+from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import BookingReader, Composed, MessageComposer, message_row
 from scheduler.addresses import cap_key
 from scheduler.contact_change import EMAIL_CHANGE_LIFETIME, ContactEvent, ContactEventKind
@@ -57,7 +56,7 @@ class ContactMailWriter:
             params=dict(event.params),
             expires_at=expires,
         )
-        session.connection().execute(insert(OutboxMessage), [row])
+        session.connection().execute(NEW_MESSAGES, [row])
         session.info["outbox_written"] = True
 
 

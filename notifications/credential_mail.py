@@ -9,10 +9,9 @@ from html import escape
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from notifications.models import OutboxMessage
+from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import Composed, MessageComposer, message_row
 from scheduler.credentials import ResetRequested
 
@@ -51,7 +50,7 @@ class ResetMailWriter:
             params={"token": event.secret, "expires_at": event.expires_at.isoformat()},
             expires_at=event.expires_at,
         )
-        session.connection().execute(insert(OutboxMessage), [row])
+        session.connection().execute(NEW_MESSAGES, [row])
         session.info["outbox_written"] = True
 
 

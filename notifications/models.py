@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.db import Base, UTCDateTime, utcnow
@@ -50,3 +50,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Messages are written by a Core statement built once: on the booking path the unit of work,
+# and building the statement anew, cost more than the insert.
+NEW_MESSAGES = insert(OutboxMessage)

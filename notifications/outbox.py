@@ -19,13 +19,13 @@ from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from documents.requirements import missing_in
 from notifications.ics import booking_invite, organizer
 from notifications.messages import MailContext, MailRenderer, MessageKind
-from notifications.models import OutboxMessage, OutboxStatus
+from notifications.models import NEW_MESSAGES, OutboxMessage, OutboxStatus
 from scheduler.availability import Slot
 from scheduler.errors import SchedulerError
 from scheduler.events import BookingEvent, BookingEventKind
@@ -103,7 +103,7 @@ class OutboxWriter:
             # One Core statement for all rows (SQLAlchemy sends them as one multi-row INSERT,
             # psycopg in one pipeline): the unit of work costs more than the insert, and
             # nothing in this transaction reads the messages back.
-            session.connection().execute(insert(OutboxMessage), rows)
+            session.connection().execute(NEW_MESSAGES, rows)
             session.info["outbox_written"] = True
 
     @staticmethod

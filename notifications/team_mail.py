@@ -13,11 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from notifications.messages import STAFF_KINDS, MailContext, MailRenderer, MessageKind
-from notifications.models import OutboxMessage
+from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import BookingReader, Composed, MessageComposer, message_row
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import BookingStatus
@@ -51,7 +50,7 @@ class TeamNoticeWriter:
             booking_id=booking.id,
             params={"previous_start": previous} if kind is MessageKind.TEAM_MOVED else None,
         )
-        session.connection().execute(insert(OutboxMessage), [row])
+        session.connection().execute(NEW_MESSAGES, [row])
         session.info["outbox_written"] = True
 
 

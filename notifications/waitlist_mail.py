@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from notifications.messages import MailRenderer, _Dates, _tidy_text
-from notifications.models import OutboxMessage
+from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import Composed, MessageComposer, OutboxConfig, message_row
 from scheduler.views import BookingInfo
 from scheduler.waitlist import EntryInfo, OfferInfo, Waitlist, WaitlistEvent, WaitlistEventKind
@@ -78,7 +77,7 @@ class WaitlistOutboxWriter:
             # An offer mail that could not go out before the offer ran out is worthless.
             expires_at=event.expires_at,
         )
-        session.connection().execute(insert(OutboxMessage), [row])
+        session.connection().execute(NEW_MESSAGES, [row])
         session.info["outbox_written"] = True
 
 
