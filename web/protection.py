@@ -34,13 +34,14 @@ from redis import asyncio as aioredis
 
 from rooms.echo import public_address
 from scheduler.errors import InvalidRequest, SchedulerError
+from web.redis_breaker import Breaker
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ALTCHA_ALGORITHM = "PBKDF2/SHA-256"
 _PREFIX = "sprechstunde:protection:"
-# Seconds a limit waits for Redis before it lets the request pass.
+# Seconds a limit waits for Redis before it counts the request in this process instead.
 REDIS_TIMEOUT = 2.0
 # Commands of one event loop in flight at once: a stalled Redis is not sent a connection for
 # each request waiting on it.
@@ -154,13 +155,15 @@ class AsyncRedis:
 class RedisWindow:
     """The same window, shared by every process that uses this Redis.
 
-    When Redis cannot be reached the request passes: a limit that fails must not close the
-    appointment booking of a whole city; the failure is logged."""
+    When Redis cannot be reached the request is counted in this process instead (a limit that
+    fails must not close the appointment booking of a whole city, nor open it to bots); the
+    failure is logged, and the breaker spares the next requests the wait (web/redis_breaker.py)."""
 
     def __init__(
         self,
         redis: Any,
         aredis: AsyncRedis,
+        breaker: Breaker,
         name: str,
         limit: int,
         window: float,
@@ -172,25 +175,36 @@ class RedisWindow:
         self._clock = clock
         self._script = redis.register_script(_SLIDING_WINDOW_LUA)
         self._aredis = aredis
+        self._breaker = breaker
+        self._local = SlidingWindow(limit, window, clock)
 
     def hit(self, key: str) -> None:
-        try:
-            keys, args = self._call(key)
-            retry = self._script(keys=keys, args=args)
-        except redis.RedisError:
-            self._unreachable()
-        else:
-            self._judge(retry)
+        if self._breaker.should_try():
+            try:
+                keys, args = self._call(key)
+                retry = self._script(keys=keys, args=args)
+            except redis.RedisError:
+                self._unreachable()
+            else:
+                self._breaker.succeeded()
+                self._judge(retry)
+                return
+        self._local.hit(key)
 
     async def ahit(self, key: str) -> None:
-        try:
-            keys, args = self._call(key)
-            async with self._aredis.client() as client:
-                retry = await client.register_script(_SLIDING_WINDOW_LUA)(keys=keys, args=args)
-        except redis.RedisError:
-            self._unreachable()
-        else:
-            self._judge(retry)
+        if self._breaker.should_try():
+            try:
+                keys, args = self._call(key)
+                async with self._aredis.client() as client:
+                    script = client.register_script(_SLIDING_WINDOW_LUA)
+                    retry = await script(keys=keys, args=args)
+            except redis.RedisError:
+                self._unreachable()
+            else:
+                self._breaker.succeeded()
+                self._judge(retry)
+                return
+        self._local.hit(key)
 
     def _call(self, key: str) -> tuple[list[str], list[Any]]:
         """The script's keys and arguments."""
@@ -202,7 +216,8 @@ class RedisWindow:
             raise RateLimited(retry_after=int(float(retry)) + 1)
 
     def _unreachable(self) -> None:
-        log.warning("rate limit %s not applied: Redis is unreachable", self._name)
+        log.warning("rate limit %s counted in this process: Redis is unreachable", self._name)
+        self._breaker.failed()
 
 
 class UsedPayloads:
@@ -228,31 +243,48 @@ class UsedPayloads:
 
 
 class RedisUsedPayloads:
-    def __init__(self, redis: Any, aredis: AsyncRedis, clock: Callable[[], float]) -> None:
+    """Solved challenges seen by any process that uses this Redis; while it cannot be reached,
+    those seen in this process."""
+
+    def __init__(
+        self, redis: Any, aredis: AsyncRedis, breaker: Breaker, clock: Callable[[], float]
+    ) -> None:
         self._redis = redis
         self._aredis = aredis
+        self._breaker = breaker
         self._clock = clock
+        self._local = UsedPayloads(clock)
 
     def first_use(self, key: str, until: float) -> bool:
-        try:
-            return bool(self._redis.set(**self._call(key, until)))
-        except redis.RedisError:
-            return self._unreachable()
+        if self._breaker.should_try():
+            try:
+                first = bool(self._redis.set(**self._call(key, until)))
+            except redis.RedisError:
+                self._unreachable()
+            else:
+                self._breaker.succeeded()
+                return first
+        return self._local.first_use(key, until)
 
     async def afirst_use(self, key: str, until: float) -> bool:
-        try:
-            async with self._aredis.client() as client:
-                return bool(await client.set(**self._call(key, until)))
-        except redis.RedisError:
-            return self._unreachable()
+        if self._breaker.should_try():
+            try:
+                async with self._aredis.client() as client:
+                    first = bool(await client.set(**self._call(key, until)))
+            except redis.RedisError:
+                self._unreachable()
+            else:
+                self._breaker.succeeded()
+                return first
+        return self._local.first_use(key, until)
 
     def _call(self, key: str, until: float) -> dict[str, Any]:
         ttl_ms = max(1, int((until - self._clock()) * 1000))
         return {"name": f"{_PREFIX}altcha:{key}", "value": 1, "nx": True, "px": ttl_ms}
 
-    def _unreachable(self) -> bool:
-        log.warning("ALTCHA replay check not applied: Redis is unreachable")
-        return True
+    def _unreachable(self) -> None:
+        log.warning("ALTCHA replay check made in this process: Redis is unreachable")
+        self._breaker.failed()
 
 
 def _derived_key(secret: str, purpose: str) -> str:
@@ -342,6 +374,8 @@ class Protection:
         self._ipv6_prefix = settings.ipv6_limit_prefix
         self._redis: Any = None
         self._aredis: AsyncRedis | None = None
+        # One for all limits: when Redis hangs, none of them waits for it again at once.
+        self._breaker = Breaker()
         if settings.redis_url:
             self._redis = redis.Redis.from_url(
                 settings.redis_url,
@@ -350,7 +384,7 @@ class Protection:
             )
             self._aredis = AsyncRedis(settings.redis_url)
             used: UsedPayloads | RedisUsedPayloads = RedisUsedPayloads(
-                self._redis, self._aredis, clock
+                self._redis, self._aredis, self._breaker, clock
             )
         else:
             used = UsedPayloads(clock)
@@ -372,7 +406,9 @@ class Protection:
 
     def _window(self, name: str, limit: int, seconds: float, clock: Callable[[], float]) -> Window:
         if self._redis is not None and self._aredis is not None:
-            return RedisWindow(self._redis, self._aredis, name, limit, seconds, clock)
+            return RedisWindow(
+                self._redis, self._aredis, self._breaker, name, limit, seconds, clock
+            )
         return SlidingWindow(limit, seconds, clock)
 
     def exempt(self, address: str) -> bool:
