@@ -390,6 +390,8 @@ class Scheduler:
         email_key = request.email_key
         service = self.placement.service(session, request.service_id, person=email_key)
         day = request.start.astimezone(self.tz).date()
+        # The cap on one person's open bookings: on PostgreSQL `service` took the person's
+        # lock, and this later statement sees what its previous holder committed.
         checks = (
             session.connection()
             .execute(
