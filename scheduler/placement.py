@@ -170,9 +170,17 @@ class Placement:
     def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
         return calendar.closed_days(session, *self._holidays, first, last)
 
-    def closed_on(self, day: date, closure_day: bool) -> bool:
-        """Whether the office is closed on `day`, given whether it is a closure day."""
-        return closure_day or day in calendar.public_holidays(*self._holidays, day.year)
+    def checks(
+        self, session: Session, service_id: int, person: str | None, day: date, now: datetime
+    ) -> tuple[int, bool]:
+        """Before a booking, in one statement: the person's open bookings of the service (for
+        the cap on them) and whether the office is closed on `day`. On PostgreSQL after
+        `service(..., person=...)`: this later statement sees what the person's lock's
+        previous holder committed, so two requests of one person cannot both pass the cap."""
+        params = {"email_key": person, "service_id": service_id, "now": now, "day": day}
+        row = session.connection().execute(queries.BOOKING_CHECKS, params).one()
+        holidays = calendar.public_holidays(*self._holidays, day.year)
+        return int(row[0]), bool(row[1]) or day in holidays
 
     def free_times(
         self,

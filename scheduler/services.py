@@ -390,17 +390,7 @@ class Scheduler:
         email_key = request.email_key
         service = self.placement.service(session, request.service_id, person=email_key)
         day = request.start.astimezone(self.tz).date()
-        # The cap on one person's open bookings: on PostgreSQL `service` took the person's
-        # lock, and this later statement sees what its previous holder committed.
-        checks = (
-            session.connection()
-            .execute(
-                queries.BOOKING_CHECKS,
-                {"email_key": email_key, "service_id": service.id, "now": now, "day": day},
-            )
-            .one()
-        )
-        open_count, closure_day = int(checks[0]), bool(checks[1])
+        open_count, closed = self.placement.checks(session, service.id, email_key, day, now)
         if email_key and open_count >= self.config.max_open_per_email:
             raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
         request.check(service.channels)
@@ -436,7 +426,7 @@ class Scheduler:
             now,
             request.advisor_id,
             None,
-            closed=self.placement.closed_on(day, closure_day),
+            closed=closed,
         )
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)
