@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from tests.browser.axe import violations
 
 
@@ -11,8 +13,8 @@ def test_error_page_is_accessible_in_both_languages(browsing):
     assert page.locator("h1").inner_text() == "Seite nicht gefunden"
     assert violations(page) == []
     page.get_by_role("link", name="English").click()
+    expect(page.locator("h1")).to_have_text("Page not found")
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("h1").inner_text() == "Page not found"
     assert violations(page) == []
 
 

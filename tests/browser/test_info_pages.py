@@ -7,6 +7,7 @@ with its German captions."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import equal_access
 from tests.browser.axe import violations
@@ -32,7 +33,7 @@ _SCROLL_WIDTH = "() => document.documentElement.scrollWidth"
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_page_is_accessible_in_both_languages(browsing, path, viewport):
     page = browsing.page(path, viewport=viewport)
-    assert page.locator("h1").inner_text() == PAGES[path]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES[path]["de"])
     assert violations(page) == []
     assert equal_access.violations(page) == []
     # No sideways scrolling at 320 CSS pixels (WCAG 1.4.10), in German with its long words.
@@ -53,12 +54,12 @@ def test_the_page_is_accessible_in_both_languages(browsing, path, viewport):
 def test_the_start_page_leads_to_the_explanations(browsing):
     page = browsing.page("/")
     page.get_by_role("main").get_by_role("link", name="in Leichter Sprache").click()
-    assert page.locator("h1").inner_text() == PAGES["/leichte-sprache"]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES["/leichte-sprache"]["de"])
     page.goto("/")
     page.get_by_role("main").get_by_role("link", name="in Deutscher Gebärdensprache").click()
-    assert page.locator("h1").inner_text() == PAGES["/gebaerdensprache"]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES["/gebaerdensprache"]["de"])
     page.get_by_role("contentinfo").get_by_role("link", name="Leichte Sprache").click()
-    assert page.locator("h1").inner_text() == PAGES["/leichte-sprache"]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES["/leichte-sprache"]["de"])
 
 
 def test_an_uploaded_sign_language_video_plays_with_german_captions(browsing, demo_logins):
@@ -66,6 +67,7 @@ def test_an_uploaded_sign_language_video_plays_with_german_captions(browsing, de
     _staff_login(admin, demo_logins["admin"].email, demo_logins["admin"].password)
     admin.goto("/staff")
     admin.get_by_role("link", name="Gebärdensprach-Videos").click()
+    admin.wait_for_url("**/staff/medien**")
     assert violations(admin) == []
     assert equal_access.violations(admin) == []
     video = {"name": "erklaerung.webm", "mimeType": "video/webm", "buffer": generated_video()}
@@ -98,9 +100,9 @@ def test_the_footer_leads_to_both_pages(browsing):
     page.get_by_role("contentinfo").get_by_role(
         "link", name=PAGES["/barrierefreiheit"]["de"]
     ).click()
-    assert page.locator("h1").inner_text() == PAGES["/barrierefreiheit"]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES["/barrierefreiheit"]["de"])
     page.get_by_role("contentinfo").get_by_role("link", name=PAGES["/datenschutz"]["de"]).click()
-    assert page.locator("h1").inner_text() == PAGES["/datenschutz"]["de"]
+    expect(page.locator("h1")).to_have_text(PAGES["/datenschutz"]["de"])
 
 
 def test_the_table_of_contents_moves_to_its_section(browsing):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.axe import violations
 from tests.browser.test_staff_pages import keyboard_login
@@ -74,7 +75,7 @@ def test_hotline_finds_a_booking_and_moves_it_with_the_slot_picker(browsing, dem
         assert page.locator("h1").count() == 1
         assert violations(page) == [], path
     page.get_by_role("button", name="Weiter").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert page.locator("#note").get_attribute("aria-invalid") == "true"
     assert violations(page) == []
     page.goto(f"/staff/buchungen?q={reference}&lang=en")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.axe import violations
 from tests.browser.conftest import PHONE
@@ -66,7 +67,7 @@ def test_each_role_logs_in_with_the_keyboard_and_every_page_is_accessible(
     for path in PAGES[role]:
         _check(page, path)
     page.get_by_role("link", name="English").click()
-    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     for path in PAGES[role]:
         _check(page, path)
         assert page.locator("html").get_attribute("lang") == "en"
@@ -78,7 +79,7 @@ def test_a_wrong_password_shows_an_accessible_error_summary_and_logout_works(bro
     page.get_by_label("Passwort").fill("wrong password")
     page.get_by_role("button", name="Anmelden").click()
     summary = page.locator(".error-summary")
-    assert summary.is_visible()
+    expect(summary).to_be_visible()
     assert page.locator("#email").get_attribute("aria-invalid") == "true"
     assert violations(page) == []
     summary.get_by_role("link").click()
@@ -132,6 +133,6 @@ def test_the_agenda_and_the_hours_fit_a_phone(browsing, demo_logins):
     page.locator("#h-0-2-start").fill("09:00")
     page.locator("#h-0-2-end").fill("10:00")
     page.get_by_role("button", name="Sprechzeiten speichern").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert page.locator("#h-0-2-start").get_attribute("aria-invalid") == "true"
     assert violations(page) == []

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import axe, equal_access
 from tests.browser.conftest import DESKTOP, PHONE
@@ -74,8 +75,8 @@ def test_totp_enrolment_and_login(browsing, site, demo_logins):
     enrolled_step = _step()
     page.get_by_label("Code, den die App jetzt zeigt").fill(totp.at(enrolled_step * 30))
     page.get_by_role("button", name="Zweiten Faktor bestätigen").click()
-    codes = page.locator("#recovery-codes li")
-    assert codes.count() == 10
+    # The click only starts the navigation: wait for the page that shows the codes.
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
     _accessible(page)
 
     page.get_by_role("button", name="Abmelden").click()
@@ -85,8 +86,9 @@ def test_totp_enrolment_and_login(browsing, site, demo_logins):
     _accessible(page)
     page.get_by_label("Code", exact=True).fill("000000")
     page.get_by_role("button", name="Anmelden").click()
-    error = page.locator("#code-error")
-    assert error.inner_text() == "Der Code ist falsch oder wurde schon benutzt."
+    expect(page.locator("#code-error")).to_have_text(
+        "Der Code ist falsch oder wurde schon benutzt."
+    )
     _accessible(page)
     # The enrolment's code is spent: the next step's code is within the window of ±1 step.
     page.get_by_label("Code", exact=True).fill(totp.at(max(enrolled_step + 1, _step()) * 30))
@@ -106,7 +108,7 @@ def test_totp_enrolment_and_login(browsing, site, demo_logins):
         _accessible(admin)
     admin.goto(f"/staff/admin/sitzungen/{staff_id}")
     admin.get_by_role("button", name="Zweiten Faktor entfernen").click()
-    assert "Der zweite Faktor wurde entfernt" in admin.locator("main").inner_text()
+    expect(admin.locator("main")).to_contain_text("Der zweite Faktor wurde entfernt")
 
 
 def test_password_pages_are_accessible(browsing):
