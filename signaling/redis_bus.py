@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 
 from signaling.bus import Admission, AdmissionResult, Deliver, Member, Presence, Seating
 from signaling.events import Event, InvalidEvent, decode, encode
+from signaling.redis_publisher import Publisher
 
 log = logging.getLogger("sprechstunde.signaling.bus")
 
@@ -236,6 +237,7 @@ class RedisBus:
             retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._listener.pubsub()
+        self._publisher = Publisher(self._redis)
         self._reader: asyncio.Task[None] | None = None
         self._recover: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._recovering: set[asyncio.Task[None]] = set()
@@ -269,6 +271,7 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
         self._deliveries.clear()
+        await self._publisher.close()
         await self._pubsub.aclose()
         await self._listener.aclose()
         await self._redis.aclose()
@@ -316,7 +319,7 @@ class RedisBus:
             log.warning("Redis bus could not unsubscribe from %s: %s", channel, exc)
 
     async def publish(self, room: str, event: Event) -> None:
-        await self._redis.publish(self._key(room, "events"), encode(event))
+        await self._publisher.publish(self._key(room, "events"), encode(event))
 
     async def _listen(self) -> None:
         failures = 0
