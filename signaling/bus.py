@@ -111,8 +111,12 @@ class Bus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def subscribe(self, room: str, deliver: Deliver) -> None:
-        """Deliver every event published to `room` (by any process) to `deliver`."""
+    async def subscribe(
+        self, room: str, deliver: Deliver, members: frozenset[str] = frozenset()
+    ) -> None:
+        """Deliver the events published to `room` (by any process) to `deliver`; a `Relayed`
+        one for none of `members` (the participants connected here) may be left out. Called
+        again whenever those change; the last call counts."""
 
     async def unsubscribe(self, room: str) -> None: ...
 
@@ -178,7 +182,9 @@ class InMemoryBus:
     async def close(self) -> None:
         self._subscribers.clear()
 
-    async def subscribe(self, room: str, deliver: Deliver) -> None:
+    async def subscribe(
+        self, room: str, deliver: Deliver, members: frozenset[str] = frozenset()
+    ) -> None:
         self._subscribers[room] = deliver
 
     async def unsubscribe(self, room: str) -> None:

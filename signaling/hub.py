@@ -166,7 +166,8 @@ class Hub:
         self._rooms: dict[str, Room] = {}
         self._conns: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._subscribed: set[str] = set()
+        # room -> the participants whose relays this process receives
+        self._subscribed: dict[str, frozenset[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._subscription_lock = asyncio.Lock()
 
@@ -330,8 +331,9 @@ class Hub:
         seat = peer.seat
         self._conns.pop(seat.conn, None)
         room = self._rooms.get(seat.room)
-        if room is not None and room.vacate(seat) and room.empty:
-            del self._rooms[seat.room]
+        if room is not None and room.vacate(seat):
+            if room.empty:
+                del self._rooms[seat.room]
             self._spawn(self._sync_subscription(seat.room))
         self._changed()
         with contextlib.suppress(Exception):
@@ -427,17 +429,21 @@ class Hub:
     # -- the rooms' channels ---------------------------------------------------------------
 
     async def _sync_subscription(self, room: str) -> None:
-        """Subscribed to a room's events exactly while it has local connections. One lock,
-        so a late unsubscribe can never overtake the subscribe of a new connection, and no
-        connection goes on before the subscription is in place."""
+        """Subscribed to a room's events exactly while it has local connections, and to the
+        relays for exactly the participants connected here. One lock, so a late unsubscribe
+        can never overtake the subscribe of a new connection, and no connection goes on
+        before the subscription is in place."""
         async with self._subscription_lock:
-            wanted = room in self._rooms
-            if wanted and room not in self._subscribed:
-                await self.bus.subscribe(room, lambda event: self._deliver(room, event))
-                self._subscribed.add(room)
-            elif not wanted and room in self._subscribed:
-                self._subscribed.discard(room)
+            local = self._rooms.get(room)
+            wanted = frozenset(seat.id for seat in local.all_seats()) if local else None
+            if wanted == self._subscribed.get(room):
+                return
+            if wanted is None:
+                del self._subscribed[room]
                 await self.bus.unsubscribe(room)
+            else:
+                await self.bus.subscribe(room, lambda event: self._deliver(room, event), wanted)
+                self._subscribed[room] = wanted
 
     def _deliver(self, room: str, event: Event) -> None:
         local = self._rooms.get(room)

@@ -9,7 +9,9 @@ Per room, under the prefix (`sprechstunde:room:<room>:…`):
   the last member;
 - `revoked`: a sorted set, ticket id -> wall-clock time until which it is refused;
 - `events`: the publish/subscribe channel, one event of `signaling.events` per message, as its
-  tagged JSON; whatever else arrives there is logged and dropped.
+  tagged JSON; whatever else arrives there is logged and dropped;
+- `to:<member id>`: the channel of the events relayed to that participant (`Relayed`), to
+  which only the process where it is connected listens.
 
 Every write refreshes a day's expiry on the keys it touches, so a room whose processes crashed
 leaves nothing behind for good. The changes that read before they write (join, leave, admit,
@@ -19,7 +21,8 @@ number: `seen` stays exact to a tenth of a millisecond, which staleness measured
 does not notice.
 
 Each process has one subscription connection and one reader task that hands the events of
-each subscribed room to that room's callback.
+each subscribed room to that room's callback, and one connection that its publishes share
+(`signaling.redis_publisher`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from signaling.bus import Admission, AdmissionResult, Deliver, Member, Presence, Seating
-from signaling.events import Event, InvalidEvent, decode, encode
+from signaling.events import Event, InvalidEvent, Relayed, decode, encode
 from signaling.redis_publisher import Publisher
 
 log = logging.getLogger("sprechstunde.signaling.bus")
@@ -242,6 +245,8 @@ class RedisBus:
         self._recover: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._recovering: set[asyncio.Task[None]] = set()
         self._deliveries: dict[str, Deliver] = {}
+        # The channels of each subscribed room: its events, and the relays for its members here.
+        self._channels: dict[str, set[str]] = {}
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         # Commands on the subscription connection go out one at a time.
         self._commands = asyncio.Lock()
@@ -271,6 +276,7 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
         self._deliveries.clear()
+        self._channels.clear()
         await self._publisher.close()
         await self._pubsub.aclose()
         await self._listener.aclose()
@@ -278,48 +284,71 @@ class RedisBus:
 
     # -- events ----------------------------------------------------------------------------
 
-    async def subscribe(self, room: str, deliver: Deliver) -> None:
+    async def subscribe(
+        self, room: str, deliver: Deliver, members: frozenset[str] = frozenset()
+    ) -> None:
         if self._reader is None:
             raise RuntimeError("RedisBus.start() must come before subscribe()")
-        channel = self._key(room, "events")
-        known = channel in self._deliveries
-        self._deliveries[channel] = deliver
-        pending = self._confirmations.get(channel)
-        if pending is not None:
-            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
-                await asyncio.shield(pending)
-            return
-        if known:
-            return
-        confirmed = asyncio.get_running_loop().create_future()
-        self._confirmations[channel] = confirmed
-        try:
-            async with self._commands:
-                await self._pubsub.subscribe(channel)
-            # Redis forwards a channel only from the moment it has run SUBSCRIBE; returning
-            # before its confirmation would lose events published right afterwards.
-            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
-                await asyncio.shield(confirmed)
-        except BaseException:
-            if self._deliveries.get(channel) is deliver:
-                del self._deliveries[channel]
-            raise
-        finally:
-            del self._confirmations[channel]
+        channels = {self._key(room, "events"), *(self._inbox(room, m) for m in members)}
+        dropped = self._channels.get(room, set()) - channels
+        self._channels[room] = channels
+        await self._listen_to(sorted(channels), deliver)
+        await self._stop_listening(dropped)
 
     async def unsubscribe(self, room: str) -> None:
-        channel = self._key(room, "events")
-        if self._deliveries.pop(channel, None) is None:
+        await self._stop_listening(self._channels.pop(room, set()))
+
+    async def publish(self, room: str, event: Event) -> None:
+        data = encode(event)
+        # A relay goes to the process of its recipient only: on the room's channel every
+        # process in the room, the sender's own included, would read and drop it. If nobody
+        # listens there (the recipient left, or is on a process of a version before these
+        # channels, during an upgrade), it goes on the room's channel after all.
+        if isinstance(event, Relayed) and await self._publisher.publish(
+            self._inbox(room, event.to), data
+        ):
+            return
+        await self._publisher.publish(self._key(room, "events"), data)
+
+    def _inbox(self, room: str, member_id: str) -> str:
+        return f"{self._key(room, 'to')}:{member_id}"
+
+    async def _listen_to(self, channels: list[str], deliver: Deliver) -> None:
+        """Deliver what arrives on `channels`, from the moment Redis forwards it: returning
+        before its confirmation would lose events published right afterwards."""
+        loop = asyncio.get_running_loop()
+        new = [c for c in channels if c not in self._deliveries and c not in self._confirmations]
+        waits = [self._confirmations[c] for c in channels if c in self._confirmations]
+        confirmed = {c: loop.create_future() for c in new}
+        self._confirmations.update(confirmed)
+        for channel in channels:
+            self._deliveries[channel] = deliver
+        try:
+            if new:
+                async with self._commands:
+                    await self._pubsub.subscribe(*new)
+            if confirmed or waits:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                    await asyncio.shield(asyncio.gather(*confirmed.values(), *waits))
+        except BaseException:
+            for channel in new:
+                if self._deliveries.get(channel) is deliver:
+                    del self._deliveries[channel]
+            raise
+        finally:
+            for channel in confirmed:
+                del self._confirmations[channel]
+
+    async def _stop_listening(self, channels: set[str]) -> None:
+        gone = [c for c in sorted(channels) if self._deliveries.pop(c, None) is not None]
+        if not gone:
             return
         try:
             async with self._commands:
-                await self._pubsub.unsubscribe(channel)
+                await self._pubsub.unsubscribe(*gone)
         except RedisError as exc:
-            # Nothing is delivered for it any more; at worst Redis sends what is then ignored.
-            log.warning("Redis bus could not unsubscribe from %s: %s", channel, exc)
-
-    async def publish(self, room: str, event: Event) -> None:
-        await self._publisher.publish(self._key(room, "events"), encode(event))
+            # Nothing is delivered for them any more; at worst Redis sends what is then ignored.
+            log.warning("Redis bus could not unsubscribe from %s: %s", ", ".join(gone), exc)
 
     async def _listen(self) -> None:
         failures = 0

@@ -33,23 +33,24 @@ class ConnectionBroke(Exception):
 class Publisher:
     def __init__(self, client: Redis) -> None:
         self._client = client
-        self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._pending: deque[asyncio.Future[None]] = deque()
+        self._outgoing: list[tuple[str, bytes, asyncio.Future[int]]] = []
+        self._pending: deque[asyncio.Future[int]] = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._conn: AbstractConnection | None = None
 
-    async def publish(self, channel: str, data: bytes) -> None:
-        answered = asyncio.get_running_loop().create_future()
+    async def publish(self, channel: str, data: bytes) -> int:
+        """Publish `data` on `channel`; how many subscriptions Redis handed it to."""
+        answered: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._outgoing.append((channel, data, answered))
         self._wake.set()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write(), name="redis-publisher")
         try:
-            await answered
+            return await answered
         except ConnectionBroke:
-            await self._client.publish(channel, data)
+            return int(await self._client.publish(channel, data))
 
     async def close(self) -> None:
         for task in (self._writer, self._reader):
@@ -63,6 +64,9 @@ class Publisher:
     async def _write(self) -> None:
         while True:
             await self._wake.wait()
+            # One turn of the loop: the publishes of the other connections' messages read in
+            # the same turn go out in the same write, one system call for all of them.
+            await asyncio.sleep(0)
             self._wake.clear()
             batch, self._outgoing = self._outgoing, []
             try:
@@ -91,10 +95,10 @@ class Publisher:
     async def _read(self, conn: AbstractConnection) -> None:
         while True:
             try:
-                await conn.read_response()
+                receivers = await conn.read_response()
                 error = None
             except ResponseError as exc:
-                error = exc
+                receivers, error = 0, exc
             except Exception as exc:
                 if self._conn is conn:
                     self._reader = None
@@ -104,7 +108,7 @@ class Publisher:
             if answered.done():
                 continue  # its publisher was cancelled
             if error is None:
-                answered.set_result(None)
+                answered.set_result(int(receivers))
             else:
                 answered.set_exception(error)
 

@@ -27,7 +27,7 @@ from signaling.bus import (
     Presence,
     Seating,
 )
-from signaling.events import Admitted, Broadcast, Ended, Event, Joined
+from signaling.events import Admitted, Broadcast, Ended, Event, Joined, Relayed
 from signaling.redis_bus import KEY_TTL, RedisBus
 
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
@@ -502,7 +502,49 @@ async def test_subscribe_after_unsubscribe_delivers_again(bus: Bus) -> None:
     assert events == [Admitted("1", "c", "k")]
 
 
+async def test_a_relay_reaches_the_subscriber_with_its_recipient(bus: Bus) -> None:
+    events: list[Event] = []
+    await bus.subscribe(ROOM, events.append, frozenset({"a"}))
+    await bus.publish(ROOM, Relayed("a", {"type": "ice", "from": "b"}))
+    await arrive(events, 1)
+    assert events == [Relayed("a", {"type": "ice", "from": "b"})]
+
+
 # -- Redis: several processes ------------------------------------------------------------
+
+
+@redis_only
+async def test_a_relay_goes_to_the_recipients_process_only(
+    pair: tuple[RedisBus, RedisBus],
+) -> None:
+    # The host is on the first process, the guest on the second; both are in the room.
+    first, second = pair
+    at_first: list[Event] = []
+    at_second: list[Event] = []
+    await first.subscribe(ROOM, at_first.append, frozenset({"host"}))
+    await second.subscribe(ROOM, at_second.append, frozenset({"guest"}))
+    await second.publish(ROOM, Relayed("host", {"type": "ice", "from": "guest"}))
+    await second.publish(ROOM, Broadcast({"type": "chat", "text": "hallo"}))
+    await arrive(at_second, 1)
+    await arrive(at_first, 2)
+    assert at_first == [
+        Relayed("host", {"type": "ice", "from": "guest"}),
+        Broadcast({"type": "chat", "text": "hallo"}),
+    ]
+    assert at_second == [Broadcast({"type": "chat", "text": "hallo"})]  # not its own relay
+
+
+@redis_only
+async def test_a_relay_nobody_listens_for_goes_on_the_rooms_channel(
+    pair: tuple[RedisBus, RedisBus],
+) -> None:
+    # As a process of the version before relay channels listens, during an upgrade.
+    first, second = pair
+    at_first: list[Event] = []
+    await first.subscribe(ROOM, at_first.append)
+    await second.publish(ROOM, Relayed("host", {"type": "ice", "from": "guest"}))
+    await arrive(at_first, 1)
+    assert at_first == [Relayed("host", {"type": "ice", "from": "guest"})]
 
 
 @redis_only
