@@ -21,8 +21,7 @@ number: `seen` stays exact to a tenth of a millisecond, which staleness measured
 does not notice.
 
 Each process has one subscription connection and one reader task that hands the events of
-each subscribed room to that room's callback, and one connection that its publishes share
-(`signaling.redis_publisher`).
+each subscribed room to that room's callback.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ from redis.exceptions import RedisError
 
 from signaling.bus import Admission, AdmissionResult, Deliver, Member, Presence, Seating
 from signaling.events import Event, InvalidEvent, Relayed, decode, encode
-from signaling.redis_publisher import Publisher
 
 log = logging.getLogger("sprechstunde.signaling.bus")
 
@@ -240,7 +238,6 @@ class RedisBus:
             retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._listener.pubsub()
-        self._publisher = Publisher(self._redis)
         self._reader: asyncio.Task[None] | None = None
         self._recover: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._recovering: set[asyncio.Task[None]] = set()
@@ -277,7 +274,6 @@ class RedisBus:
                 await reader
         self._deliveries.clear()
         self._channels.clear()
-        await self._publisher.close()
         await self._pubsub.aclose()
         await self._listener.aclose()
         await self._redis.aclose()
@@ -304,11 +300,11 @@ class RedisBus:
         # process in the room, the sender's own included, would read and drop it. If nobody
         # listens there (the recipient left, or is on a process of a version before these
         # channels, during an upgrade), it goes on the room's channel after all.
-        if isinstance(event, Relayed) and await self._publisher.publish(
+        if isinstance(event, Relayed) and await self._redis.publish(
             self._inbox(room, event.to), data
         ):
             return
-        await self._publisher.publish(self._key(room, "events"), data)
+        await self._redis.publish(self._key(room, "events"), data)
 
     def _inbox(self, room: str, member_id: str) -> str:
         return f"{self._key(room, 'to')}:{member_id}"
