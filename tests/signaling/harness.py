@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import json
 import secrets
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from starlette.websockets import WebSocketDisconnect
 from rooms.access import Pass, RoomRole
 from rooms.errors import RoomClosed, TicketInvalid
 from signaling.hub import Hub
+from signaling.redis_bus import RedisBus
 from tests.conftest import REDIS_URL
 
 WAIT = 3.0  # seconds: every wait for the server is bounded
@@ -208,3 +211,19 @@ async def finish(*clients: Client) -> None:
         client.wire.inbox.put_nowait(None)
     async with asyncio.timeout(WAIT):
         await asyncio.gather(*(client.task for client in clients))
+
+
+@contextlib.asynccontextmanager
+async def two_processes(gate: FakeGate) -> AsyncIterator[tuple[Hub, Hub, str]]:
+    """Two hubs on one Redis, as two server processes, and the key prefix of theirs alone."""
+    assert REDIS_URL
+    prefix = f"test-{uuid.uuid4().hex}"
+    first = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
+    second = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
+    await first.start()
+    await second.start()
+    try:
+        yield first, second, prefix
+    finally:
+        await first.stop()
+        await second.stop()

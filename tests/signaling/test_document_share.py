@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 
 import pytest
 
@@ -19,8 +18,7 @@ from signaling.core import Core, HubConfig
 from signaling.effects import Publish, Send, Share
 from signaling.events import Broadcast
 from signaling.hub import Hub
-from signaling.redis_bus import RedisBus
-from tests.signaling.harness import Client, FakeGate, finish, meeting
+from tests.signaling.harness import Client, FakeGate, finish, meeting, two_processes
 from tests.signaling.test_protocol import EXTRA, HOST, ICE, NOW, WAITING, WALL, member, room, seat
 
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
@@ -208,14 +206,8 @@ async def test_the_others_see_the_step_the_sender_does_not_and_a_reconnect_is_in
 @pytest.mark.anyio
 @pytest.mark.skipif(not REDIS_URL, reason="needs SPRECHSTUNDE_TEST_REDIS_URL")
 async def test_across_two_processes_through_redis():
-    assert REDIS_URL
-    prefix = f"test-{uuid.uuid4().hex}"
     gate = FakeGate()
-    first = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
-    second = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
-    await first.start()
-    await second.start()
-    try:
+    async with two_processes(gate) as (first, second, _):
         host = Client(first, gate.issue("room-a", "staff-1", RoomRole.HOST))
         assert (await host.receive())["type"] == "welcome"
         host.send(json.loads(doc("open", page=1)))
@@ -238,6 +230,3 @@ async def test_across_two_processes_through_redis():
             "page": 6,
         }
         await finish(host, colleague)
-    finally:
-        await first.stop()
-        await second.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +14,7 @@ from redis.asyncio import Redis
 
 from rooms.access import RoomRole
 from signaling.hub import Hub
-from signaling.redis_bus import RedisBus
-from tests.signaling.harness import WAIT, Client, FakeGate, finish
+from tests.signaling.harness import WAIT, Client, FakeGate, finish, two_processes
 
 REDIS_URL = os.environ.get("SPRECHSTUNDE_TEST_REDIS_URL")
 
@@ -34,17 +32,11 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def hubs() -> AsyncIterator[tuple[Hub, Hub, FakeGate, Redis, str]]:
     assert REDIS_URL
-    prefix = f"test-{uuid.uuid4().hex}"
     gate = FakeGate()
-    first = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
-    second = Hub(RedisBus(REDIS_URL, prefix=prefix), gate)
-    await first.start()
-    await second.start()
-    redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    yield first, second, gate, redis, f"{prefix}:room:room-a"
-    await redis.aclose()
-    await first.stop()
-    await second.stop()
+    async with two_processes(gate) as (first, second, prefix):
+        redis = Redis.from_url(REDIS_URL, decode_responses=True)
+        yield first, second, gate, redis, f"{prefix}:room:room-a"
+        await redis.aclose()
 
 
 async def _listeners(redis: Redis, room: str, *names: str) -> dict[str, int]:
