@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -202,7 +202,40 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False, info={_AFTER_COMMIT: {}})
+
+
+# Where a factory keeps what to call after a commit, handed to each of its sessions' `info`.
+_AFTER_COMMIT = "after_commit"
+
+
+def call_after_commit(
+    factory: sessionmaker[Session], flag: str, callback: Callable[[], None]
+) -> None:
+    """Call `callback` after the commit of each session of `factory` that has set
+    `session.info[flag]` (a rollback drops the flag).
+
+    The factory keeps the callback, not a listener: SQLAlchemy keeps a factory's listeners for
+    as long as the process lives, in a registry weakly keyed by the factory's session class,
+    and a listener holding the callback (an app's worker, its container, the factory) would
+    keep that class and everything with it alive for ever: in a test run, thousands of apps.
+    """
+    hooks: dict[str, Callable[[], None]] = factory.kw["info"][_AFTER_COMMIT]
+    if not hooks:
+        event.listen(factory, "after_commit", _committed)
+        event.listen(factory, "after_rollback", _rolled_back)
+    hooks[flag] = callback
+
+
+def _committed(session: Session) -> None:
+    for flag, callback in session.info[_AFTER_COMMIT].items():
+        if session.info.pop(flag, False):
+            callback()
+
+
+def _rolled_back(session: Session) -> None:
+    for flag in session.info[_AFTER_COMMIT]:
+        session.info.pop(flag, None)
 
 
 def forget_freed(factory: sessionmaker[Session]) -> None:

@@ -39,7 +39,7 @@ from scheduler.catalogue import Catalogue
 from scheduler.catalogue_edit import CatalogueEdit
 from scheduler.contact_change import ContactChange
 from scheduler.credentials import Credentials
-from scheduler.db import make_sessionmaker, utcnow
+from scheduler.db import call_after_commit, make_sessionmaker, utcnow
 from scheduler.desk import Desk
 from scheduler.displacement import Displacement
 from scheduler.events import BookingEvent, BookingEventKind
@@ -299,15 +299,7 @@ def _room_config(settings: Settings) -> RoomConfig:
 
 def _wake_after_commit(sessions: sessionmaker[Session], worker: OutboxWorker) -> None:
     """Wake the worker as soon as a transaction that wrote messages has committed."""
-
-    @event.listens_for(sessions, "after_commit")
-    def _committed(session: Session) -> None:
-        if session.info.pop("outbox_written", False):
-            worker.wake()
-
-    @event.listens_for(sessions, "after_rollback")
-    def _rolled_back(session: Session) -> None:
-        session.info.pop("outbox_written", None)
+    call_after_commit(sessions, "outbox_written", worker.wake)
 
 
 def _nudge_offers(
@@ -322,19 +314,13 @@ def _nudge_offers(
             session.info[NUDGE] = True
 
     scheduler.events.subscribe(freed)
+    event.listen(sessions, "after_flush", _flag_freed_hours)
+    call_after_commit(sessions, NUDGE, worker.wake)
 
-    @event.listens_for(sessions, "after_flush")
-    def _flushed(session: Session, _context: object) -> None:
-        if any(isinstance(row, WeeklyHours) for row in session.new) or any(
-            isinstance(row, Absence) for row in session.deleted
-        ):
-            session.info[NUDGE] = True
 
-    @event.listens_for(sessions, "after_commit")
-    def _committed(session: Session) -> None:
-        if session.info.pop(NUDGE, False):
-            worker.wake()
-
-    @event.listens_for(sessions, "after_rollback")
-    def _rolled_back(session: Session) -> None:
-        session.info.pop(NUDGE, None)
+def _flag_freed_hours(session: Session, _context: object) -> None:
+    """Module-level, holding nothing: see `call_after_commit` for why."""
+    if any(isinstance(row, WeeklyHours) for row in session.new) or any(
+        isinstance(row, Absence) for row in session.deleted
+    ):
+        session.info[NUDGE] = True

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from notifications.delivery import DeliveryPolicy, Outbox, OutboxWorker, SmtpTransport
 from notifications.messages import MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
-from scheduler.db import make_engine, make_sessionmaker
+from scheduler.db import call_after_commit, make_engine, make_sessionmaker
 from scheduler.models import Service
 from tests.conftest import Clock, World, booking_body
 from tests.notifications.conftest import (
@@ -491,4 +491,4 @@ def test_worker_gives_way_to_requests_being_answered_but_not_for_longer_than_its
 
 def _wake_on_commit(container: Container, worker: OutboxWorker) -> None:
     """Route the commits' wake-ups to `worker` instead of the container's own."""
-    container.worker.wake = worker.wake  # type: ignore[method-assign]
+    call_after_commit(container.sessions, "outbox_written", worker.wake)

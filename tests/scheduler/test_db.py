@@ -3,9 +3,11 @@ exclusion constraint), and `UTCDateTime` stores aware UTC times only."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
+import weakref
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -16,7 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from scheduler import db
-from scheduler.db import make_engine, make_sessionmaker, write_session
+from scheduler.db import call_after_commit, make_engine, make_sessionmaker, write_session
 from scheduler.models import Absence, Booking, BookingStatus, Role, Service, Staff
 
 NINE = datetime(2031, 1, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in Berlin
@@ -308,5 +310,43 @@ def test_sqlite_log_is_checkpointed_every_so_many_writes_after_the_lock_is_relea
             busy, log, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
             assert (busy, copied) == (0, log), "the log was copied whole"
         assert Path(database).read_bytes() != written
+    finally:
+        engine.dispose()
+
+
+def test_a_factorys_session_listeners_hear_its_own_sessions_only_and_go_with_it(tmp_path):
+    """Each app wakes its workers after a commit that gave them work (`call_after_commit`):
+    only after a commit of its own sessions that says so, not after a rollback, and without
+    keeping the app alive once it is gone (a test run builds thousands)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'two.db'}")
+    mine, other = make_sessionmaker(engine), make_sessionmaker(engine)
+    heard: list[str] = []
+    call_after_commit(mine, "wrote", lambda: heard.append("commit"))
+
+    try:
+        with write_session(other) as session:
+            session.info["wrote"] = True
+        with write_session(mine) as session:
+            session.execute(text("SELECT 1"))
+        assert heard == []
+
+        def write_then_fail(sessions) -> None:
+            with write_session(sessions) as session:
+                session.info["wrote"] = True
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            write_then_fail(mine)
+        with write_session(mine) as session:
+            session.execute(text("SELECT 1"))
+        assert heard == []
+        with write_session(mine) as session:
+            session.info["wrote"] = True
+        assert heard == ["commit"]
+
+        gone = weakref.ref(mine)
+        del mine
+        gc.collect()
+        assert gone() is None
     finally:
         engine.dispose()
