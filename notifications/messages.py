@@ -24,7 +24,7 @@ from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from notifications.template_cache import TemplateCache
-from scheduler.i18n import load_translations
+from scheduler.i18n import load_catalogue
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -175,7 +175,7 @@ class MailRenderer:
 
     def __init__(self, locale_dir: Path = LOCALE_DIR, template_dir: Path = TEMPLATE_DIR) -> None:
         self._translations = {
-            po.parent.parent.name: load_translations(po)
+            po.parent.parent.name: load_catalogue([po])
             for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po"))
         }
         if DEFAULT_LANGUAGE not in self._translations:

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,8 +28,6 @@ from scheduler.models import LoginFailure, Role, Staff, StaffSession
 from scheduler.tokens import Audience, TokenService
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 based) defaults
-# Verified when the e-mail is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's score 3: "safely unguessable", moderate protection even against an offline attack.
@@ -69,9 +68,17 @@ def hash_password(password: str, user_inputs: Sequence[str] = ()) -> str:
     return _hasher.hash(password)
 
 
+@lru_cache(maxsize=4)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified when the e-mail is unknown, so a wrong address costs as long as a wrong
+    password. Made on first use, not on import: a tenth of a second for every command."""
+    return hasher.hash("not a password of anyone")
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        hashed = password_hash or _dummy_hash(_hasher)
+        return _hasher.verify(hashed, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -3,25 +3,27 @@ SPRECHSTUNDE_TEST_DATABASE_URL is set), a settable clock, the app, and data buil
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
+from zxcvbn import zxcvbn
 
 from scheduler import accounts
 from scheduler.accounts import StaffIdentity
 from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
-from scheduler.db import Base, write_session
+from scheduler.db import Base, read_session, write_session
 from scheduler.models import Role, Service, Staff
 from web.app import create_app
 from web.container import Container
@@ -92,15 +94,25 @@ def _emptying(connection: Connection) -> str:
 _EMPTYING: str | None = None
 
 
+@pytest.fixture(scope="session")
+def _emptier(database_template: str) -> Iterator[Engine | None]:
+    """One connection that empties the PostgreSQL database before each test: a new one would
+    cost PostgreSQL a new backend process each time."""
+    if not POSTGRES_URL:
+        yield None
+        return
+    engine = engine_for(POSTGRES_URL)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+def database_url(database_template: str, _emptier: Engine | None, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database for one test."""
-    if POSTGRES_URL:
-        engine = engine_for(POSTGRES_URL)
-        with engine.begin() as connection:
+    if _emptier is not None:
+        with _emptier.begin() as connection:
             connection.exec_driver_sql(_emptying(connection))
-        engine.dispose()
-        yield POSTGRES_URL
+        yield database_template
         return
     path = tmp_path / "test.db"
     shutil.copyfile(database_template, path)
@@ -121,16 +133,15 @@ def workers_redis_url() -> str:
     return url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="session")
+def _base_settings() -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="test",
-        database_url=database_url,
+        database_url="sqlite://",  # each test's own, below
         base_url="http://testserver",
         secret_key="test-secret-key-that-is-long-enough-0123",
         redis_url=REDIS_URL,
-        document_dir=tmp_path / "documents",
         # Tests deliver the outbox themselves (`container.outbox.deliver_due()`), or start
         # the worker where the worker is what they test.
         embedded_worker=False,
@@ -141,6 +152,15 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         slot_searches_per_minute=1_000_000,
         bookings_per_hour=1_000_000,
         unverified_bookings_per_hour=1_000_000,
+    )
+
+
+@pytest.fixture
+def settings(_base_settings: Settings, database_url: str, tmp_path: Path) -> Settings:
+    """The suite's settings on this test's database; copied, not built anew: building settings
+    reads the whole environment, a few milliseconds for each of thousands of tests."""
+    return _base_settings.model_copy(
+        update={"database_url": database_url, "document_dir": tmp_path / "documents"}
     )
 
 
@@ -156,6 +176,18 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+    monkeypatch.setattr(accounts, "zxcvbn", _remembered_estimate)
+
+
+@functools.lru_cache(maxsize=256)
+def _estimate(password: str, user_inputs: tuple[str, ...]) -> dict[str, Any]:
+    return zxcvbn(password, user_inputs=list(user_inputs))
+
+
+def _remembered_estimate(password: str, user_inputs: list[str]) -> dict[str, Any]:
+    """zxcvbn's estimate, once per password and user: the suite sets the same few passwords
+    thousands of times, at a few milliseconds each."""
+    return _estimate(password, tuple(user_inputs))
 
 
 @pytest.fixture
@@ -224,7 +256,8 @@ class World:
         role: Role = Role.ADVISOR,
         password: str | None = PASSWORD,
     ) -> Staff:
-        count = len(self.container.catalogue.advisors(self.admin))
+        with read_session(self.container.sessions) as session:
+            count = session.scalar(select(func.count()).select_from(Staff))
         staff, _ = self.container.catalogue.create_advisor(
             self.admin,
             AdvisorSpec(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 
-from scheduler.i18n import load_translations
+from scheduler.i18n import load_catalogue
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LANGUAGE = "de"
@@ -25,10 +25,7 @@ class Catalogues:
             files = sorted(folder.glob("*.po"))
             if not files:
                 continue
-            first, *rest = (load_translations(po) for po in files)
-            for more in rest:
-                first.add_fallback(more)
-            self._translations[folder.parent.name] = first
+            self._translations[folder.parent.name] = load_catalogue(files)
 
     @property
     def languages(self) -> list[str]:

@@ -60,9 +60,12 @@ def test_passwords_are_hashed_with_argon2id():
     assert not verify_password(hashed, "another long password")
 
 
-def test_production_hashes_use_argon2id_with_64_mib_and_three_passes():
-    """The suite swaps in a cheap hasher (conftest); the module's own parameters are these."""
-    assert accounts._DUMMY_HASH.startswith("$argon2id$v=19$m=65536,t=3,")
+def test_production_hashes_use_argon2id_with_64_mib_and_three_passes(monkeypatch):
+    """The suite swaps in a cheap hasher (conftest); the module's own parameters are these,
+    and a login with an unknown address verifies a hash made with them."""
+    monkeypatch.undo()
+    assert accounts._hasher.hash("a long enough password").startswith("$argon2id$v=19$m=65536,t=3,")
+    assert accounts._dummy_hash(accounts._hasher).startswith("$argon2id$v=19$m=65536,t=3,")
 
 
 def test_equal_passwords_get_different_hashes():
