@@ -91,6 +91,8 @@ class Server:
     database_url: str
     workdir: Path
     workers: int = 1
+    # False for a database known to be migrated already (the tests' own): one process less.
+    migrate: bool = True
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # How `sprechstunde` is started: tests put it on their office clock (tests/office_clock.py).
     command: tuple[str, ...] = (str(SCRIPT),)
@@ -139,7 +141,8 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self, attempts: int = 3) -> Self:
-        self.cli("migrate")
+        if self.migrate:
+            self.cli("migrate")
         for attempt in range(attempts):
             self.port = free_port()
             try:

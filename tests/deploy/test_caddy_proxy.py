@@ -26,7 +26,10 @@ pytestmark = pytest.mark.timeout(90)
 def city(database_url: str, tmp_path: Path) -> Iterator[tuple[Caddy, list[Server]]]:
     https_port = free_port()
     public = {"SPRECHSTUNDE_BASE_URL": f"https://localhost:{https_port}"}
-    servers = [Server(database_url, tmp_path / f"app{n}", extra_env=dict(public)) for n in (1, 2)]
+    servers = [
+        Server(database_url, tmp_path / f"app{n}", extra_env=dict(public), migrate=False)
+        for n in (1, 2)
+    ]
     servers[1].secret_key = servers[0].secret_key  # one application behind the proxy
     try:
         for server in servers:

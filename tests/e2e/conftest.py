@@ -44,7 +44,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def server(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
     """A running server; stopped afterwards, also when the test or the start-up fails."""
-    server = office_clock.server(database_url, tmp_path / "server")
+    # The test's database is migrated already (tests/conftest.py).
+    server = office_clock.server(database_url, tmp_path / "server", migrate=False)
     try:
         server.start()
         yield server

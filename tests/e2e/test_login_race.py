@@ -19,7 +19,7 @@ def test_parallel_guesses_get_exactly_the_allowed_password_checks(
     database_url: str, tmp_path: Path
 ) -> None:
     with (
-        Server(database_url, tmp_path / "server") as server,
+        Server(database_url, tmp_path / "server", migrate=False) as server,
         httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http,
     ):
         StaffApi.bootstrap(server, http)

@@ -42,7 +42,7 @@ def launch(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]
 
     def start(**env: str) -> Server:
         server = office_clock.server(
-            database_url, tmp_path / f"server{len(servers)}", extra_env=env
+            database_url, tmp_path / f"server{len(servers)}", extra_env=env, migrate=False
         )
         servers.append(server)
         return server.start()
@@ -122,6 +122,7 @@ def test_serve_delivers_a_confirmation_with_its_embedded_worker(
     assert len(smtp.received) == 1  # and only once
 
 
+@pytest.mark.not_repeated  # its dates are book_one's, repeated in the first test
 def test_separate_worker_delivers_when_the_embedded_one_is_off(
     launch: Callable[..., Server], smtp: SmtpServer
 ) -> None:
@@ -143,6 +144,7 @@ def test_separate_worker_delivers_when_the_embedded_one_is_off(
     assert len({r.message_id for r in received}) == 2
 
 
+@pytest.mark.not_repeated  # its dates are book_one's, repeated in the first test
 def test_dev_mailbox_lists_the_messages_in_development(launch: Callable[..., Server]) -> None:
     server = launch(SPRECHSTUNDE_ENV="development")  # and no SMTP host: mail is kept
     reference = book_one(server, "erika@example.org")
@@ -160,6 +162,7 @@ def test_dev_mailbox_lists_the_messages_in_development(launch: Callable[..., Ser
     assert "<td>kept</td>" in page.text
 
 
+@pytest.mark.not_repeated  # books nothing: no date in it
 def test_dev_mailbox_does_not_exist_in_production(
     launch: Callable[..., Server], smtp: SmtpServer
 ) -> None:

@@ -18,6 +18,7 @@ def production(database_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
     server = office_clock.server(
         database_url,
         tmp_path / "server",
+        migrate=False,
         extra_env={
             "SPRECHSTUNDE_ENV": "production",
             "SPRECHSTUNDE_BASE_URL": "https://termine.example.org",

@@ -45,7 +45,7 @@ def test_after_a_redis_restart_everyone_reconnects_into_a_whole_room(
     database_url: str, own_redis: OwnRedis, tmp_path: Path
 ):
     env = {"SPRECHSTUNDE_REDIS_URL": own_redis.url}
-    with Server(database_url, tmp_path / "server", extra_env=env) as server:
+    with Server(database_url, tmp_path / "server", extra_env=env, migrate=False) as server:
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
             staff = StaffApi.bootstrap(server, http)
             room = open_room(http, staff)

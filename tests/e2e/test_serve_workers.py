@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_serve_with_two_workers_and_no_redis_refuses_to_start(database_url: str, tmp_path: Path):
-    server = Server(database_url, tmp_path / "server", workers=2)
+    server = Server(database_url, tmp_path / "server", workers=2, migrate=False)
     try:
         with pytest.raises(ServerFailed) as failed:
             server.start()
@@ -40,7 +40,9 @@ def test_with_redis_two_workers_accept_one_proof_of_work_once(
     database_url: str, workers_redis_url: str, tmp_path: Path
 ):
     env = {"SPRECHSTUNDE_REDIS_URL": workers_redis_url, **CHEAP_ALTCHA}
-    with Server(database_url, tmp_path / "server", workers=2, extra_env=env) as server:
+    with Server(
+        database_url, tmp_path / "server", workers=2, extra_env=env, migrate=False
+    ) as server:
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
             challenge = altcha.Challenge.from_dict(client.get("/api/v1/altcha/challenge").json())
         solution = altcha.solve_challenge(challenge, timeout=10)
@@ -68,7 +70,9 @@ def test_with_two_workers_the_metrics_add_up_both_processes(
     (shared / "counter_1.db").write_bytes(b"left over from an earlier run")
     env = {"SPRECHSTUNDE_REDIS_URL": workers_redis_url, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
     searches = 24
-    with Server(database_url, tmp_path / "server", workers=2, extra_env=env) as server:
+    with Server(
+        database_url, tmp_path / "server", workers=2, extra_env=env, migrate=False
+    ) as server:
         for _ in range(searches):
             # A connection of its own per search, so that both workers get their turn.
             with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:

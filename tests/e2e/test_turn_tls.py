@@ -34,7 +34,7 @@ def test_relay_only_over_turn_tls(database_url, tmp_path, coturn_tls, monkeypatc
         "SPRECHSTUNDE_TURN_URLS": coturn_tls.turns_url,
         "SPRECHSTUNDE_TURN_SECRET": coturn_tls.secret,
     }
-    with Server(database_url, tmp_path / "server", extra_env=env) as server:
+    with Server(database_url, tmp_path / "server", extra_env=env, migrate=False) as server:
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
             StaffApi.bootstrap(server, http)
         # The probe's peers verify coturn's certificate with the default context's roots.

@@ -61,7 +61,13 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]
     with ExitStack() as stack:
         pair = tuple(
             stack.enter_context(
-                Server(database_url, tmp_path / name, secret_key=secret, extra_env=env)
+                Server(
+                    database_url,
+                    tmp_path / name,
+                    secret_key=secret,
+                    extra_env=env,
+                    migrate=False,
+                )
             )
             for name in ("a", "b")
         )

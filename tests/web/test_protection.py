@@ -434,7 +434,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         "SPRECHSTUNDE_BOOKINGS_PER_HOUR": "3",
         "SPRECHSTUNDE_UNVERIFIED_BOOKINGS_PER_HOUR": "2",
     }
-    server = office_clock.server(database_url, tmp_path / "server", extra_env=limits)
+    server = office_clock.server(database_url, tmp_path / "server", extra_env=limits, migrate=False)
     try:
         server.start()
         yield server

@@ -36,7 +36,10 @@ BOOKING = {
 @pytest.fixture
 def server(database_url: str, tmp_path: Path, own_redis: OwnRedis) -> Iterator[Server]:
     server = Server(
-        database_url, tmp_path / "server", extra_env={"SPRECHSTUNDE_REDIS_URL": own_redis.url}
+        database_url,
+        tmp_path / "server",
+        extra_env={"SPRECHSTUNDE_REDIS_URL": own_redis.url},
+        migrate=False,
     )
     try:
         server.start()
