@@ -202,7 +202,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, info={_AFTER_COMMIT: {}})
+    factory = sessionmaker(engine, expire_on_commit=False, info={_AFTER_COMMIT: {}})
+    event.listen(factory, "after_commit", _committed)
+    event.listen(factory, "after_rollback", _rolled_back)
+    return factory
 
 
 # Where a factory keeps what to call after a commit, handed to each of its sessions' `info`.
@@ -220,11 +223,7 @@ def call_after_commit(
     and a listener holding the callback (an app's worker, its container, the factory) would
     keep that class and everything with it alive for ever: in a test run, thousands of apps.
     """
-    hooks: dict[str, Callable[[], None]] = factory.kw["info"][_AFTER_COMMIT]
-    if not hooks:
-        event.listen(factory, "after_commit", _committed)
-        event.listen(factory, "after_rollback", _rolled_back)
-    hooks[flag] = callback
+    factory.kw["info"][_AFTER_COMMIT][flag] = callback
 
 
 def _committed(session: Session) -> None:
