@@ -112,6 +112,9 @@ def test_handing_in_a_pdf_with_the_keyboard_on_a_narrow_screen(browsing, documen
     pdf = tmp_path / "Mietbescheinigung.pdf"
     pdf.write_bytes(make_pdf())
     page = browsing.page("", viewport=NARROW)
+    # Playwright asks Chromium to hand over file choosers only once someone listens, and does
+    # not wait for that: a listener from the start saves the key press below from the race.
+    page.on("filechooser", lambda _chooser: None)
     page.goto(_book(documents_site.base_url))
     page.wait_for_url("**/termin")
     state = page.locator("#documents-state")
