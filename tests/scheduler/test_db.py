@@ -350,3 +350,34 @@ def test_a_factorys_session_listeners_hear_its_own_sessions_only_and_go_with_it(
         assert gone() is None
     finally:
         engine.dispose()
+
+
+def test_sqlite_writers_get_the_connection_the_last_writer_gave_back(tmp_path):
+    """A SQLite connection drops its page cache when another connection has written since its
+    last transaction: the next writer is handed the connection the last one used, not the
+    one that has waited longest in the pool."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    sessions = make_sessionmaker(engine)
+
+    def writer_connection() -> object:
+        with write_session(sessions) as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            return session.connection().connection.dbapi_connection
+
+    try:
+        with write_session(sessions) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        # Three connections in the pool, the reader's given back last.
+        held = [engine.connect() for _ in range(3)]
+        for connection in held:
+            connection.exec_driver_sql("SELECT count(*) FROM t").scalar()
+        last_back = held[-1].connection.dbapi_connection
+        for connection in held:
+            connection.close()
+        assert writer_connection() is last_back
+        first = writer_connection()
+        with engine.connect() as reader:  # a reader in between takes the same one and returns it
+            assert reader.connection.dbapi_connection is first
+        assert {writer_connection() for _ in range(5)} == {first}
+    finally:
+        engine.dispose()
