@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -14,12 +13,12 @@ from scheduler.callbacks_rules import CallbackInput, phone_key
 from scheduler.callbacks_views import stored_windows
 from scheduler.errors import NotFound, TooManyOpenCallbacks
 from scheduler.models import Service
-from scheduler.services import REFERENCE_ALPHABET
+from scheduler.services import reference_chars
 
 
 def new_reference() -> str:
     # "R" sets it apart from a booking's reference when it is read out on the phone.
-    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(7))
+    chars = reference_chars(7)
     return f"R{chars[:3]}-{chars[3:]}"
 
 

@@ -85,8 +85,16 @@ class SchedulerConfig:
     slot_cache_seconds: float = 0.25
 
 
+def reference_chars(count: int) -> str:
+    """`count` characters of REFERENCE_ALPHABET, uniformly drawn. Its 32 characters take five
+    random bits each, so one draw serves them all: a draw per character asks the system for
+    randomness twice on average, each time letting go of the interpreter lock."""
+    bits = secrets.randbits(5 * count)
+    return "".join(REFERENCE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(count))
+
+
 def new_reference() -> str:
-    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    chars = reference_chars(8)
     return f"{chars[:4]}-{chars[4:]}"
 
 

@@ -4,6 +4,7 @@ the staff desk. Times are given in Europe/Berlin; in January that is UTC+1."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ from scheduler.models import (
     Staff,
 )
 from scheduler.requests import BookingRequest
-from scheduler.services import REFERENCE_ALPHABET, new_reference
+from scheduler.services import REFERENCE_ALPHABET, new_reference, reference_chars
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOLIDAY_MONDAY = date(2031, 1, 6)  # Epiphany, a public holiday in Saxony-Anhalt
@@ -574,6 +575,17 @@ def test_references_use_the_unambiguous_alphabet():
     assert not set("01IO") & set(REFERENCE_ALPHABET)
     for _ in range(2000):
         assert REFERENCE.match(new_reference())
+
+
+def test_reference_characters_are_drawn_uniformly_at_every_position():
+    # Five random bits a character: the alphabet must have exactly 32 of them.
+    assert len(set(REFERENCE_ALPHABET)) == len(REFERENCE_ALPHABET) == 32
+    draws = [reference_chars(7) for _ in range(6400)]
+    for position in range(7):
+        seen = Counter(draw[position] for draw in draws)
+        assert set(seen) == set(REFERENCE_ALPHABET)
+        # 200 expected each (standard deviation 14): six and more deviations off is no chance.
+        assert all(110 < n < 300 for n in seen.values()), seen
 
 
 def test_references_are_unique_over_many_bookings(container, world):
