@@ -18,7 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary, finalize
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
@@ -344,3 +353,27 @@ def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
 @compiles(epoch)
 def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+class json_rows(FunctionElement[list[list[Any]]]):
+    """The rows of a query as one JSON array of arrays, in one row of one column.
+
+    Python 3.11's sqlite3 lets go of the interpreter lock for every column of every row it
+    fetches, and beside a busy event loop each time costs a switch of threads: a booking's
+    calendars let go of it about 40 times (bench/booking_threads.py). Put together by the
+    database, the rows come in one value.
+    """
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows)
+def _json_rows_default(element: json_rows, compiler: Any, **kw: Any) -> str:
+    columns = compiler.process(element.clauses, **kw)
+    return f"coalesce(json_agg(json_build_array({columns})), '[]')"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -147,20 +146,21 @@ class Placement:
         if first == last:
             roster, params["weekday"] = queries.ROSTER_ON_WEEKDAY, first.weekday()
         weekly: dict[int, list[WeeklyInterval]] = {}
-        for staff_id, weekday, start, end in connection.execute(roster, params):
+        roster_rows: list[list[Any]] = connection.execute(roster, params).scalar_one()
+        for staff_id, weekday, start, end in roster_rows:
             intervals = weekly.setdefault(staff_id, [])
             if weekday is not None:
                 intervals.append(
                     WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
                 )
-        ids = list(weekly)
+        ids = sorted(weekly)
         absences: dict[int, list[Span]] = {i: [] for i in ids}
         taken: dict[int, list[Span]] = {i: [] for i in ids}
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
-        rows: Iterable[Any] = ()
+        rows: list[list[int]] = []
         if ids:
-            rows = connection.execute(queries.BUSY, {**params, "ids": ids})
+            rows = connection.execute(queries.BUSY, {**params, "ids": ids}).scalar_one()
         for kind, staff_id, start, end in rows:
             busy[kind][staff_id].append((start, end))
         if stale is not None:

@@ -6,6 +6,8 @@ more than the queries.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     and_,
     bindparam,
@@ -19,8 +21,9 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import SelectBase
 
-from scheduler.db import epoch
+from scheduler.db import epoch, json_rows
 from scheduler.models import (
     OCCUPYING,
     Absence,
@@ -91,13 +94,18 @@ BOOKING_INFO = (
 )
 
 
-def _roster(*hours: ColumnElement[bool]) -> Select[int, int, str, str]:
-    return (
+def _as_json(query: SelectBase) -> Select[list[list[Any]]]:
+    """`query`'s rows in one value (scheduler.db.json_rows), in no particular order."""
+    rows = query.subquery()
+    return select(json_rows(*rows.c))
+
+
+def _roster(*hours: ColumnElement[bool]) -> Select[list[list[Any]]]:
+    return _as_json(
         select(Staff.id, WeeklyHours.weekday, WeeklyHours.start, WeeklyHours.end)
         .join(staff_services, staff_services.c.staff_id == Staff.id)
         .outerjoin(WeeklyHours, and_(WeeklyHours.staff_id == Staff.id, *hours))
         .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
-        .order_by(Staff.id)
     )
 
 
@@ -107,37 +115,39 @@ ROSTER = _roster()
 ROSTER_ON_WEEKDAY = _roster(WeeklyHours.weekday == bindparam("weekday"))
 # Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for;
 # the advisors' ids are given (from ROSTER): a plain list plans far faster than a subquery.
-BUSY = union_all(
-    select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
-        Absence.staff_id.in_(bindparam("ids", expanding=True)),
-        Absence.start_at < bindparam("hi"),
-        Absence.end_at > bindparam("lo"),
-    ),
-    select(
-        # 1: taken; 2: a hold that has run out, free but still in the table (see SWEEP_HOLDS)
-        case(
-            (
-                and_(
-                    Booking.status == BookingStatus.HELD,
-                    Booking.hold_expires_at <= bindparam("now"),
-                ),
-                literal(2),
-            ),
-            else_=literal(1),
+BUSY = _as_json(
+    union_all(
+        select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+            Absence.staff_id.in_(bindparam("ids", expanding=True)),
+            Absence.start_at < bindparam("hi"),
+            Absence.end_at > bindparam("lo"),
         ),
-        Booking.advisor_id,
-        epoch(Booking.start_at),
-        epoch(Booking.blocked_until),
-    ).where(
-        Booking.advisor_id.in_(bindparam("ids", expanding=True)),
-        Booking.status.in_(OCCUPYING),
-        Booking.start_at < bindparam("hi"),
-        Booking.blocked_until > bindparam("lo"),
-        # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor, start)
-        # reads the days asked for, not every booking the advisor ever had before them.
-        Booking.start_at > bindparam("earliest"),
-        Booking.id != bindparam("exclude"),
-    ),
+        select(
+            # 1: taken; 2: a hold that has run out, free but still in the table (see SWEEP_HOLDS)
+            case(
+                (
+                    and_(
+                        Booking.status == BookingStatus.HELD,
+                        Booking.hold_expires_at <= bindparam("now"),
+                    ),
+                    literal(2),
+                ),
+                else_=literal(1),
+            ),
+            Booking.advisor_id,
+            epoch(Booking.start_at),
+            epoch(Booking.blocked_until),
+        ).where(
+            Booking.advisor_id.in_(bindparam("ids", expanding=True)),
+            Booking.status.in_(OCCUPYING),
+            Booking.start_at < bindparam("hi"),
+            Booking.blocked_until > bindparam("lo"),
+            # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor, start)
+            # reads the days asked for, not every booking the advisor ever had before them.
+            Booking.start_at > bindparam("earliest"),
+            Booking.id != bindparam("exclude"),
+        ),
+    )
 )
 # A person's confirmed appointments of a service still to come, for the cap on them.
 OPEN_BOOKINGS = select(func.count()).where(
