@@ -355,14 +355,35 @@ def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
-class json_rows(FunctionElement[list[list[Any]]]):
-    """The rows of a query as one JSON array of arrays, in one row of one column.
+class json_values(FunctionElement[list[Any]]):
+    """Columns of a row as one JSON array, in one column: Python 3.11's sqlite3 lets go of the
+    interpreter lock for every column it fetches, and beside a busy event loop each time costs
+    a switch of threads (bench/booking_threads.py)."""
 
-    Python 3.11's sqlite3 lets go of the interpreter lock for every column of every row it
-    fetches, and beside a busy event loop each time costs a switch of threads: a booking's
-    calendars let go of it about 40 times (bench/booking_threads.py). Put together by the
-    database, the rows come in one value.
-    """
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_values, "sqlite")
+def _json_values_sqlite(element: json_values, compiler: Any, **kw: Any) -> str:
+    # A JSON column is text to SQLite: json() puts it in as the value it holds.
+    columns = ", ".join(
+        f"json({compiler.process(c, **kw)})"
+        if isinstance(c.type, JSON)
+        else compiler.process(c, **kw)
+        for c in element.clauses
+    )
+    return f"json_array({columns})"
+
+
+@compiles(json_values)
+def _json_values_default(element: json_values, compiler: Any, **kw: Any) -> str:
+    return f"json_build_array({compiler.process(element.clauses, **kw)})"
+
+
+class json_rows(FunctionElement[list[list[Any]]]):
+    """The rows of a query as one JSON array of `json_values`, in one row of one column: a
+    booking's calendars let go of the interpreter lock about 40 times fetched row by row."""
 
     type = JSON()
     inherit_cache = True
@@ -370,10 +391,9 @@ class json_rows(FunctionElement[list[list[Any]]]):
 
 @compiles(json_rows, "sqlite")
 def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+    return f"json_group_array({compiler.process(json_values(*element.clauses), **kw)})"
 
 
 @compiles(json_rows)
 def _json_rows_default(element: json_rows, compiler: Any, **kw: Any) -> str:
-    columns = compiler.process(element.clauses, **kw)
-    return f"coalesce(json_agg(json_build_array({columns})), '[]')"
+    return f"coalesce(json_agg({compiler.process(json_values(*element.clauses), **kw)}), '[]')"

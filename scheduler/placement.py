@@ -104,8 +104,7 @@ class Placement:
         row = connection.execute(query, params).first()
         if row is None:
             raise NotFound("unknown service", field="service_id")
-        values: tuple[Any, ...] = tuple(row)
-        return ServiceView(*values[:11])
+        return ServiceView(*row[0])
 
     def as_searched(self, service_id: int, channel: str, start: datetime, now: datetime) -> bool:
         """Whether the service as its latest search read it offers `channel` at `start` as

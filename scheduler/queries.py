@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import SelectBase
 
-from scheduler.db import epoch, json_rows
+from scheduler.db import epoch, json_rows, json_values
 from scheduler.models import (
     OCCUPYING,
     Absence,
@@ -37,21 +37,24 @@ from scheduler.models import (
     staff_services,
 )
 
-# What booking needs of a service: the fields of ServiceView, in its order.
+# What booking needs of a service: the fields of ServiceView, in its order, in one value.
 SERVICE = (
     select(
-        Service.id,
-        Service.name,
-        Service.address,
-        Team.name,
-        Team.email,
-        Service.duration_minutes,
-        Service.buffer_minutes,
-        Service.slot_interval_minutes,
-        Service.min_notice_minutes,
-        Service.horizon_days,
-        Service.channels,
+        json_values(
+            Service.id,
+            Service.name,
+            Service.address,
+            Team.name,
+            Team.email,
+            Service.duration_minutes,
+            Service.buffer_minutes,
+            Service.slot_interval_minutes,
+            Service.min_notice_minutes,
+            Service.horizon_days,
+            Service.channels,
+        )
     )
+    .select_from(Service)
     .outerjoin(Team, Team.id == Service.team_id)
     .where(Service.id == bindparam("service_id"), Service.active)
 )
