@@ -23,6 +23,7 @@ wandering speed out of the comparison.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -119,10 +120,8 @@ def beside_busy_thread(book: Book, chunk: Sequence[tuple[int, str]], first: int)
 def pin(cpus: set[int]) -> None:
     """Every thread of this process on `cpus` (threads started later inherit it)."""
     for task in os.listdir("/proc/self/task"):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the thread has ended meanwhile
             os.sched_setaffinity(int(task), cpus)
-        except ProcessLookupError:
-            pass  # the thread has ended meanwhile
 
 
 def on_one_cpu(book: Book, chunk: Sequence[tuple[int, str]], first: int) -> float:

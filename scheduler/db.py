@@ -355,6 +355,12 @@ def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
+def _json_value(column: Any, compiler: Any, **kw: Any) -> str:
+    # A JSON column is text to SQLite: json() puts it in as the value it holds.
+    sql = compiler.process(column, **kw)
+    return f"json({sql})" if isinstance(column.type, JSON) else sql
+
+
 class json_values(FunctionElement[list[Any]]):
     """Columns of a row as one JSON array, in one column: Python 3.11's sqlite3 lets go of the
     interpreter lock for every column it fetches, and beside a busy event loop each time costs
@@ -366,14 +372,7 @@ class json_values(FunctionElement[list[Any]]):
 
 @compiles(json_values, "sqlite")
 def _json_values_sqlite(element: json_values, compiler: Any, **kw: Any) -> str:
-    # A JSON column is text to SQLite: json() puts it in as the value it holds.
-    columns = ", ".join(
-        f"json({compiler.process(c, **kw)})"
-        if isinstance(c.type, JSON)
-        else compiler.process(c, **kw)
-        for c in element.clauses
-    )
-    return f"json_array({columns})"
+    return f"json_array({', '.join(_json_value(c, compiler, **kw) for c in element.clauses)})"
 
 
 @compiles(json_values)
@@ -381,19 +380,27 @@ def _json_values_default(element: json_values, compiler: Any, **kw: Any) -> str:
     return f"json_build_array({compiler.process(element.clauses, **kw)})"
 
 
-class json_rows(FunctionElement[list[list[Any]]]):
-    """The rows of a query as one JSON array of `json_values`, in one row of one column: a
-    booking's calendars let go of the interpreter lock about 40 times fetched row by row."""
+class json_columns(FunctionElement[list[list[Any]]]):
+    """The rows of a query in one value: a JSON array of its columns, each the array of that
+    column's values in the rows' order (the same for all columns, each taken in one pass).
+
+    Fetched row by row, a booking's calendars let go of the interpreter lock about 40 times
+    (see `json_values`). By column, not row, the answer parses into a few lists of numbers and
+    strings, not a list for each row: thousands of rows in a fortnight's search would each be
+    an object for the garbage collector to visit.
+    """
 
     type = JSON()
     inherit_cache = True
 
 
-@compiles(json_rows, "sqlite")
-def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(json_values(*element.clauses), **kw)})"
+@compiles(json_columns, "sqlite")
+def _json_columns_sqlite(element: json_columns, compiler: Any, **kw: Any) -> str:
+    columns = (f"json_group_array({_json_value(c, compiler, **kw)})" for c in element.clauses)
+    return f"json_array({', '.join(columns)})"
 
 
-@compiles(json_rows)
-def _json_rows_default(element: json_rows, compiler: Any, **kw: Any) -> str:
-    return f"coalesce(json_agg({compiler.process(json_values(*element.clauses), **kw)}), '[]')"
+@compiles(json_columns)
+def _json_columns_default(element: json_columns, compiler: Any, **kw: Any) -> str:
+    columns = (f"coalesce(json_agg({compiler.process(c, **kw)}), '[]')" for c in element.clauses)
+    return f"json_build_array({', '.join(columns)})"

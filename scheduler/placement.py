@@ -145,8 +145,8 @@ class Placement:
         if first == last:
             roster, params["weekday"] = queries.ROSTER_ON_WEEKDAY, first.weekday()
         weekly: dict[int, list[WeeklyInterval]] = {}
-        roster_rows: list[list[Any]] = connection.execute(roster, params).scalar_one()
-        for staff_id, weekday, start, end in roster_rows:
+        roster_columns: list[list[Any]] = connection.execute(roster, params).scalar_one()
+        for staff_id, weekday, start, end in zip(*roster_columns, strict=True):
             intervals = weekly.setdefault(staff_id, [])
             if weekday is not None:
                 intervals.append(
@@ -157,11 +157,12 @@ class Placement:
         taken: dict[int, list[Span]] = {i: [] for i in ids}
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
-        rows: list[list[int]] = []
         if ids:
-            rows = connection.execute(queries.BUSY, {**params, "ids": ids}).scalar_one()
-        for kind, staff_id, start, end in rows:
-            busy[kind][staff_id].append((start, end))
+            columns: list[list[int]] = connection.execute(
+                queries.BUSY, {**params, "ids": ids}
+            ).scalar_one()
+            for kind, staff_id, start, end in zip(*columns, strict=True):
+                busy[kind][staff_id].append((start, end))
         if stale is not None:
             stale.update(run_out)
         return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]

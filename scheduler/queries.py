@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import SelectBase
 
-from scheduler.db import epoch, json_rows, json_values
+from scheduler.db import epoch, json_columns, json_values
 from scheduler.models import (
     OCCUPYING,
     Absence,
@@ -98,9 +98,10 @@ BOOKING_INFO = (
 
 
 def _as_json(query: SelectBase) -> Select[list[list[Any]]]:
-    """`query`'s rows in one value (scheduler.db.json_rows), in no particular order."""
+    """`query`'s rows in one value, by column (scheduler.db.json_columns), in no particular
+    order."""
     rows = query.subquery()
-    return select(json_rows(*rows.c))
+    return select(json_columns(*rows.c))
 
 
 def _roster(*hours: ColumnElement[bool]) -> Select[list[list[Any]]]:
