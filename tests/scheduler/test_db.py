@@ -173,6 +173,32 @@ def stored_absence(container, ids, start: datetime, end: datetime) -> Absence:
         return loaded
 
 
+def test_rows_read_as_json_columns_keep_their_order_and_their_nulls(container, ids):
+    """The calendars' reads (`db.json_columns`): one value, a list per column, the columns
+    of one row at the same place; none for no row; and a JSON column as the value it holds
+    (`db.json_values`)."""
+    insert(container, ids, NINE)
+    insert(container, ids, NINE + HALF_HOUR, advisor="second", buffer=15)
+    bookings = (
+        select(Booking.advisor_id, db.epoch(Booking.blocked_until), Booking.cancelled_at)
+        .where(Booking.service_id == ids["service"])
+        .subquery()
+    )
+    by_column = select(db.json_columns(*bookings.c))
+    nothing = select(db.json_columns(*bookings.c)).where(bookings.c.advisor_id < 0)
+    service = select(db.json_values(Service.id, Service.channels, Service.address)).where(
+        Service.id == ids["service"]
+    )
+    with container.sessions() as session:
+        advisors, ends, cancelled = session.execute(by_column).scalar_one()
+        assert sorted(zip(advisors, ends, cancelled, strict=True)) == [
+            (ids["first"], int((NINE + HALF_HOUR).timestamp()), None),
+            (ids["second"], int((NINE + 2 * HALF_HOUR + timedelta(minutes=15)).timestamp()), None),
+        ]
+        assert session.execute(nothing).scalar_one() == [[], [], []]
+        assert session.execute(service).scalar_one() == [ids["service"], ["video"], None]
+
+
 def test_utc_datetime_reads_back_aware_utc(container, ids):
     berlin = datetime(2031, 7, 1, 9, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Berlin"))
     absence = stored_absence(container, ids, berlin, berlin + timedelta(hours=1))
