@@ -28,7 +28,7 @@ from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.db import read_session, write_session
 from scheduler.models import Booking, BookingStatus, Role
 from scheduler.placement import slot_rules
-from scheduler.services import new_reference
+from scheduler.references import new_reference
 from web.container import Container
 from web.settings import Settings
 

@@ -34,7 +34,7 @@ from bench.common import fresh_postgres, percentile
 from scheduler.callbacks_models import CallbackRequest, CallbackStatus
 from scheduler.catalogue import ServiceSpec
 from scheduler.db import write_session
-from scheduler.services import new_reference
+from scheduler.references import new_reference
 from scheduler.waitlist_models import WaitlistEntry
 from web.app import create_app
 from web.container import Container

@@ -13,7 +13,7 @@ from scheduler.callbacks_rules import CallbackInput, phone_key
 from scheduler.callbacks_views import stored_windows
 from scheduler.errors import NotFound, TooManyOpenCallbacks
 from scheduler.models import Service
-from scheduler.services import reference_chars
+from scheduler.references import reference_chars
 
 
 def new_reference() -> str:

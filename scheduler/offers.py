@@ -36,7 +36,8 @@ from scheduler.errors import (
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import Booking, BookingStatus, Service
 from scheduler.placement import new_booking, slot_rules, sweep_expired_holds
-from scheduler.services import Scheduler, new_reference
+from scheduler.references import new_reference
+from scheduler.services import Scheduler
 from scheduler.tokens import Audience
 from scheduler.views import BookingInfo
 from scheduler.waitlist_models import (

@@ -44,14 +44,13 @@ from scheduler.placement import (
     new_booking,
     sweep_expired_holds,
 )
+from scheduler.references import new_reference
 from scheduler.requests import BookingRequest, Placed
 from scheduler.search import search_key
 from scheduler.slot_cache import SlotCache
 from scheduler.statistics_keep import SearchWaits
 from scheduler.tokens import Audience, TokenService
 from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo
-
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
 
 # Written in the transaction of a change, after it: the staff desk's audit entry. What it
 # raises undoes the change.
@@ -83,19 +82,6 @@ class SchedulerConfig:
     # How long a search's answer may serve others at most: what other processes write shows
     # after this long (scheduler.slot_cache); 0: never.
     slot_cache_seconds: float = 0.25
-
-
-def reference_chars(count: int) -> str:
-    """`count` characters of REFERENCE_ALPHABET, uniformly drawn. Its 32 characters take five
-    random bits each, so one draw serves them all: a draw per character asks the system for
-    randomness twice on average, each time letting go of the interpreter lock."""
-    bits = secrets.randbits(5 * count)
-    return "".join(REFERENCE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(count))
-
-
-def new_reference() -> str:
-    chars = reference_chars(8)
-    return f"{chars[:4]}-{chars[4:]}"
 
 
 def _hash_token(token: str) -> str:

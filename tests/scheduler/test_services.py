@@ -38,8 +38,8 @@ from scheduler.models import (
     Role,
     Staff,
 )
+from scheduler.references import REFERENCE_ALPHABET, new_reference, reference_chars
 from scheduler.requests import BookingRequest
-from scheduler.services import REFERENCE_ALPHABET, new_reference, reference_chars
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOLIDAY_MONDAY = date(2031, 1, 6)  # Epiphany, a public holiday in Saxony-Anhalt
