@@ -27,6 +27,7 @@ from notifications.ics import booking_invite, organizer
 from notifications.messages import MailContext, MailRenderer, MessageKind
 from notifications.models import NEW_MESSAGES, OutboxMessage, OutboxStatus
 from scheduler.availability import Slot
+from scheduler.direct import Direct
 from scheduler.errors import SchedulerError
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import BookingStatus, Channel
@@ -45,6 +46,7 @@ INVITE_KINDS = frozenset(
 )
 # Messages about a cancelled booking: the only ones still sent once it is cancelled.
 CANCELLED_KINDS = frozenset({MessageKind.CANCELLATION, MessageKind.DISPLACED_CANCELLED})
+_NEW_MESSAGES = Direct(NEW_MESSAGES)
 # How many free times the apology for a cancelled appointment offers, from how many days.
 FREE_TIMES, FREE_TIMES_DAYS = 3, 14
 
@@ -103,7 +105,7 @@ class OutboxWriter:
             # One Core statement for all rows (SQLAlchemy sends them as one multi-row INSERT,
             # psycopg in one pipeline): the unit of work costs more than the insert, and
             # nothing in this transaction reads the messages back.
-            session.connection().execute(NEW_MESSAGES, rows)
+            _NEW_MESSAGES.many(session.connection(), rows)
             session.info["outbox_written"] = True
 
     @staticmethod

@@ -28,6 +28,7 @@ from scheduler.availability import (
     last_bookable_day,
 )
 from scheduler.db import read_session
+from scheduler.direct import Direct
 from scheduler.errors import (
     ChannelNotOffered,
     ClosedDay,
@@ -48,8 +49,13 @@ Span = tuple[int, int]  # POSIX seconds, start inclusive, end exclusive
 # no placement reads the calendars until it has committed.
 DISPLACEMENT_LOCK = (8417, 1)
 _GUARD = func.pg_advisory_xact_lock_shared(*DISPLACEMENT_LOCK)
-_SERVICE_GUARDED = queries.SERVICE.add_columns(_GUARD)
-_SERVICE_LOCKING_GUARDED = queries.SERVICE_LOCKING.add_columns(_GUARD)
+_SERVICE = Direct(queries.SERVICE)
+_SERVICE_GUARDED = Direct(queries.SERVICE.add_columns(_GUARD))
+_SERVICE_LOCKING_GUARDED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD))
+_ROSTER = Direct(queries.ROSTER)
+_ROSTER_ON_WEEKDAY = Direct(queries.ROSTER_ON_WEEKDAY)
+_BUSY = Direct(queries.BUSY)
+_BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
 
 
 # In `Session.info`: this unit of work repeats one that lost a race for an advisor.
@@ -96,15 +102,15 @@ class Placement:
         snapshot)."""
         connection = session.connection()
         params: dict[str, object] = {"service_id": service_id}
-        query = queries.SERVICE
+        query = _SERVICE
         if connection.dialect.name == "postgresql":
             query = _SERVICE_GUARDED
             if person is not None:
                 query, params["person"] = _SERVICE_LOCKING_GUARDED, person
-        row = connection.execute(query, params).first()
-        if row is None:
+        rows = query.rows(connection, params)
+        if not rows:
             raise NotFound("unknown service", field="service_id")
-        return ServiceView(*row[0])
+        return ServiceView(*rows[0][0])
 
     def as_searched(self, service_id: int, channel: str, start: datetime, now: datetime) -> bool:
         """Whether the service as its latest search read it offers `channel` at `start` as
@@ -141,11 +147,11 @@ class Placement:
             "now": now,
             "exclude": exclude_booking or 0,
         }
-        roster = queries.ROSTER
+        roster = _ROSTER
         if first == last:
-            roster, params["weekday"] = queries.ROSTER_ON_WEEKDAY, first.weekday()
+            roster, params["weekday"] = _ROSTER_ON_WEEKDAY, first.weekday()
         weekly: dict[int, list[WeeklyInterval]] = {}
-        roster_columns: list[list[Any]] = connection.execute(roster, params).scalar_one()
+        roster_columns: list[list[Any]] = roster.scalar(connection, params)
         for staff_id, weekday, start, end in zip(*roster_columns, strict=True):
             intervals = weekly.setdefault(staff_id, [])
             if weekday is not None:
@@ -158,9 +164,7 @@ class Placement:
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
         if ids:
-            columns: list[list[int]] = connection.execute(
-                queries.BUSY, {**params, "ids": ids}
-            ).scalar_one()
+            columns: list[list[int]] = _BUSY.scalar(connection, {**params, "ids": ids})
             for kind, staff_id, start, end in zip(*columns, strict=True):
                 busy[kind][staff_id].append((start, end))
         if stale is not None:
@@ -178,7 +182,7 @@ class Placement:
         `service(..., person=...)`: this later statement sees what the person's lock's
         previous holder committed, so two requests of one person cannot both pass the cap."""
         params = {"email_key": person, "service_id": service_id, "now": now, "day": day}
-        row = session.connection().execute(queries.BOOKING_CHECKS, params).one()
+        (row,) = _BOOKING_CHECKS.rows(session.connection(), params)
         holidays = calendar.public_holidays(*self._holidays, day.year)
         return int(row[0]), bool(row[1]) or day in holidays
 

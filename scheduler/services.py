@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler import queries
 from scheduler.availability import Slot
 from scheduler.db import conflict_kind, read_session, utcnow, write_session
+from scheduler.direct import Direct
 from scheduler.errors import (
     BookingCancelled,
     BookingInPast,
@@ -57,6 +58,7 @@ from scheduler.views import AS_WRITTEN, BookingInfo, HoldInfo
 Audit = Callable[[Session, BookingInfo], None]
 
 T = TypeVar("T")
+_NEW_BOOKING = Direct(queries.NEW_BOOKING)
 
 
 def _unaudited(session: Session, booking: BookingInfo) -> None:
@@ -439,8 +441,7 @@ class Scheduler:
             "sequence": 0,
             "updated_at": now,
         }
-        inserted = session.connection().execute(queries.NEW_BOOKING, values)
-        booking_id = inserted.scalar_one()
+        booking_id = _NEW_BOOKING.scalar(session.connection(), values)
         written: dict[str, Any] = {column: values[column] for column in AS_WRITTEN}
         return BookingInfo(
             id=booking_id,

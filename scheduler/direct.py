@@ -1,0 +1,186 @@
+"""Statements of the hottest paths (a booking, a slot search) run straight on the driver.
+
+SQLAlchemy's execution of a Core statement costs about 70 µs of Python on our machine (its
+compiled cache, the execution context, the result object), the driver's own about 4 µs
+(`bench/statement_cost.py`); a booking runs seven. A `Direct` statement is compiled once per
+dialect by SQLAlchemy itself, with the bind and result processors of its own types, and run on
+the driver's connection of a SQLAlchemy `Connection`, inside that connection's transaction:
+the same SQL with the same values as `Connection.execute` would send, and the same values
+back. A driver's error comes out as SQLAlchemy's (`IntegrityError` and so on), as from
+`Connection.execute`.
+
+What it does not do, by design: fill in Python-side column defaults (an INSERT must give every
+such column; compiling one that would need them is refused), or call SQLAlchemy's
+statement events (the application listens to none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one value of the SQL comes from."""
+
+    name: str  # in the SQL (an item of a list bound for `IN` has its own: ids_2)
+    key: str  # in the parameters given
+    index: int | None  # the item of that list
+    process: Processor | None
+    # When the parameters do not give `key` (a value bound in the statement). Statements are
+    # compiled for each set of keys, and SQLAlchemy refuses a set that lacks a required one.
+    default: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    sql: str
+    slots: tuple[_Slot, ...]
+    positional: bool  # SQLite's `?`; else named, as psycopg's `%(name)s`
+
+
+class _Compiled:
+    """A statement compiled for one dialect and one set of keys; a `_Shape` for each length
+    of the lists it binds for `IN` (SQLAlchemy renders one parameter per item)."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: list[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=keys)
+        assert isinstance(compiled, SQLCompiler)
+        prefetch = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+        if prefetch:
+            raise ValueError(f"Direct fills in no column defaults; give {', '.join(prefetch)}")
+        if compiled.literal_execute_params or any(b.callable for b in compiled.binds.values()):
+            raise ValueError("Direct renders no literal parameters and calls no bound values")
+        self.compiled = compiled
+        self.dialect = dialect
+        self.expanding = tuple((b.key, b.value) for b in compiled.post_compile_params)
+        self.shapes: dict[tuple[int, ...], _Shape] = {}
+        columns = getattr(statement, "exported_columns", ())
+        self.results = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        )
+
+    def shape(self, params: Mapping[str, Any]) -> _Shape:
+        lengths = tuple(len(params.get(key, value)) for key, value in self.expanding)
+        found = self.shapes.get(lengths)
+        if found is None:
+            found = self.shapes[lengths] = self._shape(params)
+        return found
+
+    def _shape(self, params: Mapping[str, Any]) -> _Shape:
+        compiled, dialect = self.compiled, self.dialect
+        expanded = compiled.construct_expanded_state(dict(params))
+        unescaped = {v: k for k, v in (compiled.escaped_bind_names or {}).items()}
+        items = {
+            item: (name, index)
+            for name, expansion in expanded.parameter_expansion.items()
+            for index, item in enumerate(expansion)
+        }
+        slots = []
+        names = expanded.positiontup or list(expanded.parameters)
+        for name in names:
+            source, index = items.get(name, (unescaped.get(name, name), None))
+            bind = compiled.binds[source]
+            slots.append(
+                _Slot(
+                    name,
+                    bind.key,
+                    index,
+                    bind.type.dialect_impl(dialect).bind_processor(dialect),
+                    bind.value,
+                )
+            )
+        return _Shape(expanded.statement, tuple(slots), expanded.positiontup is not None)
+
+
+class Direct:
+    """A Core statement run on the driver's cursor; see the module's docstring."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run with `params`; the rows it returns (none for a statement without rows)."""
+        compiled = self._compile(connection.dialect, params)
+        sql, values = _bound(compiled.shape(params), params)
+        driver = connection.connection.driver_connection
+        try:
+            cursor = driver.execute(sql, values)  # type: ignore[union-attr]
+            fetched = cursor.fetchall() if cursor.description else []
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection.dialect, sql, values, exc) from exc
+        processors = compiled.results
+        if not any(processors):
+            return list(fetched)
+        return [
+            tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in fetched
+        ]
+
+    def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        """The first column of the one row the statement returns."""
+        rows = self.rows(connection, params)
+        if len(rows) != 1:
+            raise ValueError(f"expected one row, got {len(rows)}")
+        return rows[0][0]
+
+    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once for each of `rows` (all with the same keys), in one call to the driver."""
+        if not rows:
+            return
+        shape = self._compile(connection.dialect, rows[0]).shape(rows[0])
+        values = [_bound(shape, row)[1] for row in rows]
+        driver = connection.connection.driver_connection
+        try:
+            driver.cursor().executemany(shape.sql, values)  # type: ignore[union-attr]
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection.dialect, shape.sql, values[0], exc) from exc
+
+    def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL and the values that running with `params` sends to the driver."""
+        return _bound(self._compile(dialect, params).shape(params), params)
+
+    def _compile(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+        # An INSERT's columns are those its values name, so the keys are part of the key.
+        key = (dialect.name, tuple(params))
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = _Compiled(self.statement, dialect, list(params))
+        return found
+
+
+def _bound(shape: _Shape, params: Mapping[str, Any]) -> tuple[str, Any]:
+    values = []
+    try:
+        for slot in shape.slots:
+            value = params.get(slot.key, slot.default)
+            if slot.index is not None:
+                value = value[slot.index]
+            values.append(value if slot.process is None else slot.process(value))
+    except Exception as exc:  # a type refusing a value, as SQLAlchemy reports it
+        raise StatementError(str(exc), shape.sql, dict(params), exc) from exc
+    if shape.positional:
+        return shape.sql, tuple(values)
+    return shape.sql, {slot.name: value for slot, value in zip(shape.slots, values, strict=True)}
+
+
+def plain(connection: Connection, sql: str) -> None:
+    """Run `sql`, which binds nothing and returns nothing (`BEGIN`), on the driver."""
+    try:
+        connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(connection.dialect, sql, (), exc) from exc
+
+
+def _wrapped(dialect: Dialect, sql: str, values: Any, exc: Exception) -> BaseException:
+    return DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect)
