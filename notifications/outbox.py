@@ -11,7 +11,8 @@ re-issued link supersedes the pending reminders and writes new ones where the bo
 
 from __future__ import annotations
 
-import uuid
+import os
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -168,6 +169,25 @@ class OutboxWriter:
         )
 
 
+class _MessageIds:
+    """Message-IDs unique across processes: 128 random bits each, from a generator the system
+    seeds once per process (again after a fork). They need not be secret. A uuid4 reads the
+    system's randomness for each, a call that lets go of the interpreter lock: three times in
+    every booking, each a switch of threads under load (bench/booking_threads.py)."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._random = random.Random()
+
+    def __call__(self, domain: str) -> str:
+        if self._pid != os.getpid():
+            self._random, self._pid = random.Random(os.urandom(32)), os.getpid()
+        return f"<{self._random.getrandbits(128):032x}@{domain}>"
+
+
+_new_message_id = _MessageIds()
+
+
 def message_row(
     kind: str,
     recipient: str,
@@ -189,7 +209,7 @@ def message_row(
         "recipient": recipient,
         "language": language,
         "params": params or {},
-        "message_id": message_id or f"<{uuid.uuid4().hex}@{domain}>",
+        "message_id": message_id or _new_message_id(domain),
         "status": OutboxStatus.PENDING,
         "attempts": 0,
         "not_before": not_before or now,

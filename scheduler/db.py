@@ -357,6 +357,27 @@ def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
+class unindexed(FunctionElement[Any]):
+    """A column SQLite must not look up by an index of its own (`+column`, its documented way):
+    without statistics its planner may choose that index over a far better one."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed)
+def _unindexed_default(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
 def _json_value(column: Any, compiler: Any, **kw: Any) -> str:
     # A JSON column is text to SQLite: json() puts it in as the value it holds.
     sql = compiler.process(column, **kw)

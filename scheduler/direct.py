@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -109,6 +109,7 @@ class Direct:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._multi: dict[tuple[tuple[str, ...], int], Direct] = {}
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run with `params`; the rows it returns (none for a statement without rows)."""
@@ -135,16 +136,28 @@ class Direct:
         return rows[0][0]
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once for each of `rows` (all with the same keys), in one call to the driver."""
+        """Insert `rows` (all with the same keys) with multi-row INSERTs: one statement is one
+        step of the driver, where `executemany` steps, resets and binds for each row (each
+        call lets go of the interpreter lock on SQLite)."""
+        if not isinstance(self.statement, Insert):
+            raise TypeError("Direct.many inserts rows; run other statements one by one")
         if not rows:
             return
-        shape = self._compile(connection.dialect, rows[0]).shape(rows[0])
-        values = [_bound(shape, row)[1] for row in rows]
-        driver = connection.connection.driver_connection
-        try:
-            driver.cursor().executemany(shape.sql, values)  # type: ignore[union-attr]
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(connection.dialect, shape.sql, values[0], exc) from exc
+        keys = tuple(rows[0])
+        # Within the 999 values that SQLite has allowed a statement since always.
+        per_statement = max(1, 999 // len(keys))
+        for first in range(0, len(rows), per_statement):
+            chunk = rows[first : first + per_statement]
+            statement = self._multi.get((keys, len(chunk)))
+            if statement is None:
+                columns = self.statement.table.c
+                values = [
+                    {k: bindparam(f"{k}_{n}", type_=columns[k].type) for k in keys}
+                    for n in range(len(chunk))
+                ]
+                statement = self._multi[keys, len(chunk)] = Direct(self.statement.values(values))
+            params = {f"{k}_{n}": row[k] for n, row in enumerate(chunk) for k in keys}
+            statement.rows(connection, params)
 
     def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL and the values that running with `params` sends to the driver."""

@@ -10,7 +10,6 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -55,7 +54,10 @@ _SERVICE_LOCKING_GUARDED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD))
 _ROSTER = Direct(queries.ROSTER)
 _ROSTER_ON_WEEKDAY = Direct(queries.ROSTER_ON_WEEKDAY)
 _BUSY = Direct(queries.BUSY)
+_CALENDARS = Direct(queries.CALENDARS)
+_CALENDARS_ON_WEEKDAY = Direct(queries.CALENDARS_ON_WEEKDAY)
 _BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
+_SERVICE_CHECKED = Direct(queries.SERVICE_CHECKED)
 
 
 # In `Session.info`: this unit of work repeats one that lost a race for an advisor.
@@ -133,7 +135,8 @@ class Placement:
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
         the local days `first`..`last` (only what overlaps `within`, if given), read with two
-        lean queries; `stale` receives each advisor's holds that have run out."""
+        lean queries (on SQLite one); `stale` receives each advisor's holds that have run
+        out."""
         connection = session.connection()
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
@@ -147,11 +150,17 @@ class Placement:
             "now": now,
             "exclude": exclude_booking or 0,
         }
-        roster = _ROSTER
-        if first == last:
-            roster, params["weekday"] = _ROSTER_ON_WEEKDAY, first.weekday()
+        one_day = first == last
+        if one_day:
+            params["weekday"] = first.weekday()
+        busy_columns: list[list[int]] | None = None
+        if connection.dialect.name == "sqlite":
+            both = _CALENDARS_ON_WEEKDAY if one_day else _CALENDARS
+            ((roster_columns, busy_columns),) = both.rows(connection, params)
+        else:
+            roster = _ROSTER_ON_WEEKDAY if one_day else _ROSTER
+            roster_columns = roster.scalar(connection, params)
         weekly: dict[int, list[WeeklyInterval]] = {}
-        roster_columns: list[list[Any]] = roster.scalar(connection, params)
         for staff_id, weekday, start, end in zip(*roster_columns, strict=True):
             intervals = weekly.setdefault(staff_id, [])
             if weekday is not None:
@@ -163,10 +172,10 @@ class Placement:
         taken: dict[int, list[Span]] = {i: [] for i in ids}
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
-        if ids:
-            columns: list[list[int]] = _BUSY.scalar(connection, {**params, "ids": ids})
-            for kind, staff_id, start, end in zip(*columns, strict=True):
-                busy[kind][staff_id].append((start, end))
+        if ids and busy_columns is None:
+            busy_columns = _BUSY.scalar(connection, {**params, "ids": ids})
+        for kind, staff_id, start, end in zip(*(busy_columns or ()), strict=True):
+            busy[kind][staff_id].append((start, end))
         if stale is not None:
             stale.update(run_out)
         return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
@@ -174,17 +183,29 @@ class Placement:
     def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
         return calendar.closed_days(session, *self._holidays, first, last)
 
-    def checks(
+    def for_booking(
         self, session: Session, service_id: int, person: str | None, day: date, now: datetime
-    ) -> tuple[int, bool]:
-        """Before a booking, in one statement: the person's open bookings of the service (for
-        the cap on them) and whether the office is closed on `day`. On PostgreSQL after
-        `service(..., person=...)`: this later statement sees what the person's lock's
-        previous holder committed, so two requests of one person cannot both pass the cap."""
-        params = {"email_key": person, "service_id": service_id, "now": now, "day": day}
-        (row,) = _BOOKING_CHECKS.rows(session.connection(), params)
+    ) -> tuple[ServiceView, int, bool]:
+        """Before a booking: the service, the person's open bookings of it (for the cap on
+        them) and whether the office is closed on `day`.
+
+        On SQLite in one statement: the writer's lock is held, nothing changes meanwhile. On
+        PostgreSQL in two: the first takes the person's lock (`service`), and only a later
+        statement sees what the lock's previous holder committed, so that two requests of one
+        person cannot both pass the cap."""
+        connection = session.connection()
+        params = {"service_id": service_id, "email_key": person, "now": now, "day": day}
+        if connection.dialect.name == "postgresql":
+            service = self.service(session, service_id, person)
+            ((count, closed),) = _BOOKING_CHECKS.rows(connection, params)
+        else:
+            rows = _SERVICE_CHECKED.rows(connection, params)
+            if not rows:
+                raise NotFound("unknown service", field="service_id")
+            ((values, count, closed),) = rows
+            service = ServiceView(*values)
         holidays = calendar.public_holidays(*self._holidays, day.year)
-        return int(row[0]), bool(row[1]) or day in holidays
+        return service, int(count), bool(closed) or day in holidays
 
     def free_times(
         self,

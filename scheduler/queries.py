@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import SelectBase
 
-from scheduler.db import epoch, json_columns, json_values
+from scheduler.db import epoch, json_columns, json_values, unindexed
 from scheduler.models import (
     OCCUPYING,
     Absence,
@@ -117,41 +117,64 @@ def _roster(*hours: ColumnElement[bool]) -> Select[list[list[Any]]]:
 ROSTER = _roster()
 # The same with one weekday's intervals only: a booking's day needs no others.
 ROSTER_ON_WEEKDAY = _roster(WeeklyHours.weekday == bindparam("weekday"))
-# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for;
-# the advisors' ids are given (from ROSTER): a plain list plans far faster than a subquery.
-BUSY = _as_json(
-    union_all(
-        select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
-            Absence.staff_id.in_(bindparam("ids", expanding=True)),
-            Absence.start_at < bindparam("hi"),
-            Absence.end_at > bindparam("lo"),
-        ),
-        select(
-            # 1: taken; 2: a hold that has run out, free but still in the table (see SWEEP_HOLDS)
-            case(
-                (
-                    and_(
-                        Booking.status == BookingStatus.HELD,
-                        Booking.hold_expires_at <= bindparam("now"),
-                    ),
-                    literal(2),
-                ),
-                else_=literal(1),
+
+
+# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for.
+def _busy(advisors: Any) -> Select[list[list[Any]]]:
+    return _as_json(
+        union_all(
+            select(
+                literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)
+            ).where(
+                Absence.staff_id.in_(advisors),
+                Absence.start_at < bindparam("hi"),
+                Absence.end_at > bindparam("lo"),
             ),
-            Booking.advisor_id,
-            epoch(Booking.start_at),
-            epoch(Booking.blocked_until),
-        ).where(
-            Booking.advisor_id.in_(bindparam("ids", expanding=True)),
-            Booking.status.in_(OCCUPYING),
-            Booking.start_at < bindparam("hi"),
-            Booking.blocked_until > bindparam("lo"),
-            # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor, start)
-            # reads the days asked for, not every booking the advisor ever had before them.
-            Booking.start_at > bindparam("earliest"),
-            Booking.id != bindparam("exclude"),
-        ),
+            select(
+                # 1: taken; 2: a hold that has run out, free but still in the table (see
+                # SWEEP_HOLDS)
+                case(
+                    (
+                        and_(
+                            Booking.status == BookingStatus.HELD,
+                            Booking.hold_expires_at <= bindparam("now"),
+                        ),
+                        literal(2),
+                    ),
+                    else_=literal(1),
+                ),
+                Booking.advisor_id,
+                epoch(Booking.start_at),
+                epoch(Booking.blocked_until),
+            ).where(
+                Booking.advisor_id.in_(advisors),
+                # With the advisors by subquery SQLite would read every booking by status.
+                unindexed(Booking.status).in_(OCCUPYING),
+                Booking.start_at < bindparam("hi"),
+                Booking.blocked_until > bindparam("lo"),
+                # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor,
+                # start) reads the days asked for, not every booking the advisor ever had
+                # before them.
+                Booking.start_at > bindparam("earliest"),
+                Booking.id != bindparam("exclude"),
+            ),
+        )
     )
+
+
+# The advisors' ids given (from ROSTER): on PostgreSQL a plain list plans far faster than a
+# subquery.
+BUSY = _busy(bindparam("ids", expanding=True))
+# On SQLite the roster and the busy times in one statement, the advisors by subquery: each
+# statement costs the booking thread several switches of the interpreter lock (scheduler.db).
+_ADVISORS = (
+    select(Staff.id)
+    .join(staff_services, staff_services.c.staff_id == Staff.id)
+    .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
+)
+CALENDARS = select(ROSTER.scalar_subquery(), _busy(_ADVISORS).scalar_subquery())
+CALENDARS_ON_WEEKDAY = select(
+    ROSTER_ON_WEEKDAY.scalar_subquery(), _busy(_ADVISORS).scalar_subquery()
 )
 # A person's confirmed appointments of a service still to come, for the cap on them.
 OPEN_BOOKINGS = select(func.count()).where(
@@ -165,6 +188,9 @@ OPEN_BOOKINGS = select(func.count()).where(
 BOOKING_CHECKS = select(
     OPEN_BOOKINGS.scalar_subquery(), exists().where(ClosureDay.day == bindparam("day"))
 )
+# SQLite: the service and the checks in one statement (on PostgreSQL the checks must come
+# after the person's lock, see `Placement.for_booking`).
+SERVICE_CHECKED = SERVICE.add_columns(*BOOKING_CHECKS.selected_columns)
 NEW_BOOKING = insert(Booking).returning(Booking.id)
 # An advisor's run-out holds in the way of a booking about to be written.
 SWEEP_HOLDS = (

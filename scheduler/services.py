@@ -384,9 +384,10 @@ class Scheduler:
     def _place(self, session: Session, request: BookingRequest) -> BookingInfo:
         now = self.clock()
         email_key = request.email_key
-        service = self.placement.service(session, request.service_id, person=email_key)
         day = request.start.astimezone(self.tz).date()
-        open_count, closed = self.placement.checks(session, service.id, email_key, day, now)
+        service, open_count, closed = self.placement.for_booking(
+            session, request.service_id, email_key, day, now
+        )
         if email_key and open_count >= self.config.max_open_per_email:
             raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
         request.check(service.channels)

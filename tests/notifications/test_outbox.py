@@ -3,6 +3,8 @@ so a committed change always has them and a refused or rolled-back change has no
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from notifications.messages import MessageKind
 from notifications.models import OutboxMessage, OutboxStatus
+from notifications.outbox import _MessageIds
 from scheduler.db import read_session
 from scheduler.errors import SlotUnavailable
 from scheduler.events import BookingEvent
@@ -245,3 +248,22 @@ def test_a_booking_cancelled_before_its_confirmation_went_out_gets_only_the_canc
     assert by_kind[MessageKind.CONFIRMATION].last_error == "booking cancelled or gone"
     assert by_kind[MessageKind.CANCELLATION].status == OutboxStatus.SENT
     assert by_kind[MessageKind.CANCELLATION].ics_method == "CANCEL"
+
+
+def test_message_ids_are_unique_and_a_forked_process_draws_its_own():
+    new_id = _MessageIds()
+    ids = {new_id("example.org") for _ in range(20_000)}
+    assert len(ids) == 20_000
+    assert all(re.fullmatch(r"<[0-9a-f]{32}@example\.org>", i) for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and leaves
+        os.write(write, new_id("example.org").encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        drawn_by_child = pipe.read()
+    # Without drawing a new seed the child would have continued the parent's sequence.
+    assert drawn_by_child != new_id("example.org")
+    assert drawn_by_child not in ids

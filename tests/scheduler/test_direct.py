@@ -49,7 +49,16 @@ def calendar(container, world) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "name", ["SERVICE", "ROSTER", "ROSTER_ON_WEEKDAY", "BUSY", "BOOKING_CHECKS", "BOOKING_INFO"]
+    "name",
+    [
+        "SERVICE",
+        "SERVICE_CHECKED",
+        "ROSTER",
+        "ROSTER_ON_WEEKDAY",
+        "BUSY",
+        "BOOKING_CHECKS",
+        "BOOKING_INFO",
+    ],
 )
 def test_a_query_answers_as_through_sqlalchemy(container, calendar, name):
     statement = getattr(queries, name)
@@ -170,3 +179,22 @@ def test_a_missing_parameter_is_sqlalchemys_error(container, calendar):
         read_session(container.sessions) as session,
     ):
         Direct(queries.BUSY).rows(session.connection(), params)
+
+
+def test_many_rows_go_in_statements_within_sqlites_limit_of_values(container):
+    """200 rows of 11 values: 2,200 values, more than the 999 SQLite allowed a statement
+    before 3.32, go as three multi-row INSERTs."""
+    rows = [
+        message_row("confirmation", f"p{n}@example.org", "de", NOW, domain="example.org")
+        for n in range(200)
+    ]
+    with write_session(container.sessions) as session:
+        Direct(NEW_MESSAGES).many(session.connection(), rows)
+    with read_session(container.sessions) as session:
+        stored = session.scalars(select(OutboxMessage.recipient).order_by(OutboxMessage.id))
+        assert list(stored) == [r["recipient"] for r in rows]
+
+
+def test_many_inserts_only(container):
+    with pytest.raises(TypeError), read_session(container.sessions) as session:
+        Direct(queries.BUSY).many(session.connection(), [{}])
