@@ -1,7 +1,8 @@
 """The statements of the booking use cases, built once at import: building and caching a
 statement costs more than running it on the hot paths (slot search, booking). They run as
-plain Core statements on the session's connection; the ORM's per-row bookkeeping would cost
-more than the queries.
+plain Core statements, straight on the driver (`scheduler.direct`); the ORM's per-row
+bookkeeping, and even SQLAlchemy's execution of a Core statement, would cost more than the
+queries.
 """
 
 from __future__ import annotations
