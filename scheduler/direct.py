@@ -2,7 +2,7 @@
 
 SQLAlchemy's execution of a Core statement costs about 70 µs of Python on our machine (its
 compiled cache, the execution context, the result object), the driver's own about 4 µs
-(`bench/statement_cost.py`); a booking runs seven. A `Direct` statement is compiled once per
+(`bench/statement_cost.py`); a booking runs six to eight. A `Direct` statement is compiled once per
 dialect by SQLAlchemy itself, with the bind and result processors of its own types, and run on
 the driver's connection of a SQLAlchemy `Connection`, inside that connection's transaction:
 the same SQL with the same values as `Connection.execute` would send, and the same values
@@ -115,9 +115,8 @@ class Direct:
         """Run with `params`; the rows it returns (none for a statement without rows)."""
         compiled = self._compile(connection.dialect, params)
         sql, values = _bound(compiled.shape(params), params)
-        driver = connection.connection.driver_connection
         try:
-            cursor = driver.execute(sql, values)  # type: ignore[union-attr]
+            cursor = _driver(connection).execute(sql, values)
             fetched = cursor.fetchall() if cursor.description else []
         except connection.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(connection.dialect, sql, values, exc) from exc
@@ -190,9 +189,14 @@ def _bound(shape: _Shape, params: Mapping[str, Any]) -> tuple[str, Any]:
 def plain(connection: Connection, sql: str) -> None:
     """Run `sql`, which binds nothing and returns nothing (`BEGIN`), on the driver."""
     try:
-        connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        _driver(connection).execute(sql)
     except connection.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(connection.dialect, sql, (), exc) from exc
+
+
+def _driver(connection: Connection) -> Any:
+    # sqlite3's or psycopg's connection: both have `execute`, which PEP 249 does not promise.
+    return connection.connection.driver_connection
 
 
 def _wrapped(dialect: Dialect, sql: str, values: Any, exc: Exception) -> BaseException:
