@@ -3,12 +3,11 @@
 
     python -m bench.statement_cost [--database sqlite|postgres] [--runs 5000]
 
-On a fresh database (migrated by `Base.metadata.create_all`; PostgreSQL: the database of
---postgres-url, wiped), one connection in one transaction runs `queries.BOOKING_CHECKS` (the
-cap and the closure day) and `queries.BUSY` (the taken times of five advisors, a list that
-expands) `--runs` times each way, the ways taken in turn in chunks of 500 so that the
-machine's wandering speed does not favour one. Printed: microseconds per statement, the
-medians of the chunks.
+On a fresh database (migrated; PostgreSQL: the database of --postgres-url, wiped), one
+connection in one transaction runs `queries.BOOKING_CHECKS` (the cap and the closure day) and
+`queries.BUSY` (the busy times of a service's advisors) `--runs` times each way, the ways
+taken in turn in chunks of 500 so that the machine's wandering speed does not favour one.
+Printed: microseconds per statement, the medians of the chunks.
 """
 
 from __future__ import annotations
@@ -59,7 +58,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         "email_key": "erika@example.org",
         "day": date(2031, 1, 7),
         "now": now,
-        "ids": [1, 2, 3, 4, 5],
         "lo": now,
         "hi": now + timedelta(days=2),
         "earliest": now - timedelta(days=1),

@@ -103,9 +103,8 @@ class OutboxWriter:
         elif event.kind == BookingEventKind.CONFIRMATION_RESENT:
             rows.append(self._row(booking, self._confirmation_kind(session, booking), event.at))
         if rows:
-            # One Core statement for all rows (SQLAlchemy sends them as one multi-row INSERT,
-            # psycopg in one pipeline): the unit of work costs more than the insert, and
-            # nothing in this transaction reads the messages back.
+            # One multi-row INSERT for all rows, straight on the driver: the unit of work
+            # costs more than the insert, and nothing in this transaction reads them back.
             _NEW_MESSAGES.many(session.connection(), rows)
             session.info["outbox_written"] = True
 

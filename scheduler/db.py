@@ -21,9 +21,11 @@ from weakref import WeakKeyDictionary, finalize
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Engine,
     MetaData,
+    Select,
     String,
     create_engine,
     event,
@@ -376,6 +378,35 @@ def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
 @compiles(unindexed)
 def _unindexed_default(element: unindexed, compiler: Any, **kw: Any) -> str:
     return str(compiler.process(element.clauses, **kw))
+
+
+class among(FunctionElement[bool]):
+    """`column` is one of the values `query` selects. PostgreSQL plans `IN (query)` as a join
+    over all the rows of the column's table; `= ANY(ARRAY(query))` reads the values once and
+    looks each up in the column's index, as with a list of them."""
+
+    type = Boolean()
+    inherit_cache = True
+
+    def __init__(self, column: Any, query: Select[Any]) -> None:
+        super().__init__(column, query.scalar_subquery())
+
+    def self_group(self, against: Any = None) -> Any:
+        # A comparison already: without this SQLite, which has no boolean type, would get
+        # `(… IN …) = 1`, which no index serves.
+        return self
+
+
+@compiles(among, "postgresql")
+def _among_postgresql(element: among, compiler: Any, **kw: Any) -> str:
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY(ARRAY{query})"
+
+
+@compiles(among)
+def _among_default(element: among, compiler: Any, **kw: Any) -> str:
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN {query}"
 
 
 def _json_value(column: Any, compiler: Any, **kw: Any) -> str:

@@ -2,9 +2,9 @@
 
 SQLAlchemy's execution of a Core statement costs about 70 µs of Python on our machine (its
 compiled cache, the execution context, the result object), the driver's own about 4 µs
-(`bench/statement_cost.py`); a booking runs six to eight. A `Direct` statement is compiled once per
-dialect by SQLAlchemy itself, with the bind and result processors of its own types, and run on
-the driver's connection of a SQLAlchemy `Connection`, inside that connection's transaction:
+(`bench/statement_cost.py`); a booking runs several. A `Direct` statement is compiled once
+per dialect by SQLAlchemy itself, with the bind and result processors of its own types, and
+run on the driver's connection of a SQLAlchemy `Connection`, inside its transaction:
 the same SQL with the same values as `Connection.execute` would send, and the same values
 back. A driver's error comes out as SQLAlchemy's (`IntegrityError` and so on), as from
 `Connection.execute`.

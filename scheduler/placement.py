@@ -51,9 +51,6 @@ _GUARD = func.pg_advisory_xact_lock_shared(*DISPLACEMENT_LOCK)
 _SERVICE = Direct(queries.SERVICE)
 _SERVICE_GUARDED = Direct(queries.SERVICE.add_columns(_GUARD))
 _SERVICE_LOCKING_GUARDED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD))
-_ROSTER = Direct(queries.ROSTER)
-_ROSTER_ON_WEEKDAY = Direct(queries.ROSTER_ON_WEEKDAY)
-_BUSY = Direct(queries.BUSY)
 _CALENDARS = Direct(queries.CALENDARS)
 _CALENDARS_ON_WEEKDAY = Direct(queries.CALENDARS_ON_WEEKDAY)
 _BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
@@ -134,9 +131,8 @@ class Placement:
         within: tuple[datetime, datetime] | None = None,
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
-        the local days `first`..`last` (only what overlaps `within`, if given), read with two
-        lean queries (on SQLite one); `stale` receives each advisor's holds that have run
-        out."""
+        the local days `first`..`last` (only what overlaps `within`, if given), read with one
+        lean query; `stale` receives each advisor's holds that have run out."""
         connection = session.connection()
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
@@ -153,13 +149,8 @@ class Placement:
         one_day = first == last
         if one_day:
             params["weekday"] = first.weekday()
-        busy_columns: list[list[int]] | None = None
-        if connection.dialect.name == "sqlite":
-            both = _CALENDARS_ON_WEEKDAY if one_day else _CALENDARS
-            ((roster_columns, busy_columns),) = both.rows(connection, params)
-        else:
-            roster = _ROSTER_ON_WEEKDAY if one_day else _ROSTER
-            roster_columns = roster.scalar(connection, params)
+        both = _CALENDARS_ON_WEEKDAY if one_day else _CALENDARS
+        ((roster_columns, busy_columns),) = both.rows(connection, params)
         weekly: dict[int, list[WeeklyInterval]] = {}
         for staff_id, weekday, start, end in zip(*roster_columns, strict=True):
             intervals = weekly.setdefault(staff_id, [])
@@ -172,9 +163,7 @@ class Placement:
         taken: dict[int, list[Span]] = {i: [] for i in ids}
         run_out: dict[int, list[Span]] = {i: [] for i in ids}
         busy = (absences, taken, run_out)
-        if ids and busy_columns is None:
-            busy_columns = _BUSY.scalar(connection, {**params, "ids": ids})
-        for kind, staff_id, start, end in zip(*(busy_columns or ()), strict=True):
+        for kind, staff_id, start, end in zip(*busy_columns, strict=True):
             busy[kind][staff_id].append((start, end))
         if stale is not None:
             stale.update(run_out)

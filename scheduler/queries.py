@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import SelectBase
 
-from scheduler.db import epoch, json_columns, json_values, unindexed
+from scheduler.db import among, epoch, json_columns, json_values, unindexed
 from scheduler.models import (
     OCCUPYING,
     Absence,
@@ -120,63 +120,52 @@ ROSTER = _roster()
 ROSTER_ON_WEEKDAY = _roster(WeeklyHours.weekday == bindparam("weekday"))
 
 
-# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for.
-def _busy(advisors: Any) -> Select[list[list[Any]]]:
-    return _as_json(
-        union_all(
-            select(
-                literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)
-            ).where(
-                Absence.staff_id.in_(advisors),
-                Absence.start_at < bindparam("hi"),
-                Absence.end_at > bindparam("lo"),
-            ),
-            select(
-                # 1: taken; 2: a hold that has run out, free but still in the table (see
-                # SWEEP_HOLDS)
-                case(
-                    (
-                        and_(
-                            Booking.status == BookingStatus.HELD,
-                            Booking.hold_expires_at <= bindparam("now"),
-                        ),
-                        literal(2),
-                    ),
-                    else_=literal(1),
-                ),
-                Booking.advisor_id,
-                epoch(Booking.start_at),
-                epoch(Booking.blocked_until),
-            ).where(
-                Booking.advisor_id.in_(advisors),
-                # With the advisors by subquery SQLite would read every booking by status.
-                unindexed(Booking.status).in_(OCCUPYING),
-                Booking.start_at < bindparam("hi"),
-                Booking.blocked_until > bindparam("lo"),
-                # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor,
-                # start) reads the days asked for, not every booking the advisor ever had
-                # before them.
-                Booking.start_at > bindparam("earliest"),
-                Booking.id != bindparam("exclude"),
-            ),
-        )
-    )
-
-
-# The advisors' ids given (from ROSTER): on PostgreSQL a plain list plans far faster than a
-# subquery.
-BUSY = _busy(bindparam("ids", expanding=True))
-# On SQLite the roster and the busy times in one statement, the advisors by subquery: each
-# statement costs the booking thread several switches of the interpreter lock (scheduler.db).
+# The service's advisors (of the roster).
 _ADVISORS = (
     select(Staff.id)
     .join(staff_services, staff_services.c.staff_id == Staff.id)
     .where(staff_services.c.service_id == bindparam("service_id"), Staff.active)
 )
-CALENDARS = select(ROSTER.scalar_subquery(), _busy(_ADVISORS).scalar_subquery())
-CALENDARS_ON_WEEKDAY = select(
-    ROSTER_ON_WEEKDAY.scalar_subquery(), _busy(_ADVISORS).scalar_subquery()
+# Their absences (kind 0), taken time (1) and run-out holds (2) around the days asked for.
+BUSY = _as_json(
+    union_all(
+        select(literal(0), Absence.staff_id, epoch(Absence.start_at), epoch(Absence.end_at)).where(
+            among(Absence.staff_id, _ADVISORS),
+            Absence.start_at < bindparam("hi"),
+            Absence.end_at > bindparam("lo"),
+        ),
+        select(
+            # 1: taken; 2: a hold that has run out, free but still in the table (see SWEEP_HOLDS)
+            case(
+                (
+                    and_(
+                        Booking.status == BookingStatus.HELD,
+                        Booking.hold_expires_at <= bindparam("now"),
+                    ),
+                    literal(2),
+                ),
+                else_=literal(1),
+            ),
+            Booking.advisor_id,
+            epoch(Booking.start_at),
+            epoch(Booking.blocked_until),
+        ).where(
+            among(Booking.advisor_id, _ADVISORS),
+            # Else SQLite, without statistics, would read every booking by its status.
+            unindexed(Booking.status).in_(OCCUPYING),
+            Booking.start_at < bindparam("hi"),
+            Booking.blocked_until > bindparam("lo"),
+            # `lo` - LONGEST_BOOKING: no booking blocks longer, and the index on (advisor, start)
+            # reads the days asked for, not every booking the advisor ever had before them.
+            Booking.start_at > bindparam("earliest"),
+            Booking.id != bindparam("exclude"),
+        ),
+    )
 )
+# The roster and the busy times in one statement: each statement costs the booking thread
+# several turns of the interpreter lock, and on PostgreSQL a round trip.
+CALENDARS = select(ROSTER.scalar_subquery(), BUSY.scalar_subquery())
+CALENDARS_ON_WEEKDAY = select(ROSTER_ON_WEEKDAY.scalar_subquery(), BUSY.scalar_subquery())
 # A person's confirmed appointments of a service still to come, for the cap on them.
 OPEN_BOOKINGS = select(func.count()).where(
     Booking.email_key == bindparam("email_key"),

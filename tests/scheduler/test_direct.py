@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from notifications.models import NEW_MESSAGES, OutboxMessage, OutboxStatus
@@ -56,6 +56,8 @@ def calendar(container, world) -> dict[str, object]:
         "ROSTER",
         "ROSTER_ON_WEEKDAY",
         "BUSY",
+        "CALENDARS",
+        "CALENDARS_ON_WEEKDAY",
         "BOOKING_CHECKS",
         "BOOKING_INFO",
     ],
@@ -71,18 +73,27 @@ def test_a_query_answers_as_through_sqlalchemy(container, calendar, name):
     assert expected != [(None,)]
 
 
-def test_the_busy_times_expand_the_list_of_advisors_with_its_values_processed(container, calendar):
-    """BUSY binds a list (one parameter per advisor) beside times that are bound as text on
-    SQLite: each is processed as SQLAlchemy would, whatever the list's length."""
-    busy = Direct(queries.BUSY)
+def test_a_list_bound_for_in_expands_with_its_values_processed(container, calendar):
+    """A list bound for `IN` becomes one parameter per item, beside times that are bound as
+    text on SQLite: each is processed as SQLAlchemy would, whatever the list's length."""
+    taken = (
+        select(Booking.advisor_id, Booking.status)
+        .where(
+            Booking.advisor_id.in_(bindparam("ids", expanding=True)),
+            Booking.start_at < bindparam("hi"),
+            Booking.blocked_until > bindparam("lo"),
+        )
+        .order_by(Booking.id)
+    )
+    direct = Direct(taken)
     with read_session(container.sessions) as session:
         connection = session.connection()
         for ids in ([calendar["ids"][0]], calendar["ids"], [*calendar["ids"], 999]):
             params = {**calendar, "ids": ids}
-            expected = connection.execute(queries.BUSY, params).scalar_one()
-            assert busy.scalar(connection, params) == expected
-        # The booking is taken (1), the hold has run out by "now" (2), the absence (0).
-        assert sorted(expected[0]) == [0, 1, 2]
+            expected = [tuple(row) for row in connection.execute(taken, params)]
+            assert direct.rows(connection, params) == expected
+    # The booking and the hold, whichever advisors they went to.
+    assert [status for _, status in expected] == [BookingStatus.CONFIRMED, BookingStatus.HELD]
 
 
 def test_an_insert_writes_what_the_orm_reads_back(container):
