@@ -38,6 +38,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.direct import plain
+from scheduler.idle_ping import ping_when_idle
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_size=20, max_overflow=20, **kwargs)
+    ping_when_idle(engine)
+    return engine
 
 
 class _FifoLock:

@@ -10,6 +10,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -55,6 +56,7 @@ _CALENDARS = Direct(queries.CALENDARS)
 _CALENDARS_ON_WEEKDAY = Direct(queries.CALENDARS_ON_WEEKDAY)
 _BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
 _SERVICE_CHECKED = Direct(queries.SERVICE_CHECKED)
+_CHECKED_CALENDARS = Direct(queries.CHECKED_CALENDARS)
 
 
 # In `Session.info`: this unit of work repeats one that lost a race for an advisor.
@@ -67,6 +69,24 @@ def guard_placement(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(select(_GUARD))
+
+
+@dataclass(frozen=True, slots=True)
+class Calendars:
+    """The service's advisors' calendars as read, and each one's holds that have run out
+    (free, but still written)."""
+
+    advisors: list[AdvisorCalendar]
+    run_out: dict[int, list[Span]]
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeBooking:
+    service: ServiceView
+    open_count: int
+    closed: bool
+    # The calendars of the booking's day, if they were read with the checks.
+    calendars: Calendars | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +126,8 @@ class Placement:
             query = _SERVICE_GUARDED
             if person is not None:
                 query, params["person"] = _SERVICE_LOCKING_GUARDED, person
-        rows = query.rows(connection, params)
-        if not rows:
-            raise NotFound("unknown service", field="service_id")
-        return ServiceView(*rows[0][0])
+        service: ServiceView = _service_of(query.rows(connection, params))[0]
+        return service
 
     def as_searched(self, service_id: int, channel: str, start: datetime, now: datetime) -> bool:
         """Whether the service as its latest search read it offers `channel` at `start` as
@@ -128,73 +146,100 @@ class Placement:
         now: datetime,
         exclude_booking: int | None = None,
         stale: dict[int, list[Span]] | None = None,
-        within: tuple[datetime, datetime] | None = None,
     ) -> list[AdvisorCalendar]:
         """The service's advisors with their hours and the absences and taken time around
-        the local days `first`..`last` (only what overlaps `within`, if given), read with one
-        lean query; `stale` receives each advisor's holds that have run out."""
-        connection = session.connection()
+        the local days `first`..`last`, read with one lean query; `stale` receives each
+        advisor's holds that have run out."""
         lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - timedelta(days=1)
         hi = datetime.combine(last, time(), self.tz).astimezone(UTC) + timedelta(days=2)
-        if within is not None:
-            lo, hi = within
-        params = {
-            "service_id": service.id,
-            "lo": lo,
-            "earliest": lo - LONGEST_BOOKING,
-            "hi": hi,
-            "now": now,
-            "exclude": exclude_booking or 0,
-        }
-        one_day = first == last
-        if one_day:
-            params["weekday"] = first.weekday()
-        both = _CALENDARS_ON_WEEKDAY if one_day else _CALENDARS
-        ((roster_columns, busy_columns),) = both.rows(connection, params)
-        weekly: dict[int, list[WeeklyInterval]] = {}
-        for staff_id, weekday, start, end in zip(*roster_columns, strict=True):
-            intervals = weekly.setdefault(staff_id, [])
-            if weekday is not None:
-                intervals.append(
-                    WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
-                )
-        ids = sorted(weekly)
-        absences: dict[int, list[Span]] = {i: [] for i in ids}
-        taken: dict[int, list[Span]] = {i: [] for i in ids}
-        run_out: dict[int, list[Span]] = {i: [] for i in ids}
-        busy = (absences, taken, run_out)
-        for kind, staff_id, start, end in zip(*busy_columns, strict=True):
-            busy[kind][staff_id].append((start, end))
+        weekday = first.weekday() if first == last else None
+        params = _calendar_params(service.id, lo, hi, now, exclude_booking, weekday)
+        both = _CALENDARS if weekday is None else _CALENDARS_ON_WEEKDAY
+        ((roster, busy),) = both.rows(session.connection(), params)
+        read = _parsed(roster, busy)
         if stale is not None:
-            stale.update(run_out)
-        return [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
+            stale.update(read.run_out)
+        return read.advisors
+
+    def day_calendars(
+        self,
+        session: Session,
+        service: Service | ServiceView,
+        start: datetime,
+        now: datetime,
+        exclude_booking: int | None = None,
+    ) -> Calendars:
+        """The calendars that decide who gets a booking at `start` (an aware time)."""
+        params = self._day_params(service, start, now, exclude_booking)
+        ((roster, busy),) = _CALENDARS_ON_WEEKDAY.rows(session.connection(), params)
+        return _parsed(roster, busy)
+
+    def _day_params(
+        self,
+        service: Service | ServiceView,
+        start: datetime,
+        now: datetime,
+        exclude_booking: int | None,
+    ) -> dict[str, object]:
+        # What decides: the time around `start` (is the advisor free?) and the day's bookings
+        # (who has the fewest?); not the days around it, which a full day would triple.
+        start = start.astimezone(UTC)
+        day, day_start, day_end = self._day_of(start)
+        occupied = start + timedelta(minutes=service.duration_minutes + service.buffer_minutes)
+        lo, hi = day_start.astimezone(UTC), max(day_end.astimezone(UTC), occupied)
+        return _calendar_params(service.id, lo, hi, now, exclude_booking, day.weekday())
+
+    def _day_of(self, start: datetime) -> tuple[date, datetime, datetime]:
+        day = start.astimezone(self.tz).date()
+        day_start = datetime.combine(day, time(), self.tz)
+        return day, day_start, datetime.combine(day + timedelta(days=1), time(), self.tz)
 
     def closed(self, session: Session, first: date, last: date) -> frozenset[date]:
         return calendar.closed_days(session, *self._holidays, first, last)
 
     def for_booking(
-        self, session: Session, service_id: int, person: str | None, day: date, now: datetime
-    ) -> tuple[ServiceView, int, bool]:
-        """Before a booking: the service, the person's open bookings of it (for the cap on
-        them) and whether the office is closed on `day`.
+        self,
+        session: Session,
+        service_id: int,
+        person: str | None,
+        start: datetime,
+        now: datetime,
+        with_calendars: bool,
+    ) -> BeforeBooking:
+        """Before a booking at `start`: the service, the person's open bookings of it (for the
+        cap on them), whether the office is closed that day and, `with_calendars`, the
+        calendars of that day; in two statements.
 
-        On SQLite in one statement: the writer's lock is held, nothing changes meanwhile. On
-        PostgreSQL in two: the first takes the person's lock (`service`), and only a later
-        statement sees what the lock's previous holder committed, so that two requests of one
-        person cannot both pass the cap."""
+        On SQLite the first reads the service and the checks: the writer's lock is held,
+        nothing changes meanwhile. On PostgreSQL the first takes the person's lock
+        (`service`), and only a later statement sees what the lock's previous holder
+        committed, so that two requests of one person cannot both pass the cap: the second
+        reads the checks with the calendars."""
         connection = session.connection()
-        params = {"service_id": service_id, "email_key": person, "now": now, "day": day}
+        day = start.astimezone(self.tz).date()
+        params: dict[str, object] = {
+            "service_id": service_id,
+            "email_key": person,
+            "now": now,
+            "day": day,
+        }
+        # A naive time is refused before anything is read for it (`choose`).
+        with_calendars = with_calendars and start.tzinfo is not None
+        calendars = None
         if connection.dialect.name == "postgresql":
             service = self.service(session, service_id, person)
-            ((count, closed),) = _BOOKING_CHECKS.rows(connection, params)
+            if with_calendars:
+                params |= self._day_params(service, start, now, None)
+                ((count, closed, roster, busy),) = _CHECKED_CALENDARS.rows(connection, params)
+                calendars = _parsed(roster, busy)
+            else:
+                ((count, closed),) = _BOOKING_CHECKS.rows(connection, params)
         else:
-            rows = _SERVICE_CHECKED.rows(connection, params)
-            if not rows:
-                raise NotFound("unknown service", field="service_id")
-            ((values, count, closed),) = rows
-            service = ServiceView(*values)
+            service, count, closed = _service_of(_SERVICE_CHECKED.rows(connection, params))
+            if with_calendars:
+                calendars = self.day_calendars(session, service, start, now)
         holidays = calendar.public_holidays(*self._holidays, day.year)
-        return service, int(count), bool(closed) or day in holidays
+        return BeforeBooking(service, int(count), bool(closed) or day in holidays, calendars)
 
     def free_times(
         self,
@@ -236,44 +281,40 @@ class Placement:
         exclude_booking: int | None,
         prefer: int | None = None,
         closed: bool | None = None,
+        calendars: Calendars | None = None,
     ) -> Choice:
         """The advisor who gets a booking at `start`: free, least loaded that day, lowest id
-        (on a retry after a lost race: one of the least loaded, drawn). `closed`: whether the
-        office is closed that day, if the caller has read it already."""
+        (on a retry after a lost race: one of the least loaded, drawn). `closed` and
+        `calendars`: whether the office is closed that day and the day's calendars
+        (`day_calendars`), if the caller has read them already."""
         if channel not in service.channels:
             raise ChannelNotOffered(channel=channel)
         start = self._check_start(session, service, start, now, closed)
-        day = start.astimezone(self.tz).date()
-        day_start = datetime.combine(day, time(), self.tz)
-        day_end = datetime.combine(day + timedelta(days=1), time(), self.tz)
-        # What decides: the time around `start` (is the advisor free?) and the day's bookings
-        # (who has the fewest?); not the days around it, which a full day would triple.
-        occupied = start + timedelta(minutes=service.duration_minutes + service.buffer_minutes)
-        within = (day_start.astimezone(UTC), max(day_end.astimezone(UTC), occupied))
-        stale: dict[int, list[Span]] = {}
-        calendars = self.calendars(
-            session, service, day, day, now, exclude_booking, stale, within=within
-        )
+        if calendars is None:
+            calendars = self.day_calendars(session, service, start, now, exclude_booking)
+        advisors = calendars.advisors
         if advisor_id is not None:
-            calendars = [c for c in calendars if c.advisor_id == advisor_id]
-            if not calendars:
+            advisors = [c for c in advisors if c.advisor_id == advisor_id]
+            if not advisors:
                 raise NotFound("advisor does not offer this service", field="advisor_id")
         rules = slot_rules(service)
-        free = free_advisors_at(rules, calendars, start, now=now, tz=self.tz)
+        free = free_advisors_at(rules, advisors, start, now=now, tz=self.tz)
         if not free:
             # Only now tell "not a slot time at all" (422) from "taken" (409).
-            if not is_on_grid(rules, calendars, start, self.tz):
+            if not is_on_grid(rules, advisors, start, self.tz):
                 raise OffGrid()
             raise SlotUnavailable()
+        run_out = calendars.run_out
         if prefer in free:
-            return Choice(prefer, stale[prefer])
-        load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in calendars}
+            return Choice(prefer, run_out[prefer])
+        _, day_start, day_end = self._day_of(start)
+        load = {c.advisor_id: c.appointments_between(day_start, day_end) for c in advisors}
         least = min(load[advisor] for advisor in free)
         tied = sorted(advisor for advisor in free if load[advisor] == least)
         # After a lost race the other losers try again too: drawn among the tied, they spread
         # over the free advisors instead of all colliding on the next lowest id.
         chosen = secrets.choice(tied) if session.info.get(RETRY) else tied[0]
-        return Choice(chosen, stale[chosen])
+        return Choice(chosen, run_out[chosen])
 
     def _check_start(
         self,
@@ -296,6 +337,55 @@ class Placement:
         if self.closed(session, day, day) if closed is None else closed:
             raise ClosedDay(field="start")
         return start
+
+
+def _calendar_params(
+    service_id: int,
+    lo: datetime,
+    hi: datetime,
+    now: datetime,
+    exclude_booking: int | None,
+    weekday: int | None,
+) -> dict[str, object]:
+    params: dict[str, object] = {
+        "service_id": service_id,
+        "lo": lo,
+        "earliest": lo - LONGEST_BOOKING,
+        "hi": hi,
+        "now": now,
+        "exclude": exclude_booking or 0,
+    }
+    if weekday is not None:
+        params["weekday"] = weekday
+    return params
+
+
+def _parsed(roster: list[list[Any]], busy: list[list[Any]]) -> Calendars:
+    """The roster and the busy times as `queries.CALENDARS` returns them, by column."""
+    weekly: dict[int, list[WeeklyInterval]] = {}
+    for staff_id, weekday, start, end in zip(*roster, strict=True):
+        intervals = weekly.setdefault(staff_id, [])
+        if weekday is not None:
+            intervals.append(
+                WeeklyInterval(weekday, time.fromisoformat(start), time.fromisoformat(end))
+            )
+    ids = sorted(weekly)
+    absences: dict[int, list[Span]] = {i: [] for i in ids}
+    taken: dict[int, list[Span]] = {i: [] for i in ids}
+    run_out: dict[int, list[Span]] = {i: [] for i in ids}
+    kinds = (absences, taken, run_out)
+    for kind, staff_id, start, end in zip(*busy, strict=True):
+        kinds[kind][staff_id].append((start, end))
+    advisors = [AdvisorCalendar.from_spans(i, weekly[i], absences[i], taken[i]) for i in ids]
+    return Calendars(advisors, run_out)
+
+
+def _service_of(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row of a query led by the service's columns, that column made a `ServiceView`."""
+    if not rows:
+        raise NotFound("unknown service", field="service_id")
+    values, *rest = rows[0]
+    return (ServiceView(*values), *rest)
 
 
 def new_booking(

@@ -181,6 +181,8 @@ BOOKING_CHECKS = select(
 # SQLite: the service and the checks in one statement (on PostgreSQL the checks must come
 # after the person's lock, see `Placement.for_booking`).
 SERVICE_CHECKED = SERVICE.add_columns(*BOOKING_CHECKS.selected_columns)
+# PostgreSQL: the checks and the calendars of a booking's day, after the person's lock.
+CHECKED_CALENDARS = BOOKING_CHECKS.add_columns(*CALENDARS_ON_WEEKDAY.selected_columns)
 NEW_BOOKING = insert(Booking).returning(Booking.id)
 # An advisor's run-out holds in the way of a booking about to be written.
 SWEEP_HOLDS = (

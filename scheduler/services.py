@@ -384,11 +384,12 @@ class Scheduler:
     def _place(self, session: Session, request: BookingRequest) -> BookingInfo:
         now = self.clock()
         email_key = request.email_key
-        day = request.start.astimezone(self.tz).date()
-        service, open_count, closed = self.placement.for_booking(
-            session, request.service_id, email_key, day, now
+        # The day's calendars come with the checks, except for a hold (its slot is written).
+        before = self.placement.for_booking(
+            session, request.service_id, email_key, request.start, now, not request.hold_token
         )
-        if email_key and open_count >= self.config.max_open_per_email:
+        service = before.service
+        if email_key and before.open_count >= self.config.max_open_per_email:
             raise TooManyOpenBookings(maximum=self.config.max_open_per_email)
         request.check(service.channels)
         reference = new_reference()
@@ -423,7 +424,8 @@ class Scheduler:
             now,
             request.advisor_id,
             None,
-            closed=closed,
+            closed=before.closed,
+            calendars=before.calendars,
         )
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)

@@ -56,6 +56,7 @@ from scheduler.waitlist_retention import ERASERS as WAITLIST_ERASERS
 from scheduler.waitlist_worker import WaitlistWorker
 from web.database import engine_for
 from web.document_images import PageImages
+from web.lanes import Lane, booking_width
 from web.links import Links
 from web.settings import Settings
 
@@ -104,6 +105,7 @@ class Container:
     contact_change: ContactChange
     credentials: Credentials
     dead_mail: DeadMail
+    booking_lane: Lane
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -225,6 +227,9 @@ class Container:
             # Never later than the booking's own data goes.
             sweeps=[DocumentSweep(documents, timedelta(days=settings.document_days))],
         )
+        width = booking_width(
+            engine.dialect.name, settings.booking_threads, settings.worker_threads
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -262,6 +267,7 @@ class Container:
             contact_change=contact_change,
             credentials=credentials,
             dead_mail=DeadMail(sessions, clock),
+            booking_lane=Lane(width),
         )
 
 

@@ -59,6 +59,7 @@ def calendar(container, world) -> dict[str, object]:
         "CALENDARS",
         "CALENDARS_ON_WEEKDAY",
         "BOOKING_CHECKS",
+        "CHECKED_CALENDARS",
         "BOOKING_INFO",
     ],
 )

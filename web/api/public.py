@@ -10,13 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from scheduler.availability import Slot
 from scheduler.errors import SlotUnavailable
 from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
+from scheduler.views import HoldInfo
 from web.deps import Services, Token, acheck_booking, acheck_slot_search, check_hold
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.schemas import (
@@ -96,12 +96,16 @@ async def list_slots(
     status_code=201,
     responses={429: {"description": "too many holds from this address; see Retry-After"}},
 )
-def hold_slot(
+async def hold_slot(
     body: HoldIn, services: Services, request: Request, altcha: AltchaProof = None
 ) -> HoldOut:
-    check_hold(request, altcha)
     scheduler = services.scheduler
-    hold = scheduler.hold(body.service_id, body.start, body.channel.value)
+
+    def hold_it() -> HoldInfo:
+        check_hold(request, altcha)
+        return scheduler.hold(body.service_id, body.start, body.channel.value)
+
+    hold = await services.booking_lane.run(hold_it)
     return HoldOut(
         hold_token=hold.token,
         service_id=hold.service_id,
@@ -162,7 +166,7 @@ async def create_booking(
         hold_token=body.hold_token,
         **needs_fields(body.needs),
     )
-    placed = await run_in_threadpool(
+    placed = await services.booking_lane.run(
         lambda: scheduler.book(
             booking,
             idempotency=idempotency,

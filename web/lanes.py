@@ -1,0 +1,46 @@
+"""A lane: at most so many request threads at a time for one kind of work, the rest waiting
+their turn in the event loop.
+
+Bookings run in a lane of their own. On SQLite the writer's lock lets one booking write at a
+time anyway: six threads taking turns at it spent more on handing that lock and the
+interpreter's lock between them than on the bookings (docs/benchmarks.md, "One lane for the
+bookings"). On PostgreSQL a few threads keep the database busy while others wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+from weakref import WeakKeyDictionary
+
+import anyio
+import anyio.to_thread
+
+T = TypeVar("T")
+
+
+class Lane:
+    def __init__(self, width: int) -> None:
+        self.width = width
+        # One limiter per event loop: its waiters belong to the loop that made it, and the
+        # tests start a loop per client.
+        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            WeakKeyDictionary()
+        )
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """`work` on a request thread once the lane has room, in the order of arrival."""
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.width)
+        return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+
+def booking_width(dialect: str, configured: int | None, worker_threads: int) -> int:
+    """The booking lane's width: as configured, else one thread on SQLite and at most three
+    (never more than the request threads) on PostgreSQL."""
+    if configured is not None:
+        return configured
+    return 1 if dialect == "sqlite" else min(3, worker_threads)
