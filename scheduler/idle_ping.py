@@ -21,7 +21,9 @@ TRUSTED_IDLE = 1.0
 _RETURNED = "returned_at"
 
 
-def ping_when_idle(engine: Engine, trusted_idle: float = TRUSTED_IDLE) -> None:
+def ping_when_idle(engine: Engine, trusted_idle: float | None = None) -> None:
+    """Check each connection `engine`'s pool hands out that has been back in it for
+    `trusted_idle` seconds or more (default `TRUSTED_IDLE`, as it is at each checkout)."""
     dialect = engine.dialect
 
     @event.listens_for(engine, "connect")
@@ -35,7 +37,8 @@ def ping_when_idle(engine: Engine, trusted_idle: float = TRUSTED_IDLE) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         returned = record.info.get(_RETURNED)
-        if returned is not None and time.monotonic() - returned < trusted_idle:
+        trusted = TRUSTED_IDLE if trusted_idle is None else trusted_idle
+        if returned is not None and time.monotonic() - returned < trusted:
             return
         try:
             dialect.do_ping(dbapi_connection)

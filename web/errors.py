@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -344,10 +344,14 @@ def allowed_methods(request: Request) -> str:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
-async def _out_of_range(request: Request, exc: Exception) -> Response:
+async def _database(request: Request, exc: Exception) -> Response:
     """Values the database or the date arithmetic cannot hold (NUL in text on PostgreSQL, an id
     beyond its integer column, a time beyond the year 9999) are bad input, not a server error;
-    the transaction was rolled back. Any other database error stays a 500."""
+    the transaction was rolled back. A connection the database dropped under the request (a
+    restart, a failover) is 503: the pool has renewed its connections, and the request is
+    worth sending again. Any other database error stays a 500."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return problem(request, 503, "busy", headers={"Retry-After": "1"})
     cause = exc.orig if isinstance(exc, StatementError) else exc
     if not isinstance(exc, DataError) and not isinstance(cause, OverflowError):
         raise exc
@@ -363,6 +367,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(StatementError, _out_of_range)
-    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(StatementError, _database)
+    app.add_exception_handler(OverflowError, _database)
     app.add_exception_handler(Exception, _unexpected)
