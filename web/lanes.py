@@ -4,7 +4,9 @@ their turn in the event loop.
 Bookings run in a lane of their own. On SQLite the writer's lock lets one booking write at a
 time anyway: six threads taking turns at it spent more on handing that lock and the
 interpreter's lock between them than on the bookings (docs/benchmarks.md, "One lane for the
-bookings"). On PostgreSQL a few threads keep the database busy while others wait for it.
+bookings"). On PostgreSQL bookings wait for the database in parallel: there the lane is as
+wide as the request threads (fewer held back the bookings of the morning release, when the
+event loop is busy with the crowd's searches).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class Lane:
 
 
 def booking_width(dialect: str, configured: int | None, worker_threads: int) -> int:
-    """The booking lane's width: as configured, else one thread on SQLite and at most three
-    (never more than the request threads) on PostgreSQL."""
+    """The booking lane's width: as configured, else one thread on SQLite and every request
+    thread on PostgreSQL."""
     if configured is not None:
         return configured
-    return 1 if dialect == "sqlite" else min(3, worker_threads)
+    return 1 if dialect == "sqlite" else worker_threads

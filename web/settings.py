@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     freeze_startup_objects: bool = True
     # Threads for request handlers per process (database work runs there).
     worker_threads: int = Field(default=6, ge=1, le=200)
-    # Of those, how many may book at a time (web/lanes.py); unset: 1 on SQLite, 3 on PostgreSQL.
+    # Of those, how many may book at a time (web/lanes.py); unset: 1 on SQLite, all on PostgreSQL.
     booking_threads: int | None = Field(default=None, ge=1, le=200)
     hotline_phone: str = "+49 391 540-0"
     # The operator on the privacy notice and imprint (/datenschutz): demo values, which a city

@@ -83,8 +83,7 @@ def test_an_error_in_the_lane_reaches_the_caller_and_frees_its_place() -> None:
     ("dialect", "configured", "threads", "width"),
     [
         ("sqlite", None, 6, 1),  # one writer at a time anyway
-        ("postgresql", None, 6, 3),
-        ("postgresql", None, 2, 2),  # never more than the request threads
+        ("postgresql", None, 6, 6),  # waiting for the database in parallel
         ("sqlite", 4, 6, 4),  # as configured
         ("postgresql", 1, 6, 1),
     ],
