@@ -25,6 +25,7 @@ def test_hotline_finds_a_booking_and_moves_it_with_the_slot_picker(browsing, dem
     page.locator("#kanal").select_option("phone")
     page.get_by_role("button", name="Freie Zeiten suchen").click()
     times = page.locator("input[name=start]")
+    expect(times.first).to_be_attached()  # the page with the times, not the one before
     # The second-latest time: the hotline's own test takes the latest, the citizens' the earliest.
     times.nth(max(times.count() - 2, 0)).check()
     page.get_by_label("Name der Bürgerin oder des Bürgers").fill(CALLER)

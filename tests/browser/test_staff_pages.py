@@ -100,7 +100,8 @@ def test_hotline_books_a_callback_and_opens_an_ad_hoc_room_on_a_phone(browsing, 
     page.locator("#kanal").select_option("phone")
     page.get_by_role("button", name="Freie Zeiten suchen").click()
     times = page.locator("input[name=start]")
-    assert times.count() > 0
+    # The click starts a navigation: wait for the page with the times, not the one before.
+    expect(times.first).to_be_attached()
     assert violations(page) == []
     # The latest time offered: the citizens' booking tests take the earliest ones.
     times.last.check()
