@@ -5,29 +5,20 @@ a moment ago costs no round trip."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
 from scheduler.db import make_engine
 from scheduler.idle_ping import TRUSTED_IDLE, ping_when_idle
 from tests.conftest import POSTGRES_URL
+from tests.pg_backends import drop_backends
 
 pytestmark = pytest.mark.skipif(
     POSTGRES_URL is None, reason="about a database server that can drop connections"
 )
-
-
-@pytest.fixture
-def admin() -> Iterator[Engine]:
-    assert POSTGRES_URL is not None
-    engine = create_engine(POSTGRES_URL, poolclass=NullPool)
-    yield engine
-    engine.dispose()
 
 
 def _engine(trusted_idle: float) -> Engine:
@@ -43,19 +34,9 @@ def _backend(engine: Engine) -> int:
     return pid
 
 
-def _drop(admin: Engine, pid: int) -> None:
-    with admin.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-        connection.commit()
-    # pg_terminate_backend only signals: wait until the backend has gone.
-    deadline = time.monotonic() + 5
-    with admin.connect() as connection:
-        while connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-        ).scalar():
-            assert time.monotonic() < deadline, "the backend did not go"
-            time.sleep(0.02)
-            connection.rollback()  # a transaction sees one snapshot of the statistics
+def _drop(pid: int) -> None:
+    assert POSTGRES_URL is not None
+    drop_backends(POSTGRES_URL, [pid])
 
 
 def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -70,11 +51,11 @@ def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int
     return pings
 
 
-def test_a_connection_dropped_while_idle_is_replaced_before_use(admin: Engine) -> None:
+def test_a_connection_dropped_while_idle_is_replaced_before_use() -> None:
     engine = _engine(trusted_idle=0.05)
     try:
         first = _backend(engine)
-        _drop(admin, first)
+        _drop(first)
         time.sleep(0.1)
 
         # No error reaches the unit of work: the ping found the dead connection first.
@@ -110,16 +91,14 @@ def test_an_idle_connection_is_pinged_once_per_checkout(monkeypatch: pytest.Monk
         engine.dispose()
 
 
-def test_a_connection_dropped_in_the_trusted_moment_fails_once_then_the_pool_renews(
-    admin: Engine,
-) -> None:
+def test_a_connection_dropped_in_the_trusted_moment_fails_once_then_the_pool_renews() -> None:
     """The price of trusting a connection for a moment: a drop within it is met by the
     statement, as by any unit of work under way when the server goes, and the pool then
     renews every connection it had."""
     engine = _engine(trusted_idle=60)
     try:
         first = _backend(engine)
-        _drop(admin, first)
+        _drop(first)
 
         with pytest.raises(OperationalError) as failure:
             _backend(engine)
@@ -129,12 +108,12 @@ def test_a_connection_dropped_in_the_trusted_moment_fails_once_then_the_pool_ren
         engine.dispose()
 
 
-def test_the_application_engine_checks_connections_that_idled(admin: Engine) -> None:
+def test_the_application_engine_checks_connections_that_idled() -> None:
     assert POSTGRES_URL is not None
     engine = make_engine(POSTGRES_URL)
     try:
         first = _backend(engine)
-        _drop(admin, first)
+        _drop(first)
         time.sleep(TRUSTED_IDLE + 0.1)
 
         assert _backend(engine) != first

@@ -4,20 +4,18 @@ of it is written, and the next one is booked on new connections without a restar
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select
 
 from scheduler import idle_ping
 from scheduler.db import read_session
 from scheduler.models import Booking
 from tests.conftest import POSTGRES_URL
+from tests.pg_backends import backends_named, drop_backends
 from web.container import Container
 from web.settings import Settings
 
@@ -45,39 +43,6 @@ def _trusting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(idle_ping, "TRUSTED_IDLE", 60.0)
 
 
-@pytest.fixture
-def admin() -> Iterator[Engine]:
-    assert POSTGRES_URL is not None
-    engine = create_engine(POSTGRES_URL, poolclass=NullPool)
-    yield engine
-    engine.dispose()
-
-
-def _drop_the_services_connections(admin: Engine) -> int:
-    with admin.connect() as connection:
-        dropped = list(
-            connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
-                {"name": NAME},
-            ).scalars()
-        )
-        connection.execute(
-            text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"),
-            {"pids": dropped},
-        )
-        # pg_terminate_backend only signals: wait until they have gone (the service's
-        # background threads may open new ones meanwhile).
-        deadline = time.monotonic() + 5
-        while connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
-            {"pids": dropped},
-        ).scalar_one():
-            assert time.monotonic() < deadline, "the backends did not go"
-            time.sleep(0.02)
-            connection.rollback()  # a transaction sees one snapshot of the statistics
-    return len(dropped)
-
-
 def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
     return {
         "service_id": service_id,
@@ -89,13 +54,16 @@ def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
 
 
 def test_a_booking_that_meets_a_dropped_connection_is_503_and_the_next_is_booked(
-    client: TestClient, world, container: Container, admin: Engine
+    client: TestClient, world, container: Container
 ) -> None:
     service = world.service()
     world.advisor([service])
     assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
 
-    assert _drop_the_services_connections(admin) >= 1
+    assert POSTGRES_URL is not None
+    pids = backends_named(POSTGRES_URL, NAME)
+    assert pids
+    drop_backends(POSTGRES_URL, pids)
     refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
     again = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
 
