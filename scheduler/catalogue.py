@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.accounts import Accounts, StaffIdentity
-from scheduler.db import read_session, write_session
+from scheduler.db import conflict_kind, read_session, write_session
 from scheduler.displacement import CAUSE_CLOSURE, Displaced, Displacement
 from scheduler.errors import Busy, InvalidRequest, NotFound, PermissionDenied
 from scheduler.models import Absence, Channel, ClosureDay, Role, Service, Staff, Team, WeeklyHours
@@ -265,7 +265,7 @@ def _retrying(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> 
             with write_session(sessions) as session:
                 return work(session)
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001", "23P01"):
+            if conflict_kind(exc) not in ("deadlock", "overlap"):
                 raise
     raise Busy()
 

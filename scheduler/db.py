@@ -31,7 +31,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -271,9 +271,15 @@ def forget_freed(factory: sessionmaker[Session]) -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def conflict_kind(exc: IntegrityError) -> str | None:
-    """'overlap' or 'unique' for the integrity errors a retry can settle, else None."""
+def conflict_kind(exc: DBAPIError) -> str | None:
+    """'overlap', 'unique' or 'deadlock' for the errors a retry can settle, else None.
+
+    Two transactions inserting overlapping bookings at once each find the other's row while
+    checking the exclusion constraint and wait for it: PostgreSQL breaks that deadlock by
+    aborting one, whose retry then sees the other's booking."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == "40P01":
+        return "deadlock"
     message = str(exc.orig)
     if sqlstate == "23P01" or "booking_overlap" in message:
         return "overlap"

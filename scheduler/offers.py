@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from scheduler.availability import Slot, find_slots, last_bookable_day
@@ -309,9 +309,9 @@ class OfferDesk:
                 return self._make_offer(session, entry_id, service_id, channel, slot.start)
         except SchedulerError:
             return Outcome.SLOT_TAKEN, None  # no longer free, or no longer bookable at all
-        except IntegrityError as exc:
+        except DBAPIError as exc:
             kind = conflict_kind(exc)
-            if kind == "overlap":
+            if kind in ("overlap", "deadlock"):
                 return Outcome.SLOT_TAKEN, None
             if kind == "unique":
                 return Outcome.ENTRY_GONE, None

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import queries
@@ -371,7 +371,7 @@ class Scheduler:
                 with write_session(self.sessions) as session:
                     session.info[RETRY] = attempt > 0
                     return work(session)
-            except IntegrityError as exc:
+            except DBAPIError as exc:
                 kind = conflict_kind(exc)
                 if kind is None:
                     raise
