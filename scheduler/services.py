@@ -2,7 +2,8 @@
 
 Every change runs in `write_session`: on SQLite the write lock is taken before the slot is
 checked; on PostgreSQL the exclusion constraint `ex_bookings_no_overlap` refuses the second of
-two overlapping bookings, and we retry with a fresh view (another advisor may still be free).
+two overlapping bookings (or aborts one, to break the deadlock of two checked at once), and we
+retry with a fresh view (another advisor may still be free).
 The statements are in `queries.py`, the calendar reads and the advisor's choice in
 `placement.py`, what a booking request must keep in `requests.py`.
 """
