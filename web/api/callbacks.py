@@ -16,6 +16,7 @@ from scheduler.models import Channel
 from web.api.public import AltchaProof
 from web.container import Container
 from web.deps import Actor, Services, Token, check_booking
+from web.lanes import in_booking_lane
 from web.presenters import local, staff_booking_out
 from web.schemas import Id, Language, Name, Phone, ServiceRef, StaffBookingOut
 
@@ -288,6 +289,7 @@ def settle_callback(callback_id: CallbackId, actor: Actor, services: Services) -
     status_code=201,
     tags=["staff"],
 )
+@in_booking_lane
 def book_callback(
     callback_id: CallbackId, body: CallbackBookIn, actor: Actor, services: Services
 ) -> StaffBookingOut:

@@ -18,6 +18,7 @@ from scheduler.models import Channel
 from scheduler.requests import BookingRequest
 from scheduler.views import HoldInfo
 from web.deps import Services, Token, acheck_booking, acheck_slot_search, check_hold
+from web.lanes import in_booking_lane
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.schemas import (
     BookingIn,
@@ -203,6 +204,7 @@ def cancel_booking(token: Token, services: Services) -> BookingOut:
 
 
 @router.post("/booking/reschedule", response_model=BookingOut)
+@in_booking_lane
 def reschedule_booking(body: RescheduleIn, token: Token, services: Services) -> BookingOut:
     scheduler = services.scheduler
     claims = scheduler.booking_for_token(token)

@@ -13,6 +13,7 @@ from scheduler.displacement import Displaced
 from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
 from web.deps import Actor, Services, Token, client_address
+from web.lanes import in_booking_lane
 from web.presenters import local, staff_booking_out, staff_booking_request
 from web.schemas import (
     AbsenceIn,
@@ -237,6 +238,7 @@ def list_bookings(
 
 
 @router.post("/staff/bookings", response_model=StaffBookingOut, status_code=201)
+@in_booking_lane
 def book_on_behalf(body: StaffBookingIn, actor: Actor, services: Services) -> StaffBookingOut:
     placed = services.desk.book(actor, staff_booking_request(body))
     assert placed.booking is not None
@@ -256,6 +258,7 @@ def staff_cancel(reference: str, actor: Actor, services: Services) -> StaffBooki
 
 
 @router.post("/staff/bookings/{reference}/reschedule", response_model=StaffBookingOut)
+@in_booking_lane
 def staff_reschedule(
     reference: str, body: RescheduleIn, actor: Actor, services: Services
 ) -> StaffBookingOut:

@@ -15,6 +15,7 @@ from scheduler.waitlist import EntryInfo, JoinRequest, OfferInfo, QueueInfo
 from scheduler.waitlist_models import DayPart, EntryStatus, OfferStatus
 from web.api.public import AltchaProof
 from web.deps import Actor, Services, Token, check_booking
+from web.lanes import in_booking_lane
 from web.presenters import booking_out, local
 from web.schemas import BookingOut, Id, Int, Language, Name, Phone, ServiceRef
 
@@ -165,6 +166,7 @@ def get_offer(token: Token, services: Services) -> OfferOut:
         409: {"description": "the offer has expired, was declined or is gone"},
     },
 )
+@in_booking_lane
 def accept_offer(token: Token, services: Services) -> JSONResponse:
     booking = services.waitlist.accept(token)
     body = booking_out(services.scheduler, services.links, booking).model_dump(mode="json")

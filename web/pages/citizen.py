@@ -27,7 +27,6 @@ from scheduler.errors import (
 from scheduler.models import Service
 from scheduler.requests import NOTES_MAX
 from scheduler.views import HoldInfo
-from web.container import Container
 from web.deps import (
     Renderer,
     Services,
@@ -37,6 +36,7 @@ from web.deps import (
     container,
     pages,
 )
+from web.lanes import in_booking_lane
 from web.pages.booking_common import (
     ServiceText,
     channel_of,
@@ -47,7 +47,6 @@ from web.pages.booking_common import (
     with_query,
 )
 from web.pages.booking_form import FIELD_IDS, Details, read_details
-from web.pages.rendering import Pages
 from web.pages.security import set_link_cookie, verified_form
 from web.protection import AltchaRejected, RateLimited
 
@@ -99,24 +98,13 @@ def details_form(
 
 
 @router.post("/buchen/{service_id}/halten", response_model=None)
-async def hold_slot(
+@in_booking_lane
+def hold_slot(
     request: Request,
     service_id: ServiceId,
     form: Annotated[FormData, Depends(verified_form)],
     renderer: Renderer,
     services: Services,
-) -> Response:
-    return await services.booking_lane.run(
-        lambda: _hold_slot(request, service_id, form, renderer, services)
-    )
-
-
-def _hold_slot(
-    request: Request,
-    service_id: int,
-    form: FormData,
-    renderer: Pages,
-    services: Container,
 ) -> Response:
     service = service_by_id(request, service_id)
     channel = channel_of(service, _field(form, "kanal")) or ""
@@ -145,24 +133,13 @@ def _hold_slot(
 
 
 @router.post("/buchen/{service_id}/angaben", response_model=None)
-async def book(
+@in_booking_lane
+def book(
     request: Request,
     service_id: ServiceId,
     form: Annotated[FormData, Depends(verified_form)],
     renderer: Renderer,
     services: Services,
-) -> Response:
-    return await services.booking_lane.run(
-        lambda: _book(request, service_id, form, renderer, services)
-    )
-
-
-def _book(
-    request: Request,
-    service_id: int,
-    form: FormData,
-    renderer: Pages,
-    services: Container,
 ) -> Response:
     service = service_by_id(request, service_id)
     channel = channel_of(service, _field(form, "kanal")) or ""

@@ -22,6 +22,7 @@ from scheduler.errors import SlotUnavailable
 from scheduler.models import Channel
 from scheduler.views import BookingInfo
 from web.deps import Renderer, Services, check_slot_search, container, pages
+from web.lanes import in_booking_lane
 from web.pages.booking_common import (
     LinkProblem,
     booking_from_token,
@@ -148,6 +149,7 @@ def reschedule_pick(
 
 
 @router.post("/termin/verschieben")
+@in_booking_lane
 def reschedule(request: Request, linked: Linked, form: Form, services: Services) -> Response:
     _, booking = linked
     value = form.get("start")

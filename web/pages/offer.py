@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from scheduler.errors import OfferUnavailable
 from scheduler.waitlist import OfferInfo
 from web.deps import Renderer, Services
+from web.lanes import in_booking_lane
 from web.pages.security import verified_form
 
 router = APIRouter(include_in_schema=False)
@@ -50,6 +51,7 @@ def offer_page(request: Request, token: str, renderer: Renderer, services: Servi
 
 
 @router.post("/o/{token}/annehmen")
+@in_booking_lane
 def accept(
     request: Request, token: str, form: Form, renderer: Renderer, services: Services
 ) -> Response:

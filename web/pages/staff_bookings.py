@@ -31,6 +31,7 @@ from scheduler.models import BookingStatus, Role
 from scheduler.search import MAX_QUERY_LENGTH, SEARCH_LIMIT
 from scheduler.views import BookingInfo
 from web.deps import Services, container, pages
+from web.lanes import in_booking_lane
 from web.pages.booking_common import parse_start, service_by_id, start_param, week_view, with_query
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
@@ -282,6 +283,7 @@ def move_pick(
 
 
 @router.post("/staff/buchungen/{reference}/verschieben", response_model=None)
+@in_booking_lane
 def move(
     request: Request, reference: Reference, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:

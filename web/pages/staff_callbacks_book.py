@@ -17,6 +17,7 @@ from scheduler.callbacks_views import CallbackInfo
 from scheduler.errors import Conflict, InvalidRequest, NotFound, SlotUnavailable
 from scheduler.models import Channel, Role, Service
 from web.deps import Services, container, pages
+from web.lanes import in_booking_lane
 from web.pages.booking_common import parse_start, start_param, week_view, with_query
 from web.pages.session import StaffPage
 from web.pages.staff_callbacks import (
@@ -138,6 +139,7 @@ def _book_confirm(
 
 
 @router.post("/staff/rueckrufe/{callback_id}/buchen", response_model=None)
+@in_booking_lane
 def book(
     request: Request, callback_id: str, staff: StaffPage, form: Form, services: Services
 ) -> HTMLResponse | RedirectResponse:

@@ -17,6 +17,7 @@ from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
 from scheduler.errors import Conflict, InvalidRequest, NotFound
 from web.deps import Renderer, Services, container, pages
+from web.lanes import in_booking_lane
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -70,6 +71,7 @@ def desk(
 
 
 @router.post("/staff/hotline/buchen", response_model=None)
+@in_booking_lane
 def book(
     request: Request, staff: StaffPage, form: Form, renderer: Renderer, services: Services
 ) -> HTMLResponse | RedirectResponse:
