@@ -206,14 +206,15 @@ class Outbox:
         # Called before each round: they add the messages of a time of day (the agendas).
         self.planners: list[Callable[[], object]] = []
 
-    def deliver_due(self) -> int:
-        """Send what is due now, one batch; the number of messages handled."""
+    def deliver_due(self, held_back: timedelta = timedelta(0)) -> int:
+        """Send what is due now, one batch; the number of messages handled. With `held_back`,
+        only messages that have been due for at least that long."""
         for plan in self.planners:
             try:
                 plan()
             except Exception:  # what is planned already still goes out; the next round retries
                 log.exception("planning messages failed")
-        claimed = self._claim()
+        claimed = self._claim(held_back)
         if not claimed:
             return 0
         with self._transport.connection() if self._transport else nullcontext() as send:
@@ -221,10 +222,13 @@ class Outbox:
                 self._deliver(message, send)
         return len(claimed)
 
-    def _claim(self) -> list[OutboxMessage]:
+    def _claim(self, held_back: timedelta = timedelta(0)) -> list[OutboxMessage]:
         now = self._clock()
         due = or_(
-            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now),
+            and_(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before <= now - held_back,
+            ),
             and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.locked_until < now),
         )
         with write_session(self._sessions) as session:
@@ -310,10 +314,11 @@ class OutboxWorker:
     """A thread that delivers the outbox: woken at once after a commit that wrote messages,
     and every `poll` seconds for reminders and retries.
 
-    With `give_way` (inside a `serve` process: "requests are being answered"), it waits while
-    that holds, at most `max_delay` seconds from being woken: in a rush of bookings the
-    citizens' answers come first and their mails a few seconds later, instead of both slowing
-    down on one interpreter.
+    With `give_way` (inside a `serve` process: "requests are being answered"), mail waits while
+    that holds, each message at most `max_delay` seconds: in a rush of bookings the citizens'
+    answers come first and their mails a little later, instead of both slowing down on one
+    interpreter. A rush longer than that gets its mail in the order it was written, each message
+    once it has waited its time, never the whole backlog at once while the rush goes on.
     """
 
     def __init__(
@@ -321,7 +326,7 @@ class OutboxWorker:
         outbox: Outbox,
         poll: float = 5.0,
         give_way: Callable[[], bool] | None = None,
-        max_delay: float = 10.0,
+        max_delay: float = 20.0,
     ) -> None:
         self._outbox = outbox
         self._poll = poll
@@ -347,18 +352,31 @@ class OutboxWorker:
     def run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            latest = time.monotonic() + self._max_delay
             try:
-                self._wait_for_quiet(latest)
-                while self._outbox.deliver_due() and not self._stop.is_set():
-                    self._wait_for_quiet(latest)
+                self._deliver_round(time.monotonic() + self._max_delay)
             except Exception:  # the worker must outlive a database hiccup; it retries
                 log.exception("outbox delivery failed; retrying")
             self._wake.wait(self._poll)
 
-    def _wait_for_quiet(self, latest: float) -> None:
+    def _deliver_round(self, latest: float) -> None:
+        """Batch after batch until nothing is due. Still busy at `latest`: only the messages
+        that have waited `max_delay`, then a look again a second later (a claim each time,
+        not one every moment of a long rush)."""
+        held_back = timedelta(seconds=self._max_delay)
+        while not self._stop.is_set():
+            if self._busy_until(latest):
+                if not self._outbox.deliver_due(held_back):
+                    latest = time.monotonic() + 1.0
+            elif not self._outbox.deliver_due():
+                return
+
+    def _busy_until(self, latest: float) -> bool:
+        """Wait while requests are being answered, until `latest`; whether they still are."""
         give_way = self.give_way
         if give_way is None:
-            return
-        while give_way() and time.monotonic() < latest and not self._stop.is_set():
+            return False
+        while give_way():
+            if time.monotonic() >= latest or self._stop.is_set():
+                return True
             self._stop.wait(0.02)
+        return False

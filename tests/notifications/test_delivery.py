@@ -459,10 +459,12 @@ def test_worker_is_woken_by_a_booking_commit(
 
 
 def test_worker_gives_way_to_requests_being_answered_but_not_for_longer_than_its_limit(
-    container: Container, service: Service, smtp: SmtpServer
+    container: Container, clock: Clock, service: Service, smtp: SmtpServer
 ) -> None:
-    """While `give_way` says requests are being answered, the mail waits, at most
-    `max_delay` seconds from the wake-up; once quiet, it goes at once."""
+    """While `give_way` says requests are being answered, the mail waits. Past `max_delay`
+    from the wake-up, a message that has waited that long goes out although requests are still
+    being answered, a younger one waits for its own time; once quiet, everything goes at once.
+    How long a message has waited is told by the office clock, set by the test."""
     busy = threading.Event()
     busy.set()
     worker = OutboxWorker(container.outbox, poll=30.0, give_way=busy.is_set, max_delay=1.5)
@@ -473,15 +475,21 @@ def test_worker_gives_way_to_requests_being_answered_but_not_for_longer_than_its
         book(container, service, TUESDAY)
         woken = time.monotonic()
         assert smtp.wait_for(1, timeout=0.7) == []  # still busy, limit not reached
-        arrived = smtp.wait_for(1, timeout=3.0)  # the limit passed: sent although busy
-        waited = time.monotonic() - woken
-        time.sleep(0.3)  # that round is over: the next wake-up starts a new limit
+        clock.advance(seconds=1)
+        book(container, service, TUESDAY + timedelta(hours=1))  # a second later
+        clock.advance(seconds=0.6)  # the first has waited 1.6 s, the second 0.6 s
 
-        book(container, service, TUESDAY + timedelta(hours=1))
+        arrived = smtp.wait_for(1, timeout=3.0)  # the limit passed: the first sent although busy
+        waited = time.monotonic() - woken
+        assert len(smtp.wait_for(2, timeout=1.5)) == 1  # the second is younger: it waits
+        clock.advance(seconds=1)
+        assert len(smtp.wait_for(2, timeout=2.5)) == 2  # its time passed too: sent although busy
+
+        book(container, service, TUESDAY + timedelta(hours=2), email="other@example.org")
         time.sleep(0.3)
-        assert len(smtp.wait_for(2, timeout=0.1)) == 1  # busy again: waiting
+        assert len(smtp.wait_for(3, timeout=0.1)) == 2  # busy: waiting
         busy.clear()
-        assert len(smtp.wait_for(2, timeout=1.0)) == 2  # quiet: sent
+        assert len(smtp.wait_for(3, timeout=1.0)) == 3  # quiet: sent
     finally:
         worker.stop()
 
