@@ -1,18 +1,25 @@
 """Two transactions inserting overlapping bookings at once can each wait for the other while
 PostgreSQL checks the exclusion constraint; it breaks that deadlock by aborting one of them. The
-aborted booking tries again and ends like any lost race: the slot is taken, never a server error."""
+aborted booking tries again and ends like any lost race (the slot is taken), the aborted
+waiting-list offer goes to the next free time: never a server error."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 
 import pytest
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, Engine, insert, select, text
 
+from scheduler.catalogue import HoursSpec
+from scheduler.db import read_session
 from scheduler.errors import SlotUnavailable
 from scheduler.models import Booking, BookingStatus
+from scheduler.waitlist import JoinRequest
+from scheduler.waitlist_models import WaitlistOffer
 from tests.conftest import POSTGRES_URL
 from tests.scheduler.test_services import TUESDAY, local, request
 
@@ -51,35 +58,67 @@ def _waiting_on(connection: Connection, blocker: int, deadline: float) -> int:
     raise AssertionError("the booking never waited for the other transaction")
 
 
+def _deadlocked(engine: Engine, service_id: int, advisor_id: int, work: Callable[[], object]):
+    """Run `work` while another transaction holds 09:00-09:10 on Tuesday, uncommitted; once
+    `work` waits for it, that transaction also writes 09:20-09:30, which overlaps what `work`
+    wrote meanwhile: each waits for the other. Then it commits. What `work` returned or raised."""
+    start = local(TUESDAY, 9)
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as exc:  # the tests assert which one
+            outcome.append(exc)
+
+    with engine.connect() as other, engine.connect() as watcher:
+        # `work`'s side finds the deadlock first (its wait is the older one in any case).
+        other.execute(text("SET deadlock_timeout = '30s'"))
+        other.commit()
+        blocker = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        _insert(other, service_id, advisor_id, start)
+        worker = threading.Thread(target=run)
+        worker.start()
+        _waiting_on(watcher, blocker, time.monotonic() + 10)
+
+        _insert(other, service_id, advisor_id, start + timedelta(minutes=20))
+        other.commit()
+        worker.join(timeout=20)
+
+    assert not worker.is_alive()
+    assert len(outcome) == 1
+    return outcome[0]
+
+
 def test_a_booking_aborted_to_break_a_deadlock_tries_again_and_finds_the_slot_taken(
     container, world, engine
 ) -> None:
     service = world.service()
     advisor = world.advisor([service], password=None)
-    start = local(TUESDAY, 9)
-    outcome: list[object] = []
 
-    def book() -> None:
-        try:
-            outcome.append(container.scheduler.book(request(service, start)))
-        except Exception as exc:  # the test asserts which one
-            outcome.append(exc)
+    outcome = _deadlocked(
+        engine,
+        service.id,
+        advisor.id,
+        lambda: container.scheduler.book(request(service, local(TUESDAY, 9))),
+    )
 
-    with engine.connect() as other, engine.connect() as watcher:
-        # The booking's side finds the deadlock first (its wait is the older one in any case).
-        other.execute(text("SET deadlock_timeout = '30s'"))
-        other.commit()
-        blocker = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        _insert(other, service.id, advisor.id, start)  # 09:00–09:10, not yet committed
-        booking = threading.Thread(target=book)
-        booking.start()
-        _waiting_on(watcher, blocker, time.monotonic() + 10)
+    assert isinstance(outcome, SlotUnavailable), outcome
 
-        # 09:20–09:30 overlaps the booking's own uncommitted 09:00–09:30: each waits for the other.
-        _insert(other, service.id, advisor.id, start + timedelta(minutes=20))
-        other.commit()
-        booking.join(timeout=20)
 
-    assert not booking.is_alive()
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], SlotUnavailable), outcome[0]
+def test_a_waiting_list_offer_aborted_to_break_a_deadlock_goes_to_the_next_free_time(
+    container, world, engine
+) -> None:
+    service = world.service(horizon_days=7)
+    advisor = world.advisor(
+        [service], password=None, hours=[HoursSpec(1, clock_time(9), clock_time(10))]
+    )
+    waitlist = container.waitlist
+    waitlist.join(JoinRequest(service.id, "Wartende", "w@example.org", "video"))
+
+    outcome = _deadlocked(engine, service.id, advisor.id, waitlist.run)
+
+    assert getattr(outcome, "offered", None) == 1, outcome
+    with read_session(container.sessions) as session:
+        (offer,) = session.scalars(select(WaitlistOffer))
+        assert offer.start_at == local(TUESDAY, 9, 30)
