@@ -5,18 +5,12 @@ Engines and sessions are created by `web` from settings and handed down; nothing
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import logging
-import os
-import sqlite3
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary, finalize
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     JSON,
@@ -31,16 +25,16 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from scheduler import sqlite_writer
 from scheduler.direct import plain
 from scheduler.idle_ping import ping_when_idle
-
-log = logging.getLogger(__name__)
+from scheduler.sqlite_writer import AUTOCHECKPOINT_PAGES, SqliteWriter, may_wait
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -118,92 +112,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-class _FifoLock:
-    """A lock that goes to its waiters in the order they came: `threading.Lock` lets any
-    waiter win, and under a burst an unlucky request waits many turns (the latency tail)."""
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._waiters: deque[threading.Lock] = deque()
-        self._held = False
-
-    def acquire(self) -> None:
-        with self._mutex:
-            if not self._held:
-                self._held = True
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiters.append(turn)
-        turn.acquire()  # released by the holder before us, who hands the lock over
-
-    def release(self) -> None:
-        with self._mutex:
-            if self._waiters:
-                self._waiters.popleft().release()
-            else:
-                self._held = False
-
-
-class _SqliteWriter:
-    """One writer at a time per SQLite database file, across threads and processes.
-
-    SQLite's own busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
-    starves unlucky requests under load. Threads of one process queue on a lock; processes
-    (`serve --workers`, `sprechstunde worker`) on an advisory `flock` of `<database>-writer`,
-    which the kernel hands to the next waiter at once and releases if its holder dies.
-    """
-
-    def __init__(self, database: str | None) -> None:
-        self._threads = _FifoLock()
-        self._path = f"{database}-writer" if database and database != ":memory:" else None
-        self._fd: int | None = None
-        self._pid = 0
-        self._units = itertools.count(1)
-
-    def __enter__(self) -> None:
-        self._threads.acquire()
-        try:
-            if self._path is not None:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-
-    def __exit__(self, *_: object) -> None:
-        try:
-            if self._path is not None and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._threads.release()
-
-    def checkpoint_due(self) -> bool:
-        """Whether the unit of work that just let go of the lock should checkpoint the log."""
-        return next(self._units) % CHECKPOINT_EVERY == 0
-
-    def _file(self) -> int:
-        # One descriptor per process: a forked child must not share its parent's lock.
-        if self._fd is None or self._pid != os.getpid():
-            assert self._path is not None
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
-            finalize(self, os.close, self._fd)
-        return self._fd
-
-
-# SQLite copies the write-ahead log into the database itself once the log holds 1,000 pages,
-# inside the commit that crossed the line: ~5 ms with its fsync, while every other writer
-# waits for the lock. We checkpoint every so many units of work instead, after the lock is
-# released (PASSIVE: beside the next writer, which need not wait); SQLite's own checkpoint
-# stays as the bound should ours fall behind.
-CHECKPOINT_EVERY = 32
-AUTOCHECKPOINT_PAGES = 4000
-
-_sqlite_writers: WeakKeyDictionary[Engine, _SqliteWriter] = WeakKeyDictionary()
+_sqlite_writers: WeakKeyDictionary[Engine, SqliteWriter] = WeakKeyDictionary()
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    _sqlite_writers[engine] = _SqliteWriter(engine.url.database)
+    _sqlite_writers[engine] = SqliteWriter(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -266,8 +179,11 @@ def forget_freed(factory: sessionmaker[Session]) -> None:
     still at an older state keeps the log until the next checkpoint. PostgreSQL keeps erased
     rows as dead tuples until (auto)vacuum reclaims them; nothing to do here."""
     bind = factory.kw.get("bind")
-    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-        with bind.connect() as connection:
+    writer = _sqlite_writers.get(bind) if isinstance(bind, Engine) else None
+    if bind is not None and writer is not None:
+        # In the writer's turn: this checkpoint keeps writers out while it runs, and one on
+        # the event loop must find the lock taken rather than wait in SQLite's busy handler.
+        with writer.turn(), bind.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -313,7 +229,8 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """
     bind: Engine | None = factory.kw.get("bind")
     writer = _sqlite_writers.get(bind) if isinstance(bind, Engine) else None
-    with writer or nullcontext(), factory() as session:
+    wait = may_wait()
+    with writer.turn(wait) if writer else nullcontext(), factory() as session:
         session.connection(execution_options={"sqlite_immediate": True})
         try:
             yield session
@@ -323,22 +240,10 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
         _count_write()
     if bind is not None and writer is not None and writer.checkpoint_due():
-        _checkpoint(bind)
-
-
-def _checkpoint(engine: Engine) -> None:
-    # The unit of work has committed: a failure here must not fail it. The next one due tries
-    # again, and SQLite's own checkpoint bounds the log meanwhile.
-    try:
-        connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            cursor.close()
-        finally:
-            connection.close()
-    except (sqlite3.Error, SQLAlchemyError):
-        log.warning("checkpoint of the write-ahead log failed", exc_info=True)
+        if wait:
+            sqlite_writer.checkpoint(bind)
+        else:
+            sqlite_writer.checkpoint_in_background(bind)
 
 
 @contextmanager

@@ -267,7 +267,7 @@ class Container:
             contact_change=contact_change,
             credentials=credentials,
             dead_mail=DeadMail(sessions, clock),
-            booking_lane=Lane(width),
+            booking_lane=Lane(width, inline=engine.dialect.name == "sqlite"),
         )
 
 

@@ -140,3 +140,8 @@ async def acheck_booking(request: Request, altcha: str | None = None) -> None:
 def check_hold(request: Request, altcha: str | None = None) -> None:
     """As check_booking, for holding a slot (its own budget of the same size)."""
     protection(request).check_booking(client_address(request), altcha, hold=True)
+
+
+async def acheck_hold(request: Request, altcha: str | None = None) -> None:
+    """`check_hold` for a handler on the event loop."""
+    await protection(request).acheck_booking(client_address(request), altcha, hold=True)

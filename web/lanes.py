@@ -7,6 +7,12 @@ interpreter's lock between them than on the bookings (docs/benchmarks.md, "One l
 bookings"). On PostgreSQL bookings wait for the database in parallel: there the lane is as
 wide as the request threads (fewer held back the bookings of the morning release, when the
 event loop is busy with the crowd's searches).
+
+On SQLite a short booking runs straight on the event loop when the writer's lock is free
+(`run(..., inline=True)`): handing the interpreter's lock back and forth between a booking's
+thread and the busy event loop, once for every statement, cost more than the booking itself
+(docs/benchmarks.md, "The booking on the event loop"). It never waits there: if another
+writer holds the lock, it goes to the lane's thread like any other.
 """
 
 from __future__ import annotations
@@ -20,26 +26,48 @@ from weakref import WeakKeyDictionary
 import anyio
 import anyio.to_thread
 
+from scheduler.sqlite_writer import WouldWait, without_waiting
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Lane:
-    def __init__(self, width: int) -> None:
-        self.width = width
-        # One limiter per event loop: its waiters belong to the loop that made it, and the
-        # tests start a loop per client.
-        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-            WeakKeyDictionary()
-        )
+class _PerLoop:
+    """One limiter and one gate per event loop: their waiters belong to the loop that made
+    them, and the tests start a loop per client."""
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """`work` on a request thread once the lane has room, in the order of arrival."""
+    def __init__(self, width: int) -> None:
+        self.limiter = anyio.CapacityLimiter(width)
+        self.gate = asyncio.Lock()
+
+
+class Lane:
+    def __init__(self, width: int, inline: bool = False) -> None:
+        self.width = width
+        self.inline = inline
+        self._loops: WeakKeyDictionary[asyncio.AbstractEventLoop, _PerLoop] = WeakKeyDictionary()
+
+    async def run(self, work: Callable[[], T], inline: bool = False) -> T:
+        """`work` on a request thread once the lane has room, in the order of arrival.
+
+        With `inline`, in a lane that allows it, `work` runs on the event loop instead if its
+        first unit of work finds the writer free: work of a few milliseconds that waits for
+        nothing but the database's writer. If another writer has the lock, it goes to the
+        lane's thread, and the next such work waits in the event loop until it is done, then
+        tries the event loop again: otherwise, once one booking of a burst went to the
+        thread, the others would follow it there for as long as the burst lasts."""
         loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.width)
-        return await anyio.to_thread.run_sync(work, limiter=limiter)
+        lane = self._loops.get(loop)
+        if lane is None:
+            lane = self._loops[loop] = _PerLoop(self.width)
+        if not (inline and self.inline):
+            return await anyio.to_thread.run_sync(work, limiter=lane.limiter)
+        async with lane.gate:
+            try:
+                with without_waiting():
+                    return work()
+            except WouldWait:
+                return await anyio.to_thread.run_sync(work, limiter=lane.limiter)
 
 
 def booking_width(dialect: str, configured: int | None, worker_threads: int) -> int:

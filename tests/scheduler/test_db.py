@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from scheduler import db
+from scheduler import db, sqlite_writer
 from scheduler.db import call_after_commit, make_engine, make_sessionmaker, write_session
 from scheduler.models import Absence, Booking, BookingStatus, Role, Service, Staff
 
@@ -274,7 +274,7 @@ def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(tmp_pa
     releasing one taking the lock straight back (which a plain lock allows, and which under a
     burst lets an unlucky request wait many turns)."""
     # A thread copying the log after its turn is not waiting for the next one meanwhile.
-    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 1000)
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_EVERY", 1000)
     engine = make_engine(f"sqlite:///{tmp_path / 'order.db'}")
     sessions = make_sessionmaker(engine)
     order: list[str] = []
@@ -314,17 +314,17 @@ def test_sqlite_log_is_checkpointed_every_so_many_writes_after_the_lock_is_relea
         checkpoints.append(_writer_lock_in_another_process(database))
         copy_log(engine)
 
-    copy_log = db._checkpoint
-    monkeypatch.setattr(db, "_checkpoint", checkpoint)
+    copy_log = sqlite_writer.checkpoint
+    monkeypatch.setattr(sqlite_writer, "checkpoint", checkpoint)
     try:
         with engine.connect() as connection:
             pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-        assert pages == db.AUTOCHECKPOINT_PAGES
+        assert pages == sqlite_writer.AUTOCHECKPOINT_PAGES
         sessions = make_sessionmaker(engine)
         with write_session(sessions) as session:
             session.execute(text("CREATE TABLE t (x INTEGER)"))
         written = Path(database).read_bytes()
-        for n in range(2, db.CHECKPOINT_EVERY):
+        for n in range(2, sqlite_writer.CHECKPOINT_EVERY):
             with write_session(sessions) as session:
                 session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
         assert checkpoints == []

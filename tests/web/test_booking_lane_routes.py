@@ -40,10 +40,12 @@ class Counting(Lane):
     def __init__(self) -> None:
         super().__init__(1)
         self.runs = 0
+        self.inline_asked: list[bool] = []
 
-    async def run(self, work: Callable[[], T]) -> T:
+    async def run(self, work: Callable[[], T], inline: bool = False) -> T:
         self.runs += 1
-        return await super().run(work)
+        self.inline_asked.append(inline)
+        return await super().run(work, inline)
 
 
 @pytest.fixture
@@ -101,3 +103,6 @@ def test_a_citizens_booking_and_its_move_wait_their_turn_in_the_lane(
     assert moved.status_code == 200, moved.text
     assert client.get("/api/v1/booking", headers=bearer(manage_token(created))).status_code == 200
     assert lane.runs == 2
+    # The booking may run on the event loop (SQLite, writer free); the move's handler does
+    # more than a booking and always goes to the lane's thread.
+    assert lane.inline_asked == [True, False]

@@ -16,8 +16,7 @@ from scheduler.errors import SlotUnavailable
 from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
-from scheduler.views import HoldInfo
-from web.deps import Services, Token, acheck_booking, acheck_slot_search, check_hold
+from web.deps import Services, Token, acheck_booking, acheck_hold, acheck_slot_search
 from web.lanes import in_booking_lane
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.schemas import (
@@ -100,13 +99,11 @@ async def list_slots(
 async def hold_slot(
     body: HoldIn, services: Services, request: Request, altcha: AltchaProof = None
 ) -> HoldOut:
+    await acheck_hold(request, altcha)
     scheduler = services.scheduler
-
-    def hold_it() -> HoldInfo:
-        check_hold(request, altcha)
-        return scheduler.hold(body.service_id, body.start, body.channel.value)
-
-    hold = await services.booking_lane.run(hold_it)
+    hold = await services.booking_lane.run(
+        lambda: scheduler.hold(body.service_id, body.start, body.channel.value), inline=True
+    )
     return HoldOut(
         hold_token=hold.token,
         service_id=hold.service_id,
@@ -172,7 +169,8 @@ async def create_booking(
             booking,
             idempotency=idempotency,
             respond=lambda info: booking_out(scheduler, links, info).model_dump(mode="json"),
-        )
+        ),
+        inline=True,
     )
     # A replay answers as the booking did: the record keeps the answer, the status is ours.
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
