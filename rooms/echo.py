@@ -35,6 +35,7 @@ from aiortc.exceptions import OperationError
 from aiortc.sdp import SessionDescription
 
 from rooms.errors import InvalidOffer, TooManyTests
+from rooms.peer_close import close_peer
 
 MEDIA_KINDS = ("audio", "video")
 
@@ -131,7 +132,7 @@ class EchoTests:
                     await running.ended.wait()
         finally:
             self._running.pop(session_id, None)
-            await running.pc.close()
+            await close_peer(running.pc)
 
     @staticmethod
     async def _end(running: _Running) -> None:

@@ -35,6 +35,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from rooms.peer_close import close_peer
 from signaling.camera import SIZE, NumberedCamera, read_number
 from signaling.client import Message, SignalingClient, SignalingError
 from signaling.protocol import CloseCode
@@ -140,7 +141,7 @@ class Link:
         for reader in self.readers:
             reader.cancel()
         self.camera.stop()
-        await self.pc.close()
+        await close_peer(self.pc)
 
     def summary(self) -> dict[str, Any]:
         return {
