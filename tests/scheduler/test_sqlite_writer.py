@@ -16,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import sqlite_writer
-from scheduler.db import make_engine, make_sessionmaker, write_session
 from scheduler.sqlite_writer import WouldWait, without_waiting
+from tests.sqlite_scratch import WriterHeld, insert, rows, scratch_sessions
 
 # Holds the writer lock of a SQLite file from another process until its stdin closes.
 _HOLD_LOCK = """
@@ -36,58 +36,21 @@ def database(tmp_path) -> str:
 
 @pytest.fixture
 def sessions(database: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{database}")
-    factory = make_sessionmaker(engine)
-    with write_session(factory) as session:
-        session.execute(text("CREATE TABLE t (x INTEGER)"))
-    yield factory
-    engine.dispose()
-
-
-def _insert(sessions: sessionmaker[Session], x: int) -> None:
-    with write_session(sessions) as session:
-        session.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
-
-
-def _rows(sessions: sessionmaker[Session]) -> list[int]:
-    with sessions() as session:
-        return list(session.execute(text("SELECT x FROM t ORDER BY x")).scalars())
-
-
-class _Holder:
-    """Another thread in a unit of work, holding the writer until told to finish."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.inside, self.finish = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._write, args=(sessions,))
-
-    def _write(self, sessions: sessionmaker[Session]) -> None:
-        with write_session(sessions) as session:
-            session.execute(text("INSERT INTO t VALUES (100)"))
-            self.inside.set()
-            self.finish.wait(30)
-
-    def __enter__(self) -> _Holder:
-        self.thread.start()
-        assert self.inside.wait(30)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.finish.set()
-        self.thread.join(30)
+    with scratch_sessions(database) as factory:
+        yield factory
 
 
 def test_the_unit_is_refused_at_once_while_another_thread_writes(sessions) -> None:
-    with _Holder(sessions):
+    with WriterHeld(sessions):
         started = time.monotonic()
         with pytest.raises(WouldWait), without_waiting():
-            _insert(sessions, 1)
+            insert(sessions, 1)
         assert time.monotonic() - started < 1
-    assert _rows(sessions) == [100], "nothing of the refused unit was written"
+    assert rows(sessions) == [100], "nothing of the refused unit was written"
 
     with without_waiting():
-        _insert(sessions, 2)
-    assert _rows(sessions) == [2, 100]
+        insert(sessions, 2)
+    assert rows(sessions) == [2, 100]
 
 
 def test_the_unit_is_refused_while_another_process_holds_the_lock(database, sessions) -> None:
@@ -101,25 +64,25 @@ def test_the_unit_is_refused_while_another_process_holds_the_lock(database, sess
         assert other.stdout is not None
         assert other.stdout.readline().strip() == "held"
         with pytest.raises(WouldWait), without_waiting():
-            _insert(sessions, 1)
+            insert(sessions, 1)
     finally:
         other.communicate("", timeout=30)
     # The refusal gave back this process's own turn too: the next writer is not stuck.
-    _insert(sessions, 2)
-    assert _rows(sessions) == [2]
+    insert(sessions, 2)
+    assert rows(sessions) == [2]
 
 
 def test_only_the_first_unit_is_refused_the_ones_after_it_wait(sessions) -> None:
     """Once a unit has committed, the work cannot be started again elsewhere: the next unit
     waits for the writer like any other."""
-    holder = _Holder(sessions)
+    holder = WriterHeld(sessions)
     with without_waiting():
-        _insert(sessions, 1)
+        insert(sessions, 1)
         with holder:
             threading.Timer(0.2, holder.finish.set).start()
-            _insert(sessions, 2)
+            insert(sessions, 2)
             assert holder.finish.is_set(), "the second unit waited for the other writer"
-    assert _rows(sessions) == [1, 2, 100]
+    assert rows(sessions) == [1, 2, 100]
 
 
 def test_a_checkpoint_due_after_such_a_unit_runs_on_a_thread_of_its_own(
@@ -138,7 +101,7 @@ def test_a_checkpoint_due_after_such_a_unit_runs_on_a_thread_of_its_own(
 
     monkeypatch.setattr(sqlite_writer, "checkpoint", checkpoint)
     with without_waiting():
-        _insert(sessions, 1)
+        insert(sessions, 1)
     assert done.wait(30)
     assert ran_on[0].startswith("sqlite-checkpoint")
     with sessions() as session:
@@ -146,5 +109,5 @@ def test_a_checkpoint_due_after_such_a_unit_runs_on_a_thread_of_its_own(
     assert (busy, copied) == (0, log), "the log was copied whole"
 
     done.clear()
-    _insert(sessions, 2)
+    insert(sessions, 2)
     assert ran_on[1] == threading.current_thread().name, "a unit that may wait copies it itself"

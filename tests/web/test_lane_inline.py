@@ -12,18 +12,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.db import make_engine, make_sessionmaker, write_session
+from scheduler.db import write_session
+from tests.sqlite_scratch import WriterHeld, rows, scratch_sessions
 from web.lanes import Lane
 
 
 @pytest.fixture
 def sessions(tmp_path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'lane.db'}")
-    factory = make_sessionmaker(engine)
-    with write_session(factory) as session:
-        session.execute(text("CREATE TABLE t (x INTEGER)"))
-    yield factory
-    engine.dispose()
+    with scratch_sessions(tmp_path / "lane.db") as factory:
+        yield factory
 
 
 def _writing(sessions: sessionmaker[Session], x: int, ran_on: list[int]):
@@ -34,11 +31,6 @@ def _writing(sessions: sessionmaker[Session], x: int, ran_on: list[int]):
         return x
 
     return work
-
-
-def _rows(sessions: sessionmaker[Session]) -> list[int]:
-    with sessions() as session:
-        return list(session.execute(text("SELECT x FROM t ORDER BY x")).scalars())
 
 
 def test_short_work_runs_on_the_event_loop_when_lane_and_writer_are_free(sessions) -> None:
@@ -55,26 +47,15 @@ def test_short_work_runs_on_the_event_loop_when_lane_and_writer_are_free(session
     loop_thread = threading.get_ident()
     assert ran_on[0] == loop_thread
     assert ran_on[1] != loop_thread, "work that did not ask for it runs on the lane's thread"
-    assert _rows(sessions) == [1, 2]
+    assert rows(sessions) == [1, 2]
 
 
 def test_with_the_writer_taken_the_work_waits_on_the_lanes_thread(sessions) -> None:
     """Another thread is in a unit of work: the event loop keeps answering (its ticks go on)
     while the booking waits for the writer on the lane's thread, then it is written once."""
-    inside, finish = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with write_session(sessions) as session:
-            session.execute(text("INSERT INTO t VALUES (100)"))
-            inside.set()
-            finish.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert inside.wait(30)
     ran_on: list[int] = []
 
-    async def main() -> tuple[list[int], int]:
+    async def main(holder: WriterHeld) -> tuple[list[int], int]:
         lane = Lane(1, inline=True)
         ticks = 0
 
@@ -83,7 +64,7 @@ def test_with_the_writer_taken_the_work_waits_on_the_lanes_thread(sessions) -> N
             while True:
                 ticks += 1
                 if ticks == 20:
-                    finish.set()
+                    holder.finish.set()
                 await asyncio.sleep(0.01)
 
         ticking = asyncio.create_task(tick())
@@ -95,11 +76,8 @@ def test_with_the_writer_taken_the_work_waits_on_the_lanes_thread(sessions) -> N
         finally:
             ticking.cancel()
 
-    try:
-        results, ticks = asyncio.run(main())
-    finally:
-        finish.set()
-        holder.join(30)
+    with WriterHeld(sessions) as holder:
+        results, ticks = asyncio.run(main(holder))
     assert results == [1, 2]
     assert ticks >= 20, "the event loop went on while the bookings waited"
     here = threading.get_ident()
@@ -109,7 +87,7 @@ def test_with_the_writer_taken_the_work_waits_on_the_lanes_thread(sessions) -> N
     assert ran_on[0] == here
     assert ran_on[1] != here
     assert ran_on[2] == here
-    assert _rows(sessions) == [1, 2, 100]
+    assert rows(sessions) == [1, 2, 100]
 
 
 def test_work_that_does_not_write_in_the_lane_holds_nothing_back(sessions) -> None:
