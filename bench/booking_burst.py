@@ -188,8 +188,8 @@ def prepare(
 
 
 class RawClient:
-    """A minimal keep-alive HTTP/1.1 client for JSON POSTs: one connection, one request at a
-    time. httpx costs several ms of CPU per request, taken from the two or so cores the server
+    """A minimal keep-alive HTTP/1.1 client for JSON POSTs and GETs: one connection, one request
+    at a time. httpx costs several ms of CPU per request, taken from the two or so cores the server
     shares with the load generator; this costs a fraction of that."""
 
     def __init__(self, host: str, port: int) -> None:
@@ -197,21 +197,23 @@ class RawClient:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post_json(self, path: str, body: object) -> int:
+        return await self.request("POST", path, json.dumps(body).encode())
+
+    async def request(self, method: str, path: str, payload: bytes | None = None) -> int:
         try:
-            return await asyncio.wait_for(self._post(path, json.dumps(body).encode()), TIMEOUT)
+            return await asyncio.wait_for(self._send(method, path, payload), TIMEOUT)
         except BaseException:
             await self.close()  # the connection is in an unknown state
             raise
 
-    async def _post(self, path: str, payload: bytes) -> int:
+    async def _send(self, method: str, path: str, payload: bytes | None) -> int:
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-        )
-        writer.write(head.encode() + payload)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if payload is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        writer.write(head.encode() + b"\r\n" + (payload or b""))
         status_line = await reader.readline()
         if not status_line:
             raise ConnectionError("connection closed by the server")

@@ -11,6 +11,7 @@ from datetime import datetime
 import anyio.to_thread
 from aiortc import RTCIceServer
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from rooms.echo import EchoTests
 from scheduler.db import utcnow
@@ -40,6 +41,7 @@ from web.api import (
 )
 from web.container import Container
 from web.i18n import Catalogues
+from web.kept_searches import PATH, KeptSearches
 from web.middleware import Activity, BodySizeLimit, CountRequests, SecurityHeaders
 from web.observe import Observe
 from web.pages import callback_form, staff_import, staff_media, waitlist_pages
@@ -143,6 +145,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     add_routes(app, offer_pages.router)
     add_routes(app, waitlist_pages.router)
     add_routes(app, callback_form.router)
+    # Innermost: it answers in place of the route, inside every middleware of ours.
+    app.add_middleware(
+        KeptSearches, container=container, protection=protection, route=_route(app, PATH)
+    )
     secure = settings.base_url.startswith("https://")
     app.add_middleware(LanguageMiddleware, catalogues=catalogues, secure=secure)
     app.add_middleware(
@@ -166,6 +172,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     # Outermost: the request's id reaches every log event and every answer, errors included.
     app.add_middleware(Observe)
     return app
+
+
+def _route(app: FastAPI, path: str) -> APIRoute:
+    return next(r for r in app.routes if isinstance(r, APIRoute) and r.path == path)
 
 
 def _bus(settings: Settings) -> Bus:

@@ -59,6 +59,7 @@ from web.document_images import PageImages
 from web.lanes import Lane, booking_width
 from web.links import Links
 from web.settings import Settings
+from web.slot_answers import SlotAnswers
 
 
 def _transport(settings: Settings) -> Transport | None:
@@ -106,6 +107,7 @@ class Container:
     credentials: Credentials
     dead_mail: DeadMail
     booking_lane: Lane
+    slot_answers: SlotAnswers
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Container:
@@ -268,6 +270,7 @@ class Container:
             credentials=credentials,
             dead_mail=DeadMail(sessions, clock),
             booking_lane=Lane(width, inline=engine.dialect.name == "sqlite"),
+            slot_answers=SlotAnswers(),
         )
 
 

@@ -121,9 +121,15 @@ def check_slot_search(request: Request) -> None:
     protection(request).check_search(client_address(request))
 
 
+# Set in the request's state once its slot search was counted against the address's budget
+# (web/kept_searches.py, before the route): the route must not count it twice.
+SEARCH_CHECKED = "slot_search_checked"
+
+
 async def acheck_slot_search(request: Request) -> None:
     """`check_slot_search` for a handler on the event loop: waiting for Redis lets it go on."""
-    await protection(request).acheck_search(client_address(request))
+    if not request.scope.get("state", {}).get(SEARCH_CHECKED):
+        await protection(request).acheck_search(client_address(request))
 
 
 def check_booking(request: Request, altcha: str | None = None) -> None:

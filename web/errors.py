@@ -272,7 +272,7 @@ def local_times(
     return texts, body
 
 
-async def _domain(request: Request, exc: Exception) -> Response:
+async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SchedulerError)
     status = status_of(exc) if any(isinstance(exc, k) for k, _ in STATUS) else 400
     params, times = local_times(request, exc.params)
@@ -363,7 +363,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(errors.SchedulerError, _domain)
+    app.add_exception_handler(errors.SchedulerError, domain_error)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

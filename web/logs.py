@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+# Token-bearing query parameters.
+_PARAMETER = re.compile(r"((?:token|ticket|key|hold)=)[^&\s\"]+", re.IGNORECASE)
 _PATTERNS = [
     # magic links and join links: /b/<token>, /j/<token>
     (re.compile(r"(/[bj]/)[^/?#\s\"]+"), r"\1[redacted]"),
@@ -22,14 +24,17 @@ _PATTERNS = [
     (re.compile(r"(/holds/)[^/?#\s\"]+"), r"\1[redacted]"),
     # anything JWT-shaped, wherever it appears
     (re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*"), "[redacted]"),
-    # token-bearing query parameters
-    (re.compile(r"((?:token|ticket|key|hold)=)[^&\s\"]+", re.IGNORECASE), r"\1[redacted]"),
+    (_PARAMETER, r"\1[redacted]"),
     # e-mail addresses, which a mail server's refusal repeats (personal data, never logged)
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[address]"),
 ]
 
 
-_MARKERS = ("/b/", "/j/", "/holds/", "eyJ", "=", "@")
+# Each pattern needs one of these: a line without any (a search's query string, say) is passed
+# on without running the expressions. The parameter's names are matched in any case, and
+# lowering is exact for ASCII only (with IGNORECASE a Kelvin sign matches "k").
+_MARKERS = ("/b/", "/j/", "/holds/", "eyJ", "@")
+_PARAMETER_MARKERS = ("token=", "ticket=", "key=", "hold=")
 
 # The id of the request being answered, for every event logged while answering it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -39,11 +44,18 @@ TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def redact(text: str) -> str:
-    if not any(marker in text for marker in _MARKERS):
-        return text  # the common case, checked without running a regular expression
+    if not any(marker in text for marker in _MARKERS) and not _may_name_a_parameter(text):
+        return text  # the common case
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _may_name_a_parameter(text: str) -> bool:
+    if not text.isascii():
+        return _PARAMETER.search(text) is not None
+    lowered = text.lower()
+    return any(marker in lowered for marker in _PARAMETER_MARKERS)
 
 
 class RedactTokens(logging.Filter):

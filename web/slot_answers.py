@@ -12,7 +12,6 @@ from collections import OrderedDict
 from zoneinfo import ZoneInfo
 
 from scheduler.availability import Slot
-from web.presenters import local
 from web.schemas import SlotOut, SlotsOut
 
 # Answers kept: a few per service and channel; each also keeps its list alive, so that an
@@ -32,7 +31,12 @@ class SlotAnswers:
             return made[1]
         answer = SlotsOut(
             timezone=timezone,
-            slots=[SlotOut(start=local(s.start, tz), end=local(s.end, tz)) for s in found],
+            slots=[
+                SlotOut(
+                    start=s.start.astimezone(tz).isoformat(), end=s.end.astimezone(tz).isoformat()
+                )
+                for s in found
+            ],
         )
         body = answer.model_dump_json().encode()
         with self._lock:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from web.logs import RedactTokens, install, redact
+from web.logs import _PATTERNS, RedactTokens, install, redact
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsImtpZCI6ImFiYyJ9"
@@ -69,6 +71,23 @@ def test_token_query_values_are_redacted(name):
 def test_other_text_is_left_alone():
     text = "GET /api/v1/services?from=2031-01-07&to=2031-01-08 HTTP/1.1 200"
     assert redact(text) == text
+
+
+# Pieces of what the patterns look for, in any case, among ordinary text.
+_PIECES = st.sampled_from(
+    [
+        *("/b/", "/J/", "/holds/", "eyJ", "EYJ", ".", "x", "=", "@", "a.b"),
+        *("TOKEN=", "Key=", "hold=", "t\u0131cket=", "\u212aey="),  # dotless i, Kelvin sign
+    ]
+)
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=12).map("".join))
+def test_the_quick_check_never_passes_on_a_line_a_pattern_would_change(text):
+    expected = text
+    for pattern, replacement in _PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert redact(text) == expected
 
 
 def test_the_filter_rewrites_the_arguments_of_an_access_log_record():

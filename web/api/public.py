@@ -29,10 +29,8 @@ from web.schemas import (
     ServiceOut,
     SlotsOut,
 )
-from web.slot_answers import SlotAnswers
 
 router = APIRouter(prefix="/api/v1", tags=["citizens"])
-_slot_answers = SlotAnswers()
 
 # A solved ALTCHA challenge (GET /api/v1/altcha/challenge) earns the normal booking limit;
 # without one, a stricter limit applies.
@@ -76,7 +74,7 @@ async def list_slots(
     last = end or start + timedelta(days=13)
 
     def answer(found: list[Slot]) -> Response:
-        body = _slot_answers.body(found, scheduler.config.timezone, scheduler.tz)
+        body = services.slot_answers.body(found, scheduler.config.timezone, scheduler.tz)
         return Response(body, media_type="application/json")
 
     # When the slots are released, a thousand searches a second ask what was just computed:
