@@ -147,6 +147,8 @@ def _base_settings() -> Settings:
         embedded_worker=False,
         # Hundreds of apps come and go in one test process; frozen, they would never be freed.
         freeze_startup_objects=False,
+        # Nor do they change the whole test process's switching (tests/web/test_switch_interval.py).
+        switch_interval_ms=None,
         # Every test client has the same address, and with Redis the counts outlive the app:
         # limits are tested in tests/web/test_protection.py with settings of their own.
         slot_searches_per_minute=1_000_000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             container.scan_worker.start()
         await hub.start()
         await protection.start()
+        switching = sys.getswitchinterval()
+        if settings.switch_interval_ms is not None:
+            sys.setswitchinterval(settings.switch_interval_ms / 1000)
         if settings.freeze_startup_objects:
             gc.collect()
             gc.freeze()
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         container.engine.dispose()
         await protection.aclose()
         metrics.process_ended()
+        sys.setswitchinterval(switching)
 
     app = FastAPI(
         title="Sprechstunde",

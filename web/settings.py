@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # full passes otherwise stall every request and every room for up to a second, and
     # collect the young generation less often (docs/benchmarks.md, signaling relay).
     freeze_startup_objects: bool = True
+    # How long a thread may keep the interpreter's lock while another waits for it
+    # (`sys.setswitchinterval`), in ms; unset: Python's 5. A booking's thread waits for the lock
+    # after each answer from the database, and a busy event loop gave it back only every 5 ms
+    # (docs/benchmarks.md, the morning the slots are released).
+    switch_interval_ms: float | None = Field(default=0.5, gt=0, le=100)
     # Threads for request handlers per process (database work runs there).
     worker_threads: int = Field(default=6, ge=1, le=200)
     # Of those, how many may book at a time (web/lanes.py); unset: 1 on SQLite, all on PostgreSQL.
