@@ -33,6 +33,8 @@ _PATH = re.compile(r"/api/v1/services/([1-9][0-9]{0,17})/slots")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CHANNELS = frozenset(channel.value for channel in Channel)
 _HEADERS = [(b"content-type", b"application/json")]
+# A search without `end` covers a fortnight (the route's default, too).
+FORTNIGHT_AFTER = timedelta(days=13)
 
 Search = tuple[int, date, date, str | None]
 
@@ -51,7 +53,7 @@ def parse(path: str, query: bytes) -> Search | None:
     if first is None or (channel is not None and channel not in _CHANNELS):
         return None
     try:
-        last = _date(given["end"]) if "end" in given else first + timedelta(days=13)
+        last = _date(given["end"]) if "end" in given else first + FORTNIGHT_AFTER
     except OverflowError:  # near the year 9999: the route answers what it answers
         return None
     if last is None:

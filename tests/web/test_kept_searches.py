@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Router
 
+from scheduler.slot_cache import SlotCache
 from tests.conftest import World
 from web.app import create_app
 from web.kept_searches import parse
@@ -92,6 +93,9 @@ def searches_timed(client: TestClient) -> float:
 def test_a_kept_answer_is_the_routes_answer_without_the_router(app, world, monkeypatch):
     service = world.service()
     world.advisor([service], password=None)
+    # Answers kept for a minute, not a quarter of a second: a slow moment of the machine must
+    # not make the second search compute anew.
+    app.state.container.scheduler.free_times = SlotCache(60)
     routed = RoutedSearches(monkeypatch)
     path = f"/api/v1/services/{service.id}/slots?start={TUESDAY}&end={TUESDAY}"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -17,6 +16,7 @@ from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
 from web.deps import Services, Token, acheck_booking, acheck_hold, acheck_slot_search
+from web.kept_searches import FORTNIGHT_AFTER
 from web.lanes import in_booking_lane
 from web.presenters import booking_out, invite_response, local, needs_fields
 from web.schemas import (
@@ -71,7 +71,7 @@ async def list_slots(
 ) -> Response:
     await acheck_slot_search(request)
     scheduler = services.scheduler
-    last = end or start + timedelta(days=13)
+    last = end or start + FORTNIGHT_AFTER
 
     def answer(found: list[Slot]) -> Response:
         body = services.slot_answers.body(found, scheduler.config.timezone, scheduler.tz)
