@@ -104,8 +104,9 @@ class OutboxWriter:
             rows.append(self._row(booking, self._confirmation_kind(session, booking), event.at))
         if rows:
             # One multi-row INSERT for all rows, straight on the driver: the unit of work
-            # costs more than the insert, and nothing in this transaction reads them back.
-            _NEW_MESSAGES.many(session.connection(), rows)
+            # costs more than the insert. Nothing in this transaction reads them back, so
+            # on PostgreSQL they go with the next statement or the commit, in its round trip.
+            _NEW_MESSAGES.many(session.connection(), rows, later=True)
             session.info["outbox_written"] = True
 
     @staticmethod

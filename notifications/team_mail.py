@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from notifications.messages import STAFF_KINDS, MailContext, MailRenderer, MessageKind
 from notifications.models import NEW_MESSAGES, OutboxMessage
 from notifications.outbox import BookingReader, Composed, MessageComposer, message_row
+from scheduler.direct import Direct
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import BookingStatus
 
+_NEW_MESSAGES = Direct(NEW_MESSAGES)
 TEAM_KINDS = {
     BookingEventKind.CREATED: MessageKind.TEAM_BOOKED,
     BookingEventKind.RESCHEDULED: MessageKind.TEAM_MOVED,
@@ -50,7 +52,7 @@ class TeamNoticeWriter:
             booking_id=booking.id,
             params={"previous_start": previous} if kind is MessageKind.TEAM_MOVED else None,
         )
-        session.connection().execute(NEW_MESSAGES, [row])
+        _NEW_MESSAGES.later(session.connection(), row)
         session.info["outbox_written"] = True
 
 

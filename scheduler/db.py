@@ -32,7 +32,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from scheduler import sqlite_writer
-from scheduler.direct import plain
+from scheduler.direct import plain, send_later_with_commit
 from scheduler.idle_ping import ping_when_idle
 from scheduler.sqlite_writer import AUTOCHECKPOINT_PAGES, SqliteWriter, may_wait
 
@@ -109,6 +109,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     engine = create_engine(url, pool_size=20, max_overflow=20, **kwargs)
     ping_when_idle(engine)
+    send_later_with_commit(engine)
     return engine
 
 

@@ -12,6 +12,13 @@ back. A driver's error comes out as SQLAlchemy's (`IntegrityError` and so on), a
 What it does not do, by design: fill in Python-side column defaults (an INSERT must give every
 such column; compiling one that would need them is refused), or call SQLAlchemy's
 statement events (the application listens to none).
+
+On PostgreSQL each statement is a round trip, and each round trip hands the interpreter's lock
+to the event loop and back. psycopg's pipeline saves some: `together` sends several statements
+in one round trip (the server still runs each after the one before); `Direct.later` keeps a
+write whose result nobody reads, and the transaction's BEGIN is kept the same way, until the
+transaction's next statement or its COMMIT, and goes in that round trip
+(`send_later_with_commit`).
 """
 
 from __future__ import annotations
@@ -19,14 +26,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakSet
 
-from sqlalchemy import Connection, Insert, bindparam
+from sqlalchemy import Connection, Engine, Insert, bindparam, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 Processor = Callable[[Any], Any]
+# In `Connection.info`: the SQL and values of what is kept to go with the next statement, in
+# order (`send_later_with_commit`).
+_LATER = "direct_later"
+# The engines whose connections send such writes (`send_later_with_commit`).
+_SENDING_LATER: WeakSet[Engine] = WeakSet()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,15 @@ class _Compiled:
         self.results = tuple(
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
+
+    def processed(self, fetched: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows as the driver gave them, with the values of SQLAlchemy's types."""
+        processors = self.results
+        if not any(processors):
+            return list(fetched)
+        return [
+            tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in fetched
+        ]
 
     def shape(self, params: Mapping[str, Any]) -> _Shape:
         lengths = tuple(len(params.get(key, value)) for key, value in self.expanding)
@@ -115,17 +137,26 @@ class Direct:
         """Run with `params`; the rows it returns (none for a statement without rows)."""
         compiled = self._compile(connection.dialect, params)
         sql, values = _bound(compiled.shape(params), params)
+        kept = connection.info.pop(_LATER, None)
+        if kept:
+            cursor = _pipelined(connection, [*kept, (sql, values)])[-1]
+            return compiled.processed(cursor.fetchall() if cursor.description else [])
         try:
             cursor = _driver(connection).execute(sql, values)
             fetched = cursor.fetchall() if cursor.description else []
         except connection.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(connection.dialect, sql, values, exc) from exc
-        processors = compiled.results
-        if not any(processors):
-            return list(fetched)
-        return [
-            tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in fetched
-        ]
+        return compiled.processed(fetched)
+
+    def later(self, connection: Connection, params: Mapping[str, Any]) -> None:
+        """Run with `params` as part of the transaction's next statement or its COMMIT, in
+        the same round trip (PostgreSQL, once `send_later_with_commit` is set up on the
+        engine); at once elsewhere. For a write whose result nobody reads: an error it meets
+        (a violated constraint) comes out of that later statement or the commit."""
+        if connection.engine not in _SENDING_LATER:
+            self.rows(connection, params)
+            return
+        connection.info.setdefault(_LATER, []).append(self.bound(connection.dialect, params))
 
     def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """The first column of the one row the statement returns."""
@@ -134,10 +165,12 @@ class Direct:
             raise ValueError(f"expected one row, got {len(rows)}")
         return rows[0][0]
 
-    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def many(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]], later: bool = False
+    ) -> None:
         """Insert `rows` (all with the same keys) with multi-row INSERTs: one statement is one
         step of the driver, where `executemany` steps, resets and binds for each row (each
-        call lets go of the interpreter lock on SQLite)."""
+        call lets go of the interpreter lock on SQLite). `later`: as `Direct.later`."""
         if not isinstance(self.statement, Insert):
             raise TypeError("Direct.many inserts rows; run other statements one by one")
         if not rows:
@@ -156,7 +189,10 @@ class Direct:
                 ]
                 statement = self._multi[keys, len(chunk)] = Direct(self.statement.values(values))
             params = {f"{k}_{n}": row[k] for n, row in enumerate(chunk) for k in keys}
-            statement.rows(connection, params)
+            if later:
+                statement.later(connection, params)
+            else:
+                statement.rows(connection, params)
 
     def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL and the values that running with `params` sends to the driver."""
@@ -184,6 +220,92 @@ def _bound(shape: _Shape, params: Mapping[str, Any]) -> tuple[str, Any]:
     if shape.positional:
         return shape.sql, tuple(values)
     return shape.sql, {slot.name: value for slot, value in zip(shape.slots, values, strict=True)}
+
+
+def together(
+    connection: Connection, *runs: tuple[Direct, Mapping[str, Any]]
+) -> list[list[tuple[Any, ...]]]:
+    """Run each statement with its parameters, in order, and give each one's rows: on
+    PostgreSQL in one round trip (psycopg's pipeline; the server runs each statement after the
+    one before, with a snapshot taken then, as if they were sent one by one), elsewhere one by
+    one. A statement that fails stops the rest; its error comes out as from `Direct.rows`."""
+    if connection.dialect.name != "postgresql":
+        return [direct.rows(connection, params) for direct, params in runs]
+    dialect = connection.dialect
+    compiled = [direct._compile(dialect, params) for direct, params in runs]
+    bound = [_bound(c.shape(params), params) for c, (_, params) in zip(compiled, runs, strict=True)]
+    cursors = _pipelined(connection, [*connection.info.pop(_LATER, ()), *bound])[-len(bound) :]
+    return [
+        c.processed(cursor.fetchall() if cursor.description else [])
+        for c, cursor in zip(compiled, cursors, strict=True)
+    ]
+
+
+def send_later_with_commit(engine: Engine) -> None:
+    """On the connections of `engine` (PostgreSQL's): send what is kept for later (the
+    transaction's BEGIN, the writes of `Direct.later`) with the next statement in one round
+    trip where `Direct` runs it, before it where SQLAlchemy does, or with the COMMIT; drop it
+    when the transaction rolls back or the connection goes back to the pool.
+
+    psycopg sends a transaction's BEGIN on its own and waits for it, in a pipeline too. So the
+    driver runs in autocommit, and SQLAlchemy's begin keeps a BEGIN of ours for later: a
+    transaction then starts in the round trip of its first statement, and one that ran none
+    costs none."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("only PostgreSQL's driver sends statements in a pipeline")
+    _SENDING_LATER.add(engine)
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "begin")
+    def _begin_later(connection: Connection) -> None:
+        # Not where SQLAlchemy set an isolation level of its own: psycopg begins there.
+        if _driver(connection).autocommit and not _autocommitting(connection):
+            connection.info[_LATER] = [_BEGIN]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_statement(connection: Connection, *_args: Any) -> None:
+        if _LATER in connection.info:
+            _pipelined(connection, connection.info.pop(_LATER))
+
+    @event.listens_for(engine, "commit")
+    def _with_commit(connection: Connection) -> None:
+        kept = connection.info.pop(_LATER, None)
+        if kept and kept != [_BEGIN]:
+            # psycopg's own commit() would wait for the pipeline's end, a second round trip;
+            # after this COMMIT it finds the transaction over and sends nothing.
+            _pipelined(connection, [*kept, ("COMMIT", None)])
+
+    @event.listens_for(engine, "rollback")
+    def _dropped(connection: Connection) -> None:
+        connection.info.pop(_LATER, None)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_LATER, None)
+
+
+_BEGIN = ("BEGIN", None)
+
+
+def _autocommitting(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _pipelined(connection: Connection, statements: Sequence[tuple[str, Any]]) -> list[Any]:
+    """Send `statements` (SQL and values) in one round trip; their cursors."""
+    driver = _driver(connection)
+    cursors = []
+    try:
+        with driver.pipeline():
+            for sql, values in statements:
+                cursors.append(driver.execute(sql, values))
+    except connection.dialect.loaded_dbapi.Error as exc:
+        sql = ";\n".join(sql for sql, _ in statements)
+        raise _wrapped(connection.dialect, sql, [v for _, v in statements], exc) from exc
+    return cursors
 
 
 def plain(connection: Connection, sql: str) -> None:

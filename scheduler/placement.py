@@ -28,7 +28,7 @@ from scheduler.availability import (
     last_bookable_day,
 )
 from scheduler.db import read_session
-from scheduler.direct import Direct
+from scheduler.direct import Direct, together
 from scheduler.errors import (
     ChannelNotOffered,
     ClosedDay,
@@ -52,6 +52,10 @@ _GUARD = func.pg_advisory_xact_lock_shared(*DISPLACEMENT_LOCK)
 _SERVICE = Direct(queries.SERVICE)
 _SERVICE_GUARDED = Direct(queries.SERVICE.add_columns(_GUARD))
 _SERVICE_LOCKING_GUARDED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD))
+_NEXT_BOOKING_ID = func.nextval(func.pg_get_serial_sequence("bookings", "id"))
+# The same, with the number of a booking about to be written (the sequence's next, last).
+_SERVICE_NUMBERED = Direct(queries.SERVICE.add_columns(_GUARD, _NEXT_BOOKING_ID))
+_SERVICE_LOCKING_NUMBERED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD, _NEXT_BOOKING_ID))
 _CALENDARS = Direct(queries.CALENDARS)
 _CALENDARS_ON_WEEKDAY = Direct(queries.CALENDARS_ON_WEEKDAY)
 _BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
@@ -87,6 +91,8 @@ class BeforeBooking:
     closed: bool
     # The calendars of the booking's day, if they were read with the checks.
     calendars: Calendars | None
+    # The new booking's id, taken from its sequence with the calendars (PostgreSQL).
+    new_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +187,24 @@ class Placement:
         now: datetime,
         exclude_booking: int | None,
     ) -> dict[str, object]:
+        minutes = service.duration_minutes + service.buffer_minutes
+        return self._day_window(service.id, minutes, start, now, exclude_booking)
+
+    def _day_window(
+        self,
+        service_id: int,
+        minutes: int,
+        start: datetime,
+        now: datetime,
+        exclude_booking: int | None,
+    ) -> dict[str, object]:
         # What decides: the time around `start` (is the advisor free?) and the day's bookings
         # (who has the fewest?); not the days around it, which a full day would triple.
         start = start.astimezone(UTC)
         day, day_start, day_end = self._day_of(start)
-        occupied = start + timedelta(minutes=service.duration_minutes + service.buffer_minutes)
+        occupied = start + timedelta(minutes=minutes)
         lo, hi = day_start.astimezone(UTC), max(day_end.astimezone(UTC), occupied)
-        return _calendar_params(service.id, lo, hi, now, exclude_booking, day.weekday())
+        return _calendar_params(service_id, lo, hi, now, exclude_booking, day.weekday())
 
     def _day_of(self, start: datetime) -> tuple[date, datetime, datetime]:
         day = start.astimezone(self.tz).date()
@@ -214,7 +231,8 @@ class Placement:
         nothing changes meanwhile. On PostgreSQL the first takes the person's lock
         (`service`), and only a later statement sees what the lock's previous holder
         committed, so that two requests of one person cannot both pass the cap: the second
-        reads the checks with the calendars."""
+        reads the checks with the calendars. With the calendars, both go in one round trip,
+        and the first also numbers the booking (`BeforeBooking.new_id`)."""
         connection = session.connection()
         day = start.astimezone(self.tz).date()
         params: dict[str, object] = {
@@ -226,20 +244,35 @@ class Placement:
         # A naive time is refused before anything is read for it (`choose`).
         with_calendars = with_calendars and start.tzinfo is not None
         calendars = None
-        if connection.dialect.name == "postgresql":
+        new_id = None
+        if connection.dialect.name == "postgresql" and with_calendars:
+            # One round trip: the service with the person's lock and the booking's number,
+            # then the checks with the day's calendars, the booking's time assumed to end
+            # that day (the service's duration is not known yet).
+            numbered = _SERVICE_NUMBERED if person is None else _SERVICE_LOCKING_NUMBERED
+            guessed = params | self._day_window(service_id, 0, start, now, None)
+            service_rows, checked = together(
+                connection,
+                (numbered, {"service_id": service_id, "person": person}),
+                (_CHECKED_CALENDARS, guessed),
+            )
+            service, new_id = _service_of(service_rows)[0], service_rows[0][-1]
+            day_params = self._day_params(service, start, now, None)
+            if params | day_params != guessed:
+                # It ends after midnight: the calendars past it as well.
+                checked = _CHECKED_CALENDARS.rows(connection, params | day_params)
+            ((count, closed, roster, busy),) = checked
+            calendars = _parsed(roster, busy)
+        elif connection.dialect.name == "postgresql":
             service = self.service(session, service_id, person)
-            if with_calendars:
-                params |= self._day_params(service, start, now, None)
-                ((count, closed, roster, busy),) = _CHECKED_CALENDARS.rows(connection, params)
-                calendars = _parsed(roster, busy)
-            else:
-                ((count, closed),) = _BOOKING_CHECKS.rows(connection, params)
+            ((count, closed),) = _BOOKING_CHECKS.rows(connection, params)
         else:
             service, count, closed = _service_of(_SERVICE_CHECKED.rows(connection, params))
             if with_calendars:
                 calendars = self.day_calendars(session, service, start, now)
         holidays = calendar.public_holidays(*self._holidays, day.year)
-        return BeforeBooking(service, int(count), bool(closed) or day in holidays, calendars)
+        closed = bool(closed) or day in holidays
+        return BeforeBooking(service, int(count), closed, calendars, new_id)
 
     def free_times(
         self,

@@ -184,6 +184,8 @@ SERVICE_CHECKED = SERVICE.add_columns(*BOOKING_CHECKS.selected_columns)
 # PostgreSQL: the checks and the calendars of a booking's day, after the person's lock.
 CHECKED_CALENDARS = BOOKING_CHECKS.add_columns(*CALENDARS_ON_WEEKDAY.selected_columns)
 NEW_BOOKING = insert(Booking).returning(Booking.id)
+# The same, numbered beforehand (PostgreSQL: `Placement.for_booking`).
+NUMBERED_BOOKING = insert(Booking)
 # An advisor's run-out holds in the way of a booking about to be written.
 SWEEP_HOLDS = (
     delete(Booking)

@@ -39,13 +39,7 @@ from scheduler.errors import (
 from scheduler.events import BookingEvent, BookingEventKind, EventHub
 from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import Booking, BookingStatus, Service
-from scheduler.placement import (
-    RETRY,
-    Placement,
-    guard_placement,
-    new_booking,
-    sweep_expired_holds,
-)
+from scheduler.placement import RETRY, Placement, guard_placement, new_booking, sweep_expired_holds
 from scheduler.references import new_reference
 from scheduler.requests import BookingRequest, Placed
 from scheduler.search import search_key
@@ -60,6 +54,7 @@ Audit = Callable[[Session, BookingInfo], None]
 
 T = TypeVar("T")
 _NEW_BOOKING = Direct(queries.NEW_BOOKING)
+_NUMBERED_BOOKING = Direct(queries.NUMBERED_BOOKING)
 
 
 def _unaudited(session: Session, booking: BookingInfo) -> None:
@@ -445,7 +440,10 @@ class Scheduler:
             "sequence": 0,
             "updated_at": now,
         }
-        booking_id = _NEW_BOOKING.scalar(session.connection(), values)
+        if (booking_id := before.new_id) is None:
+            booking_id = _NEW_BOOKING.scalar(session.connection(), values)
+        else:  # numbered already (PostgreSQL): written in the round trip of the commit
+            _NUMBERED_BOOKING.later(session.connection(), {"id": booking_id, **values})
         written: dict[str, Any] = {column: values[column] for column in AS_WRITTEN}
         return BookingInfo(
             id=booking_id,
