@@ -138,11 +138,11 @@ class Direct:
         compiled = self._compile(connection.dialect, params)
         sql, values = _bound(compiled.shape(params), params)
         kept = connection.info.pop(_LATER, None)
-        if kept:
-            cursor = _pipelined(connection, [*kept, (sql, values)])[-1]
-            return compiled.processed(cursor.fetchall() if cursor.description else [])
         try:
-            cursor = _driver(connection).execute(sql, values)
+            if kept:  # its errors come out wrapped already
+                cursor = _pipelined(connection, [*kept, (sql, values)])[-1]
+            else:
+                cursor = _driver(connection).execute(sql, values)
             fetched = cursor.fetchall() if cursor.description else []
         except connection.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(connection.dialect, sql, values, exc) from exc
