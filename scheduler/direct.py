@@ -24,6 +24,7 @@ transaction's next statement or its COMMIT, and goes in that round trip
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakSet
@@ -254,6 +255,7 @@ def send_later_with_commit(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         raise ValueError("only PostgreSQL's driver sends statements in a pipeline")
     _SENDING_LATER.add(engine)
+    errors = engine.dialect.loaded_dbapi.Error
 
     @event.listens_for(engine, "connect")
     def _autocommit(dbapi_connection: Any, _record: Any) -> None:
@@ -281,6 +283,8 @@ def send_later_with_commit(engine: Engine) -> None:
     @event.listens_for(engine, "rollback")
     def _dropped(connection: Connection) -> None:
         connection.info.pop(_LATER, None)
+        if not (connection.closed or connection.invalidated):
+            _roll_back_keeping_prepared(_driver(connection), errors)
 
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_connection: Any, record: Any) -> None:
@@ -288,6 +292,20 @@ def send_later_with_commit(engine: Engine) -> None:
 
 
 _BEGIN = ("BEGIN", None)
+
+
+def _roll_back_keeping_prepared(driver: Any, errors: type[Exception]) -> None:
+    """End a transaction that we began, and in which nothing failed, with a ROLLBACK that
+    psycopg does not see. Its own `rollback()` forgets every statement it has prepared on the
+    connection (on the server they outlive a ROLLBACK), and when a crowd's losing bookings roll
+    back, every statement was parsed and planned anew: 1.8 ms of the server's time for the
+    checks alone. Not after a failed statement: in a pipeline the server then skips the rest,
+    preparations included, and only psycopg's forgetting keeps it from naming one that is not
+    there. If this fails, psycopg's rollback, which comes next, tries again and reports."""
+    if driver.autocommit and driver.info.transaction_status.name == "INTRANS":
+        # libpq's own call: it lets go of the interpreter's lock while it waits.
+        with suppress(errors):
+            driver.pgconn.exec_(b"ROLLBACK")
 
 
 def _autocommitting(connection: Connection) -> bool:

@@ -7,10 +7,14 @@ the hotline desk all hand their request to `Scheduler.book`, which checks it wit
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from scheduler.addresses import cap_key
 from scheduler.errors import (
@@ -20,7 +24,7 @@ from scheduler.errors import (
     PhoneRequired,
     WheelchairAccessInPersonOnly,
 )
-from scheduler.models import Channel
+from scheduler.models import Booking, BookingStatus, Channel
 from scheduler.views import BookingInfo
 
 # What an advisor reads before the consultation: a few sentences, not a case file.
@@ -74,3 +78,24 @@ class Placed:
     booking: BookingInfo | None
     response: dict[str, Any] | None
     replayed: bool = False
+
+
+def hold_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def claimed_hold(session: Session, request: BookingRequest, now: datetime) -> Booking | None:
+    assert request.hold_token is not None
+    booking = session.scalar(
+        select(Booking).where(
+            Booking.hold_token_hash == hold_token_hash(request.hold_token),
+            Booking.status == BookingStatus.HELD,
+            Booking.hold_expires_at > now,
+        )
+    )
+    matches = booking is not None and (
+        booking.service_id == request.service_id
+        and booking.start_at == request.start.astimezone(UTC)
+        and booking.channel == request.channel
+    )
+    return booking if matches else None

@@ -10,7 +10,6 @@ The statements are in `queries.py`, the calendar reads and the advisor's choice 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from scheduler.errors import (
     Busy,
     InvalidRequest,
     NotFound,
+    SlotUnavailable,
     TokenExpired,
     TokenRevoked,
     TooManyOpenBookings,
@@ -41,7 +41,7 @@ from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import Booking, BookingStatus, Service
 from scheduler.placement import RETRY, Placement, guard_placement, new_booking, sweep_expired_holds
 from scheduler.references import new_reference
-from scheduler.requests import BookingRequest, Placed
+from scheduler.requests import BookingRequest, Placed, claimed_hold, hold_token_hash
 from scheduler.search import search_key
 from scheduler.slot_cache import SlotCache
 from scheduler.statistics_keep import SearchWaits
@@ -80,10 +80,6 @@ class SchedulerConfig:
     # How long a search's answer may serve others at most: what other processes write shows
     # after this long (scheduler.slot_cache); 0: never.
     slot_cache_seconds: float = 0.25
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Scheduler:
@@ -199,7 +195,7 @@ class Scheduler:
             expires = now + timedelta(minutes=self.config.hold_minutes)
             booking = new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
             sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
-            booking.hold_token_hash, booking.hold_expires_at = _hash_token(token), expires
+            booking.hold_token_hash, booking.hold_expires_at = hold_token_hash(token), expires
             session.add(booking)
             session.flush()
             return HoldInfo(token, service.id, channel, booking.start_at, booking.end_at, expires)
@@ -210,7 +206,7 @@ class Scheduler:
         with write_session(self.sessions) as session:
             session.execute(
                 delete(Booking).where(
-                    Booking.hold_token_hash == _hash_token(token),
+                    Booking.hold_token_hash == hold_token_hash(token),
                     Booking.status == BookingStatus.HELD,
                 )
             )
@@ -255,7 +251,13 @@ class Scheduler:
                 stored = recall(session, idempotency)
             return Placed(None, stored, replayed=True) if stored is not None else None
 
-        return self._with_retries(place, on_unique=replay_after_race)
+        try:
+            placed = self._with_retries(place, on_unique=replay_after_race)
+        except SlotUnavailable:
+            if request.hold_token is None and request.advisor_id is None:
+                self.free_times.taken(request.service_id, request.start)
+            raise
+        return placed
 
     def cancel(
         self,
@@ -405,7 +407,7 @@ class Scheduler:
             "search_key": search_key(reference, request.name, request.email, request.phone),
             "created_at": now,
         }
-        held = self._claim_hold(session, request, now) if request.hold_token else None
+        held = claimed_hold(session, request, now) if request.hold_token else None
         if held is not None:
             held.hold_token_hash = held.hold_expires_at = None
             for name, value in citizen.items():
@@ -456,24 +458,6 @@ class Scheduler:
             team_email=service.team_email,
             **written,
         )
-
-    def _claim_hold(
-        self, session: Session, request: BookingRequest, now: datetime
-    ) -> Booking | None:
-        assert request.hold_token is not None
-        booking = session.scalar(
-            select(Booking).where(
-                Booking.hold_token_hash == _hash_token(request.hold_token),
-                Booking.status == BookingStatus.HELD,
-                Booking.hold_expires_at > now,
-            )
-        )
-        matches = booking is not None and (
-            booking.service_id == request.service_id
-            and booking.start_at == request.start.astimezone(UTC)
-            and booking.channel == request.channel
-        )
-        return booking if matches else None
 
     def _by_claims(self, session: Session, reference: str, version: int) -> Booking:
         booking = session.scalar(select(Booking).where(Booking.reference == reference))

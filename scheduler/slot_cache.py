@@ -12,16 +12,18 @@ nothing, though: when the slots are released, that would send people away.
 
 The answers also tell which times were offered and have gone since (`gone`): most bookings
 of such a crowd ask for a time that everybody saw free a moment ago, and can be refused
-without reading the database.
+without reading the database. A time the database has just refused as taken by everyone
+(`taken`) goes from the kept answers at once: until they are computed anew, they would send
+the crowd on to it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from scheduler.availability import Slot
@@ -57,6 +59,8 @@ class SlotCache:
         self._lock = threading.Lock()
         self._kept: OrderedDict[SearchKey, _Kept] = OrderedDict()
         self._computing: set[SearchKey] = set()
+        # What `taken` learnt in the last moments: when, the service, the start.
+        self._taken: deque[tuple[float, int, datetime]] = deque()
 
     def kept(self, key: SearchKey, now: datetime) -> list[Slot] | None:
         """The answer kept for `key` if it may still serve, else None."""
@@ -102,6 +106,21 @@ class SlotCache:
                     return True
         return False
 
+    def taken(self, service_id: int, start: datetime) -> None:
+        """The database has just found no advisor free at `start` of `service_id` (a booking
+        refused). The kept answers stop offering it, so that the next to book it are refused
+        at once (`gone`) and the next to search do not pick it; so does an answer whose reads
+        began before this. (A booking made does not take its time from them: an answer names
+        one free advisor a time, not all, and the write makes it be computed anew.)"""
+        taken = (self._monotonic(), service_id, start)
+        with self._lock:
+            self._taken.append(taken)
+            while self._taken and self._taken[0][0] < taken[0] - PATIENCE_SECONDS:
+                self._taken.popleft()
+            for key, kept in list(self._kept.items()):
+                if key[0] == service_id and start in kept.starts:
+                    self._kept[key] = _without(kept, start)
+
     def _keep(
         self, key: SearchKey, found: list[Slot], before: int, now: datetime, made: float
     ) -> None:
@@ -114,7 +133,11 @@ class SlotCache:
                 offered = frozenset(t for t in previous.offered if t > now) | starts
             else:
                 offered = starts
-            self._kept[key] = _Kept(found, starts, offered, before, now, made)
+            kept = _Kept(found, starts, offered, before, now, made)
+            for when, service_id, start in self._taken:
+                if when >= made and service_id == key[0] and start in kept.starts:
+                    kept = _without(kept, start)
+            self._kept[key] = kept
             self._kept.move_to_end(key)
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)
@@ -135,3 +158,8 @@ class SlotCache:
         return self._monotonic() - kept.made < seconds and timedelta(
             0
         ) <= now - kept.clock < timedelta(seconds=seconds)
+
+
+def _without(kept: _Kept, start: datetime) -> _Kept:
+    found = [slot for slot in kept.found if slot.start != start]
+    return replace(kept, found=found, starts=frozenset(slot.start for slot in found))

@@ -153,3 +153,48 @@ def test_only_postgresql_keeps_statements_for_later(tmp_path):
     sqlite: Engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ValueError, match="PostgreSQL"):
         send_later_with_commit(sqlite)
+
+
+def counting_days(container, then: Exception | None = None) -> None:
+    with write_session(container.sessions) as session:
+        DAYS.rows(session.connection(), {})
+        if then is not None:
+            raise then
+
+
+def test_a_rollback_keeps_the_statements_psycopg_has_prepared(container, engine, tmp_path):
+    with traced(engine, tmp_path / "trace") as lines:  # on one new connection
+        # psycopg prepares a statement that a connection has run five times.
+        for _ in range(6):
+            counting_days(container)
+        with pytest.raises(RuntimeError):  # a refusal: Python raises after the reads
+            counting_days(container, then=RuntimeError("the slot is taken"))
+        counting_days(container)
+    prepared = [line for line in lines if '\tParse\t "_pg3_' in line and "count" in line]
+    rolled_back = [n for n, line in enumerate(lines) if '\tQuery\t "ROLLBACK"' in line]
+    assert len(prepared) == 1, "\n".join(lines)
+    assert len(rolled_back) == 1, "\n".join(lines)
+    # The ROLLBACK did not make psycopg forget it: the count after it was not parsed again.
+    after = lines[rolled_back[-1] :]
+    assert not [line for line in after if "\tParse\t" in line and "count" in line]
+    assert not [line for line in lines if "DEALLOCATE" in line]
+
+
+def counting_after(container, kept: dict[str, object]) -> None:
+    with write_session(container.sessions) as session:
+        NEW_DAY.later(session.connection(), kept)
+        DAYS.rows(session.connection(), {})
+
+
+def test_a_statement_first_prepared_in_a_failed_round_trip_runs_afterwards(container):
+    with write_session(container.sessions) as session:
+        NEW_DAY.later(session.connection(), day(15))
+    container.engine.dispose()  # one new connection
+    for _ in range(5):
+        counting_days(container)
+    # The count is prepared in the round trip of a write that fails before it: the server
+    # skips its preparation, and psycopg must not believe it done.
+    with pytest.raises(IntegrityError):
+        counting_after(container, day(15))
+    for _ in range(2):
+        counting_days(container)

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from scheduler.availability import Slot
 from scheduler.db import write_session
-from scheduler.errors import ChannelNotOffered, OutsideBookingWindow
-from scheduler.models import Staff
+from scheduler.errors import ChannelNotOffered, OutsideBookingWindow, SlotUnavailable
+from scheduler.models import BookingStatus, Staff
+from scheduler.placement import new_booking
 from scheduler.requests import BookingRequest
 from scheduler.slot_cache import PATIENCE_SECONDS, SlotCache
 
@@ -284,3 +286,48 @@ def test_a_taken_time_is_not_known_taken_for_a_channel_the_service_lacks(contain
     assert not scheduler.known_taken(service.id, "phone", first)
     with pytest.raises(ChannelNotOffered):
         scheduler.book(request(service.id, first, "phone"))
+
+
+def test_a_time_refused_goes_from_every_answer_of_its_service():
+    cache = SlotCache(1.0, Monotonic())
+    video = (1, "video", TUESDAY, TUESDAY)
+    for key in (KEY, video, OTHER):
+        cache.get(key, NOW, lambda: [slot(8), slot(9)])
+    cache.taken(1, slot(8).start)
+    assert cache.kept(KEY, NOW) == cache.kept(video, NOW) == [slot(9)]
+    assert cache.kept(OTHER, NOW) == [slot(8), slot(9)]  # another service
+
+
+def test_an_answer_whose_reads_began_before_a_time_was_taken_is_kept_without_it(container):
+    monotonic = Monotonic()
+    cache = SlotCache(1.0, monotonic)
+    cache.get(KEY, NOW, lambda: [slot(8)])
+    written(container)
+    with computing(cache, [slot(8), slot(9)]) as fresh:
+        monotonic.now += 0.1
+        cache.taken(1, slot(8).start)  # while the reads were under way
+    assert fresh == [[slot(8), slot(9)]]  # what that request asked for
+    assert cache.kept(KEY, NOW) == [slot(9)]  # what everybody after it gets
+    monotonic.now += PATIENCE_SECONDS + 1
+    cache.get(KEY, NOW, lambda: [slot(8), slot(9)])  # reads begun long after: as they are
+    assert cache.kept(KEY, NOW) == [slot(8), slot(9)]
+
+
+def test_a_time_the_database_refused_is_offered_no_more(container, world):
+    service = world.service()
+    advisor = world.advisor([service], password=None)
+    scheduler = container.scheduler
+    scheduler.free_times = SlotCache(60.0, Monotonic())
+    first = scheduler.slots(service.id, TUESDAY, TUESDAY)[0].start
+    # Another process books it: nothing of it is counted in this one.
+    with Session(container.sessions.kw["bind"]) as session, session.begin():
+        taken = new_booking(service, advisor.id, "video", first, BookingStatus.CONFIRMED)
+        taken.reference, taken.name = "OTHR-PROC", "Max Mustermann"
+        session.add(taken)
+    assert first in [s.start for s in scheduler.slots(service.id, TUESDAY, TUESDAY)]
+    assert not scheduler.known_taken(service.id, "video", first)
+
+    with pytest.raises(SlotUnavailable):
+        scheduler.book(request(service.id, first, "video"))
+    assert first not in [s.start for s in scheduler.slots(service.id, TUESDAY, TUESDAY)]
+    assert scheduler.known_taken(service.id, "video", first)  # the next: without reading
