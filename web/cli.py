@@ -115,10 +115,6 @@ def _worker(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     from notifications.delivery import OutboxWorker
     from web.container import Container
 
-    # Before any thread starts: on Linux each thread has a niceness of its own, and inherits it.
-    os.setpriority(
-        os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), settings.worker_niceness)
-    )
     logging.config.dictConfig(logs.config(settings.logs_as_json))
     container = Container.build(settings, clock=clock)
     # On its own, no commit in this process wakes the worker: poll more often than embedded.

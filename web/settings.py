@@ -52,10 +52,6 @@ class Settings(BaseSettings):
     )
     # Deliver the outbox inside `serve`; switch off when `sprechstunde worker` runs apart.
     embedded_worker: bool = True
-    # The niceness `sprechstunde worker` gives itself (0-19): on a host it shares with the
-    # instances, a crowd's requests get the processors first and the mail waits a few seconds
-    # (docs/benchmarks.md, the morning the slots are released).
-    worker_niceness: int = Field(default=10, ge=0, le=19)
     # A message the mail server did not take is tried again after this long, then after twice
     # as long each time (at most two hours), eight times in all.
     mail_retry_seconds: float = Field(default=30.0, ge=0.1, le=3600)

@@ -203,38 +203,3 @@ def test_the_app_runs_the_purge_daily_and_stops_it_at_shutdown(settings, world, 
 def test_without_the_embedded_worker_the_app_does_not_purge(app):
     with TestClient(app):
         assert not app.state.container.daily_purge.running
-
-
-def niceness(pid: int) -> set[int]:
-    """The niceness of each of the process's threads (Linux: each has one of its own)."""
-    return {
-        int((task / "stat").read_text().rpartition(")")[2].split()[16])
-        for task in Path(f"/proc/{pid}/task").iterdir()
-    }
-
-
-@pytest.mark.parametrize(("setting", "expected"), [(None, 10), ("3", 3)])
-def test_the_worker_command_gives_the_processors_to_the_instances_first(
-    database, setting, expected
-):
-    settings = {} if setting is None else {"worker_niceness": setting}
-    with subprocess.Popen(
-        [*office_clock.command(), "worker"],
-        cwd=database.parent,
-        env=environment(database, **settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as worker:
-        try:
-            assert worker.stdout is not None
-            assert worker.stdout.readline() == "outbox worker running\n"
-            # The purge, the waiting list and the scan start their threads after it.
-            wait_until(lambda: len(list(Path(f"/proc/{worker.pid}/task").iterdir())) > 3)
-            assert niceness(worker.pid) == {expected}
-            worker.send_signal(signal.SIGTERM)
-            worker.communicate(timeout=15)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-    assert worker.returncode == 0
