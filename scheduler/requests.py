@@ -85,6 +85,8 @@ def hold_token_hash(token: str) -> str:
 
 
 def claimed_hold(session: Session, request: BookingRequest, now: datetime) -> Booking | None:
+    """The live hold whose token `request` gives, if it is for the same service, time and
+    channel."""
     assert request.hold_token is not None
     booking = session.scalar(
         select(Booking).where(
