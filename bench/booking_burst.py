@@ -294,11 +294,14 @@ async def burst(
 
 @dataclass
 class Floor:
-    """bench/floor_app.py under uvicorn on a free port of 127.0.0.1, with the server's flags."""
+    """bench/floor_app.py (or another bare app, `app`) under uvicorn on a free port of
+    127.0.0.1, with the server's flags."""
 
     database_url: str
     workdir: Path
     port: int = 0
+    app: str = "bench.floor_app:app"
+    extra_env: dict[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -312,14 +315,14 @@ class Floor:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = {**os.environ, "FLOOR_DATABASE_URL": self.database_url}
+        env = {**os.environ, "FLOOR_DATABASE_URL": self.database_url, **self.extra_env}
         with (self.workdir / "floor.log").open("ab") as log:
             self._process = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
                     "uvicorn",
-                    "bench.floor_app:app",
+                    self.app,
                     "--port",
                     str(self.port),
                     "--no-access-log",

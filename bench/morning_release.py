@@ -41,14 +41,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as datetime_time
 from pathlib import Path
 
 import httpx
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
 
+from bench.booking_burst import Floor
 from bench.common import (
+    BERLIN,
     SCRIPT,
     Server,
     StaffApi,
@@ -225,11 +229,14 @@ def ms(values: list[float], share: float) -> float:
     return percentile(values, share) * 1000 if values else float("nan")
 
 
-def report(tally: Tally, slots: int, stored: int, overlaps: int, mailed: float | None) -> None:
+def report(
+    tally: Tally, slots: int, stored: int, overlaps: int, mailed: float | bool | None
+) -> None:
+    """`mailed`: seconds until every confirmation was at the mail server, None if not within
+    60 s, False where nothing is mailed (the floor)."""
     five = sum(v for k, v in tally.statuses.items() if k.split()[-1].startswith("5"))
     booked = tally.statuses["book 201"]
     span = max(tally.booked_at) - tally.released_at if tally.booked_at else 0.0
-    rate = booked / span if span else float("nan")
     print(f"answers         {dict(sorted(tally.statuses.items()))}")
     print(f"5xx             {five}   (goal 0: {'met' if five == 0 else 'missed'})")
     print(
@@ -238,20 +245,23 @@ def report(tally: Tally, slots: int, stored: int, overlaps: int, mailed: float |
         f"{'met' if ms(tally.searches, 0.99) < 100 else 'missed'})"
     )
     total, fast = tally.served
-    print(
-        f"                as the instances measure them: {fast:.0f} of {total:.0f} "
-        f"({fast / total if total else float('nan'):.1%}) answered within 100 ms"
-    )
+    if total:
+        print(
+            f"                as the instances measure them: {fast:.0f} of {total:.0f} "
+            f"({fast / total:.1%}) answered within 100 ms"
+        )
     print(
         f"booking         p50 {ms(tally.bookings, 0.5):.1f}  "
         f"p99 {ms(tally.bookings, 0.99):.1f} ms; "
         f"{booked} of {slots} booked in the {span:.1f} s after the release: "
-        f"{rate:.0f} bookings/s   "
-        f"(goal >= 300: {'met' if rate >= 300 else 'missed'}); {tally.gave_up} found nothing "
-        f"free, {tally.out_of_attempts} lost every race they tried"
+        f"{rate(tally):.0f} bookings/s   "
+        f"(goal >= 300: {'met' if rate(tally) >= 300 else 'missed'}); "
+        f"{tally.gave_up} found nothing free, {tally.out_of_attempts} lost every race they tried"
     )
     print(f"database        {stored} bookings, {overlaps} overlapping pairs   (goal 0)")
     print(f"afterwards      {tally.left} times still offered")
+    if mailed is False:
+        return
     print(
         "mail            "
         + (
@@ -263,23 +273,11 @@ def report(tally: Tally, slots: int, stored: int, overlaps: int, mailed: float |
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=2000)
-    parser.add_argument(
-        "--arrival", type=float, default=60.0, help="seconds over which they arrive"
-    )
-    parser.add_argument("--advisors", type=int, default=10)
-    parser.add_argument("--attempts", type=int, default=5)
-    parser.add_argument("--poll", type=float, default=5.0, help="seconds between searches before")
-    parser.add_argument(
-        "--reaction",
-        type=float,
-        default=1.0,
-        help="seconds within which the waiting clients search once the release is due",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="emptied first")
-    args = parser.parse_args()
+def window_of(first: date) -> str:
+    return f"start={first.isoformat()}&end={(first + timedelta(days=13)).isoformat()}"
+
+
+def our_morning(args: argparse.Namespace) -> Tally:
     redis.Redis.from_url(args.redis_url).flushdb()
     url = fresh_postgres("sprechstunde_bench_morning")
     https_port = free_port()
@@ -323,9 +321,7 @@ def main() -> None:
                     )
                     for n in range(args.advisors)
                 ]
-                first = first_bookable_day()
-                last = first + timedelta(days=13)
-                window = f"start={first.isoformat()}&end={last.isoformat()}"
+                window = window_of(first_bookable_day())
 
                 def release() -> None:
                     with httpx.Client(base_url=office.base_url, timeout=60) as inside:
@@ -340,8 +336,9 @@ def main() -> None:
                 # The same hours for all: 8 half hours a morning, 10 working days, per advisor.
                 slots = 8 * 10 * args.advisors
                 print(
-                    f"morning release: {args.clients} clients within {args.arrival:g} s, then "
-                    f"{slots} appointments of {args.advisors} advisors released at once"
+                    f"== ours, morning release: {args.clients} clients within "
+                    f"{args.arrival:g} s, then {slots} appointments of {args.advisors} "
+                    "advisors released at once"
                 )
                 tally = asyncio.run(morning(proxy, service["id"], window, args, release))
                 ended = time.perf_counter()
@@ -362,6 +359,108 @@ def main() -> None:
                 app.stop()
         stored, overlaps = double_bookings(url)
         report(tally, slots, stored, len(overlaps), mailed)
+    return tally
+
+
+def floor_morning(args: argparse.Namespace) -> Tally:
+    """The same morning through the same proxy, against two instances of the bare app of
+    bench/morning_floor_app.py on a database of its own."""
+    print("== floor: bare FastAPI, one SELECT a search, one INSERT a booking (no cache, no mail)")
+    url = fresh_postgres("sprechstunde_bench_morning_floor")
+    first = first_bookable_day()
+    https_port = free_port()
+    slots = 8 * 10 * args.advisors
+    with tempfile.TemporaryDirectory(prefix="morning-floor-") as tmp:
+        workdir = Path(tmp)
+        env = {"FLOOR_ADVISORS": str(args.advisors)}
+        apps = [
+            Floor(url, workdir / f"app{n}", app="bench.morning_floor_app:app", extra_env=env)
+            for n in (1, 2)
+        ]
+        engine = create_engine(url)
+        try:
+            for app in apps:
+                app.start()
+            proxy = Caddy(workdir / "caddy", [f"127.0.0.1:{app.port}" for app in apps], https_port)
+
+            def release() -> None:
+                released = [{"start": start} for start in morning_times(first)]
+                with engine.begin() as connection:
+                    connection.execute(text("INSERT INTO morning_times VALUES (:start)"), released)
+
+            with running_caddy(proxy):
+                tally = asyncio.run(morning(proxy, 1, window_of(first), args, release))
+                time.sleep(0.5)
+                left = httpx.get(
+                    f"{proxy.base_url}/api/v1/services/1/slots?{window_of(first)}",
+                    verify=proxy.ssl_context(),
+                    timeout=60,
+                )
+                tally.left = len(left.json()["slots"])
+            with engine.connect() as connection:
+                stored = connection.scalar(text("SELECT count(*) FROM morning_bookings"))
+                # The unique (advisor, start) constraint makes this 0; counted all the same.
+                doubled = connection.scalar(
+                    text(
+                        "SELECT count(*) FROM (SELECT 1 FROM morning_bookings"
+                        " GROUP BY advisor_id, start_at HAVING count(*) > 1) d"
+                    )
+                )
+        finally:
+            engine.dispose()
+            for app in apps:
+                app.stop()
+    report(tally, slots, int(stored or 0), int(doubled or 0), False)
+    return tally
+
+
+def morning_times(first: date) -> list[datetime]:
+    """The half hours from 08:00 to 12:00 of the working days of the fortnight from `first`,
+    as MORNING_HOURS gives them to every advisor."""
+    days = [first + timedelta(days=n) for n in range(14)]
+    return [
+        datetime.combine(day, datetime_time(8), tzinfo=BERLIN) + timedelta(minutes=30 * n)
+        for day in days
+        if day.weekday() < 5
+        for n in range(8)
+    ]
+
+
+def rate(tally: Tally) -> float:
+    span = max(tally.booked_at) - tally.released_at if tally.booked_at else 0.0
+    return tally.statuses["book 201"] / span if span else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument(
+        "--arrival", type=float, default=60.0, help="seconds over which they arrive"
+    )
+    parser.add_argument("--advisors", type=int, default=10)
+    parser.add_argument("--attempts", type=int, default=5)
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between searches before")
+    parser.add_argument(
+        "--reaction",
+        type=float,
+        default=1.0,
+        help="seconds within which the waiting clients search once the release is due",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="emptied first")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="first play the same morning against bench/morning_floor_app.py, and compare",
+    )
+    args = parser.parse_args()
+    floor = floor_morning(args) if args.floor else None
+    ours = our_morning(args)
+    if floor is not None:
+        print(
+            f"against floor   bookings/s {rate(ours):.0f} against {rate(floor):.0f}: "
+            f"{rate(ours) / rate(floor):.2f} of the floor's; search p99 "
+            f"{ms(ours.searches, 0.99):.0f} against {ms(floor.searches, 0.99):.0f} ms"
+        )
 
 
 if __name__ == "__main__":
