@@ -35,7 +35,7 @@ from scheduler.errors import (
 )
 from scheduler.events import BookingEvent, BookingEventKind
 from scheduler.models import Booking, BookingStatus, Service
-from scheduler.placement import new_booking, slot_rules, sweep_expired_holds
+from scheduler.placement import new_booking, slot_rules, sweep_expired_holds, take_advisors_turn
 from scheduler.references import new_reference
 from scheduler.services import Scheduler
 from scheduler.tokens import Audience
@@ -338,6 +338,7 @@ class OfferDesk:
             raise NotFound("too soon to offer")
         choice = placement.choose(session, service, start, channel, now, None, None)
         booking = new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
+        take_advisors_turn(session, choice.advisor_id)
         sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
         booking.hold_expires_at = expires
         booking.created_at = booking.updated_at = now

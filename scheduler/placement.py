@@ -57,6 +57,7 @@ _NEXT_BOOKING_ID = func.nextval(func.pg_get_serial_sequence("bookings", "id"))
 _SERVICE_NUMBERED = Direct(queries.SERVICE.add_columns(_GUARD, _NEXT_BOOKING_ID))
 _SERVICE_LOCKING_NUMBERED = Direct(queries.SERVICE_LOCKING.add_columns(_GUARD, _NEXT_BOOKING_ID))
 _CALENDARS = Direct(queries.CALENDARS)
+_ADVISOR_TURN = Direct(queries.ADVISOR_TURN)
 _CALENDARS_ON_WEEKDAY = Direct(queries.CALENDARS_ON_WEEKDAY)
 _BOOKING_CHECKS = Direct(queries.BOOKING_CHECKS)
 _SERVICE_CHECKED = Direct(queries.SERVICE_CHECKED)
@@ -283,7 +284,9 @@ class Placement:
         last: date,
         now: datetime,
     ) -> list[Slot]:
-        """Every bookable start of the service from `first` to `last` (local days)."""
+        """Every bookable start of the service from `first` to `last` (local days), with every
+        advisor free then: a booking takes its advisor from the kept answers, and a time goes
+        with the last (scheduler.slot_cache)."""
         with read_session(sessions) as session:
             service = self.searched[service_id] = self.service(session, service_id)
             if channel is not None and channel not in service.channels:
@@ -300,7 +303,6 @@ class Placement:
             now=now,
             tz=self.tz,
             closed_days=closed,
-            all_advisors=False,
         )
 
     def choose(
@@ -440,6 +442,20 @@ def new_booking(
         end_at=end,
         blocked_until=end + timedelta(minutes=service.buffer_minutes),
     )
+
+
+def take_advisors_turn(session: Session, advisor_id: int) -> None:
+    """Before a booking or hold of `advisor_id` is written on PostgreSQL: wait until the
+    other transactions writing one of that advisor's have ended (sent with the next
+    statement). Two such rows written at once would each find the other while checking the
+    exclusion constraint and wait for it, and PostgreSQL breaks that deadlock only after
+    `deadlock_timeout` (a second). In a crowd fighting over the same times, every newcomer
+    met the first still checking: a second's stall each, hundreds a minute
+    (docs/benchmarks.md). In turn, each finds the row before it committed and is refused at
+    once, or finds none."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _ADVISOR_TURN.later(connection, {"advisor_id": advisor_id})
 
 
 def sweep_expired_holds(

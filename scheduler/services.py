@@ -39,7 +39,14 @@ from scheduler.errors import (
 from scheduler.events import BookingEvent, BookingEventKind, EventHub
 from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import Booking, BookingStatus, Service
-from scheduler.placement import RETRY, Placement, guard_placement, new_booking, sweep_expired_holds
+from scheduler.placement import (
+    RETRY,
+    Placement,
+    guard_placement,
+    new_booking,
+    sweep_expired_holds,
+    take_advisors_turn,
+)
 from scheduler.references import new_reference
 from scheduler.requests import BookingRequest, Placed, claimed_hold, hold_token_hash
 from scheduler.search import search_key
@@ -194,6 +201,7 @@ class Scheduler:
             choice = self.placement.choose(session, service, start, channel, now, None, None)
             expires = now + timedelta(minutes=self.config.hold_minutes)
             booking = new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
+            take_advisors_turn(session, choice.advisor_id)
             sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
             booking.hold_token_hash, booking.hold_expires_at = hold_token_hash(token), expires
             session.add(booking)
@@ -257,6 +265,9 @@ class Scheduler:
             if request.hold_token is None and request.advisor_id is None:
                 self.free_times.taken(request.service_id, request.start)
             raise
+        if placed.booking is not None:
+            made = placed.booking
+            self.free_times.booked(made.advisor_id, made.start, made.end)
         return placed
 
     def cancel(
@@ -337,6 +348,7 @@ class Scheduler:
         new_start = start.astimezone(UTC)
         new_end = new_start + (booking.end_at - booking.start_at)
         blocked_until = new_end + timedelta(minutes=booking.service.buffer_minutes)
+        take_advisors_turn(session, choice.advisor_id)
         sweep_expired_holds(session, choice, new_start, blocked_until, now)
         previous_start = booking.start_at
         booking.advisor_id, booking.start_at, booking.end_at = (
@@ -428,6 +440,7 @@ class Scheduler:
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)
         blocked_until = end + timedelta(minutes=service.buffer_minutes)
+        take_advisors_turn(session, choice.advisor_id)
         sweep_expired_holds(session, choice, start, blocked_until, now)
         # A Core insert: the unit of work costs more than the statement on this hottest path.
         values = {

@@ -12,9 +12,11 @@ nothing, though: when the slots are released, that would send people away.
 
 The answers also tell which times were offered and have gone since (`gone`): most bookings
 of such a crowd ask for a time that everybody saw free a moment ago, and can be refused
-without reading the database. A time the database has just refused as taken by everyone
-(`taken`) goes from the kept answers at once: until they are computed anew, they would send
-the crowd on to it.
+without reading the database. What this process learns before the answers are computed anew
+goes from them at once, or they would send the crowd on to times that are gone: a booking
+made takes its advisor from the times it overlaps (`booked`; a time goes when it has no
+advisor left), and a time the database has refused as taken by everyone goes entirely
+(`taken`). Both also reach an answer whose reads began before them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from scheduler.availability import Slot
 from scheduler.db import writes
@@ -59,8 +62,9 @@ class SlotCache:
         self._lock = threading.Lock()
         self._kept: OrderedDict[SearchKey, _Kept] = OrderedDict()
         self._computing: set[SearchKey] = set()
-        # What `taken` learnt in the last moments: when, the service, the start.
+        # What `taken` and `booked` learnt in the last moments, with when.
         self._taken: deque[tuple[float, int, datetime]] = deque()
+        self._booked: deque[tuple[float, _Booked]] = deque()
 
     def kept(self, key: SearchKey, now: datetime) -> list[Slot] | None:
         """The answer kept for `key` if it may still serve, else None."""
@@ -80,9 +84,7 @@ class SlotCache:
         try:
             # Counted and timed before the reads: the answer is as old as what they see.
             before, began = writes(), self._monotonic()
-            found = compute()
-            self._keep(key, found, before, now, began)
-            return found
+            return self._keep(key, compute(), before, now, began)
         finally:
             with self._lock:
                 self._computing.discard(key)
@@ -109,21 +111,31 @@ class SlotCache:
     def taken(self, service_id: int, start: datetime) -> None:
         """The database has just found no advisor free at `start` of `service_id` (a booking
         refused). The kept answers stop offering it, so that the next to book it are refused
-        at once (`gone`) and the next to search do not pick it; so does an answer whose reads
-        began before this. (A booking made does not take its time from them: an answer names
-        one free advisor a time, not all, and the write makes it be computed anew.)"""
-        taken = (self._monotonic(), service_id, start)
+        at once (`gone`) and the next to search do not pick it."""
         with self._lock:
-            self._taken.append(taken)
-            while self._taken and self._taken[0][0] < taken[0] - PATIENCE_SECONDS:
-                self._taken.popleft()
+            when = self._monotonic()
+            self._taken.append((when, service_id, start))
+            _forget_before(self._taken, when - PATIENCE_SECONDS)
             for key, kept in list(self._kept.items()):
                 if key[0] == service_id and start in kept.starts:
                     self._kept[key] = _without(kept, start)
 
+    def booked(self, advisor_id: int, start: datetime, end: datetime) -> None:
+        """This process has just booked `advisor_id` from `start` to `end`: the kept answers of
+        every service no longer name that advisor at the times that overlap it, and a time
+        with no advisor left goes. What else the booking rules out (the buffer after it, say)
+        waits for the answers to be computed anew."""
+        booked = _Booked(advisor_id, start, end)
+        with self._lock:
+            when = self._monotonic()
+            self._booked.append((when, booked))
+            _forget_before(self._booked, when - PATIENCE_SECONDS)
+            for key, kept in list(self._kept.items()):
+                self._kept[key] = booked.applied(kept)
+
     def _keep(
         self, key: SearchKey, found: list[Slot], before: int, now: datetime, made: float
-    ) -> None:
+    ) -> list[Slot]:
         starts = frozenset(slot.start for slot in found)
         with self._lock:
             previous = self._kept.get(key)
@@ -137,10 +149,14 @@ class SlotCache:
             for when, service_id, start in self._taken:
                 if when >= made and service_id == key[0] and start in kept.starts:
                     kept = _without(kept, start)
+            for when, booked in self._booked:
+                if when >= made:
+                    kept = booked.applied(kept)
             self._kept[key] = kept
             self._kept.move_to_end(key)
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)
+            return kept.found
 
     def _servable(self, key: SearchKey, now: datetime) -> _Kept | None:
         kept = self._kept.get(key)
@@ -160,6 +176,40 @@ class SlotCache:
         ) <= now - kept.clock < timedelta(seconds=seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class _Booked:
+    advisor_id: int
+    start: datetime
+    end: datetime
+
+    def applied(self, kept: _Kept) -> _Kept:
+        """`kept` without this advisor at the times that overlap the booking; `kept` itself if
+        it named them nowhere (its JSON is made once for each list: web/slot_answers.py)."""
+        found: list[Slot] = []
+        changed = False
+        for slot in kept.found:
+            if (
+                self.advisor_id in slot.advisor_ids
+                and slot.start < self.end
+                and self.start < slot.end
+            ):
+                changed = True
+                left = tuple(a for a in slot.advisor_ids if a != self.advisor_id)
+                if left:
+                    found.append(replace(slot, advisor_ids=left))
+            else:
+                found.append(slot)
+        if not changed:
+            return kept
+        return replace(kept, found=found, starts=frozenset(slot.start for slot in found))
+
+
 def _without(kept: _Kept, start: datetime) -> _Kept:
     found = [slot for slot in kept.found if slot.start != start]
     return replace(kept, found=found, starts=frozenset(slot.start for slot in found))
+
+
+def _forget_before(learnt: deque[Any], moment: float) -> None:
+    """Drop what was learnt before `moment` (each entry begins with when)."""
+    while learnt and learnt[0][0] < moment:
+        learnt.popleft()

@@ -14,8 +14,9 @@ from datetime import time as clock_time
 import pytest
 from sqlalchemy import Connection, Engine, insert, select, text
 
+from scheduler import queries, services
 from scheduler.catalogue import HoursSpec
-from scheduler.db import read_session
+from scheduler.db import conflict_kind, read_session
 from scheduler.errors import SlotUnavailable
 from scheduler.models import Booking, BookingStatus
 from scheduler.waitlist import JoinRequest
@@ -122,3 +123,61 @@ def test_a_waiting_list_offer_aborted_to_break_a_deadlock_goes_to_the_next_free_
     with read_session(container.sessions) as session:
         (offer,) = session.scalars(select(WaitlistOffer))
         assert offer.start_at == local(TUESDAY, 9, 30)
+
+
+def _waiting(connection: Connection, count: int, deadline: float) -> None:
+    """Return once `count` backends wait for a lock."""
+    while time.monotonic() < deadline:
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0"
+            )
+        ).scalar_one()
+        connection.rollback()
+        if waiting >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} bookings waited")
+
+
+def test_bookings_of_one_advisor_written_at_once_take_turns_without_deadlocking(
+    container, world, engine, monkeypatch
+) -> None:
+    """A crowd at a release: while one attempt at the advisor's 09:00 is under way, two more
+    come, and it fails (a loser of another race, rolling back). Without turns both waited for
+    it while checking the exclusion constraint, each then found the other's row still being
+    checked, and PostgreSQL broke that deadlock only after a second: in the morning's crowd,
+    hundreds a minute (docs/benchmarks.md). In turns, one books and the other is refused."""
+    service = world.service()
+    advisor = world.advisor([service], password=None)
+    conflicts: list[str | None] = []
+
+    def seen(exc):
+        conflicts.append(conflict_kind(exc))
+        return conflicts[-1]
+
+    monkeypatch.setattr(services, "conflict_kind", seen)
+    outcomes: list[object] = []
+
+    def book(email: str) -> None:
+        try:
+            outcomes.append(container.scheduler.book(request(service, local(TUESDAY, 9), email)))
+        except SlotUnavailable as refused:
+            outcomes.append(refused)
+
+    with engine.connect() as first, engine.connect() as watcher:
+        # An attempt of ours that has written its row and is about to fail.
+        first.execute(queries.ADVISOR_TURN, {"advisor_id": advisor.id})
+        _insert(first, service.id, advisor.id, local(TUESDAY, 9))
+        crowd = []
+        for n in range(2):
+            crowd.append(threading.Thread(target=book, args=(f"p{n}@example.org",)))
+            crowd[-1].start()
+            _waiting(watcher, n + 1, time.monotonic() + 10)
+        first.rollback()
+        for person in crowd:
+            person.join(30)
+
+    assert len(outcomes) == 2
+    assert sum(isinstance(outcome, SlotUnavailable) for outcome in outcomes) == 1, outcomes
+    assert "deadlock" not in conflicts, conflicts
