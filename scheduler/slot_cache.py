@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -116,7 +117,7 @@ class SlotCache:
             when = self._monotonic()
             self._taken.append((when, service_id, start))
             _forget_before(self._taken, when - PATIENCE_SECONDS)
-            for key, kept in list(self._kept.items()):
+            for key, kept in self._serving(when):
                 if key[0] == service_id and start in kept.starts:
                     self._kept[key] = _without(kept, start)
 
@@ -130,7 +131,7 @@ class SlotCache:
             when = self._monotonic()
             self._booked.append((when, booked))
             _forget_before(self._booked, when - PATIENCE_SECONDS)
-            for key, kept in list(self._kept.items()):
+            for key, kept in self._serving(when):
                 self._kept[key] = booked.applied(kept)
 
     def _keep(
@@ -157,6 +158,13 @@ class SlotCache:
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)
             return kept.found
+
+    def _serving(self, moment: float) -> list[tuple[SearchKey, _Kept]]:
+        """The kept answers that may still be served (`_servable`); older ones stay only for
+        what they offered (`_keep`)."""
+        return [
+            (key, kept) for key, kept in self._kept.items() if moment - kept.made < PATIENCE_SECONDS
+        ]
 
     def _servable(self, key: SearchKey, now: datetime) -> _Kept | None:
         kept = self._kept.get(key)
@@ -185,23 +193,26 @@ class _Booked:
     def applied(self, kept: _Kept) -> _Kept:
         """`kept` without this advisor at the times that overlap the booking; `kept` itself if
         it named them nowhere (its JSON is made once for each list: web/slot_answers.py)."""
-        found: list[Slot] = []
-        changed = False
-        for slot in kept.found:
-            if (
-                self.advisor_id in slot.advisor_ids
-                and slot.start < self.end
-                and self.start < slot.end
-            ):
-                changed = True
-                left = tuple(a for a in slot.advisor_ids if a != self.advisor_id)
-                if left:
-                    found.append(replace(slot, advisor_ids=left))
-            else:
-                found.append(slot)
-        if not changed:
+        found = kept.found
+        if not found:
             return kept
+        # The slots of one answer are sorted and equally long: those that overlap lie together.
+        length = found[0].end - found[0].start
+        first = bisect_right(found, self.start - length, key=_start)
+        after = bisect_left(found, self.end, key=_start, lo=first)
+        if not any(self.advisor_id in slot.advisor_ids for slot in found[first:after]):
+            return kept
+        overlapping = []
+        for slot in found[first:after]:
+            left = tuple(a for a in slot.advisor_ids if a != self.advisor_id)
+            if left:
+                overlapping.append(replace(slot, advisor_ids=left))
+        found = [*found[:first], *overlapping, *found[after:]]
         return replace(kept, found=found, starts=frozenset(slot.start for slot in found))
+
+
+def _start(slot: Slot) -> datetime:
+    return slot.start
 
 
 def _without(kept: _Kept, start: datetime) -> _Kept:
