@@ -284,9 +284,7 @@ class Placement:
         last: date,
         now: datetime,
     ) -> list[Slot]:
-        """Every bookable start of the service from `first` to `last` (local days), with every
-        advisor free then: a booking takes its advisor from the kept answers, and a time goes
-        with the last (scheduler.slot_cache)."""
+        """Every bookable start of the service from `first` to `last` (local days)."""
         with read_session(sessions) as session:
             service = self.searched[service_id] = self.service(session, service_id)
             if channel is not None and channel not in service.channels:
@@ -303,6 +301,7 @@ class Placement:
             now=now,
             tz=self.tz,
             closed_days=closed,
+            all_advisors=False,
         )
 
     def choose(

@@ -265,9 +265,6 @@ class Scheduler:
             if request.hold_token is None and request.advisor_id is None:
                 self.free_times.taken(request.service_id, request.start)
             raise
-        if placed.booking is not None:
-            made = placed.booking
-            self.free_times.booked(made.advisor_id, made.start, made.end)
         return placed
 
     def cancel(

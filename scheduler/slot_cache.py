@@ -12,23 +12,19 @@ nothing, though: when the slots are released, that would send people away.
 
 The answers also tell which times were offered and have gone since (`gone`): most bookings
 of such a crowd ask for a time that everybody saw free a moment ago, and can be refused
-without reading the database. What this process learns before the answers are computed anew
-goes from them at once, or they would send the crowd on to times that are gone: a booking
-made takes its advisor from the times it overlaps (`booked`; a time goes when it has no
-advisor left), and a time the database has refused as taken by everyone goes entirely
-(`taken`). Both also reach an answer whose reads began before them.
+without reading the database. A time the database has just refused as taken by everyone
+(`taken`) goes from the kept answers at once: until they are computed anew, they would send
+the crowd on to it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from bisect import bisect_left, bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from scheduler.availability import Slot
 from scheduler.db import writes
@@ -63,9 +59,8 @@ class SlotCache:
         self._lock = threading.Lock()
         self._kept: OrderedDict[SearchKey, _Kept] = OrderedDict()
         self._computing: set[SearchKey] = set()
-        # What `taken` and `booked` learnt in the last moments, with when.
+        # What `taken` learnt in the last moments: when, the service, the start.
         self._taken: deque[tuple[float, int, datetime]] = deque()
-        self._booked: deque[tuple[float, _Booked]] = deque()
 
     def kept(self, key: SearchKey, now: datetime) -> list[Slot] | None:
         """The answer kept for `key` if it may still serve, else None."""
@@ -85,7 +80,9 @@ class SlotCache:
         try:
             # Counted and timed before the reads: the answer is as old as what they see.
             before, began = writes(), self._monotonic()
-            return self._keep(key, compute(), before, now, began)
+            found = compute()
+            self._keep(key, found, before, now, began)
+            return found
         finally:
             with self._lock:
                 self._computing.discard(key)
@@ -112,31 +109,21 @@ class SlotCache:
     def taken(self, service_id: int, start: datetime) -> None:
         """The database has just found no advisor free at `start` of `service_id` (a booking
         refused). The kept answers stop offering it, so that the next to book it are refused
-        at once (`gone`) and the next to search do not pick it."""
+        at once (`gone`) and the next to search do not pick it; so does an answer whose reads
+        began before this. (A booking made does not take its time from them: an answer names
+        one free advisor a time, not all, and the write makes it be computed anew.)"""
+        taken = (self._monotonic(), service_id, start)
         with self._lock:
-            when = self._monotonic()
-            self._taken.append((when, service_id, start))
-            _forget_before(self._taken, when - PATIENCE_SECONDS)
-            for key, kept in self._serving(when):
+            self._taken.append(taken)
+            while self._taken and self._taken[0][0] < taken[0] - PATIENCE_SECONDS:
+                self._taken.popleft()
+            for key, kept in list(self._kept.items()):
                 if key[0] == service_id and start in kept.starts:
                     self._kept[key] = _without(kept, start)
 
-    def booked(self, advisor_id: int, start: datetime, end: datetime) -> None:
-        """This process has just booked `advisor_id` from `start` to `end`: the kept answers of
-        every service no longer name that advisor at the times that overlap it, and a time
-        with no advisor left goes. What else the booking rules out (the buffer after it, say)
-        waits for the answers to be computed anew."""
-        booked = _Booked(advisor_id, start, end)
-        with self._lock:
-            when = self._monotonic()
-            self._booked.append((when, booked))
-            _forget_before(self._booked, when - PATIENCE_SECONDS)
-            for key, kept in self._serving(when):
-                self._kept[key] = booked.applied(kept)
-
     def _keep(
         self, key: SearchKey, found: list[Slot], before: int, now: datetime, made: float
-    ) -> list[Slot]:
+    ) -> None:
         starts = frozenset(slot.start for slot in found)
         with self._lock:
             previous = self._kept.get(key)
@@ -150,21 +137,10 @@ class SlotCache:
             for when, service_id, start in self._taken:
                 if when >= made and service_id == key[0] and start in kept.starts:
                     kept = _without(kept, start)
-            for when, booked in self._booked:
-                if when >= made:
-                    kept = booked.applied(kept)
             self._kept[key] = kept
             self._kept.move_to_end(key)
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)
-            return kept.found
-
-    def _serving(self, moment: float) -> list[tuple[SearchKey, _Kept]]:
-        """The kept answers that may still be served (`_servable`); older ones stay only for
-        what they offered (`_keep`)."""
-        return [
-            (key, kept) for key, kept in self._kept.items() if moment - kept.made < PATIENCE_SECONDS
-        ]
 
     def _servable(self, key: SearchKey, now: datetime) -> _Kept | None:
         kept = self._kept.get(key)
@@ -184,43 +160,6 @@ class SlotCache:
         ) <= now - kept.clock < timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class _Booked:
-    advisor_id: int
-    start: datetime
-    end: datetime
-
-    def applied(self, kept: _Kept) -> _Kept:
-        """`kept` without this advisor at the times that overlap the booking; `kept` itself if
-        it named them nowhere (its JSON is made once for each list: web/slot_answers.py)."""
-        found = kept.found
-        if not found:
-            return kept
-        # The slots of one answer are sorted and equally long: those that overlap lie together.
-        length = found[0].end - found[0].start
-        first = bisect_right(found, self.start - length, key=_start)
-        after = bisect_left(found, self.end, key=_start, lo=first)
-        if not any(self.advisor_id in slot.advisor_ids for slot in found[first:after]):
-            return kept
-        overlapping = []
-        for slot in found[first:after]:
-            left = tuple(a for a in slot.advisor_ids if a != self.advisor_id)
-            if left:
-                overlapping.append(replace(slot, advisor_ids=left))
-        found = [*found[:first], *overlapping, *found[after:]]
-        return replace(kept, found=found, starts=frozenset(slot.start for slot in found))
-
-
-def _start(slot: Slot) -> datetime:
-    return slot.start
-
-
 def _without(kept: _Kept, start: datetime) -> _Kept:
     found = [slot for slot in kept.found if slot.start != start]
     return replace(kept, found=found, starts=frozenset(slot.start for slot in found))
-
-
-def _forget_before(learnt: deque[Any], moment: float) -> None:
-    """Drop what was learnt before `moment` (each entry begins with when)."""
-    while learnt and learnt[0][0] < moment:
-        learnt.popleft()

@@ -40,20 +40,13 @@ def slot(hour: int) -> Slot:
     return Slot(start, start + timedelta(minutes=30), (1,))
 
 
-def free(hour: int, *advisors: int) -> Slot:
-    """The slot at `hour` with `advisors` free."""
-    return Slot(slot(hour).start, slot(hour).end, advisors)
-
-
-def request(
-    service_id: int, start: datetime, channel: str, email: str = "erika@example.org"
-) -> BookingRequest:
+def request(service_id: int, start: datetime, channel: str) -> BookingRequest:
     return BookingRequest(
         service_id=service_id,
         start=start,
         channel=channel,
         name="Erika Mustermann",
-        email=email,
+        email="erika@example.org",
     )
 
 
@@ -313,8 +306,8 @@ def test_an_answer_whose_reads_began_before_a_time_was_taken_is_kept_without_it(
     with computing(cache, [slot(8), slot(9)]) as fresh:
         monotonic.now += 0.1
         cache.taken(1, slot(8).start)  # while the reads were under way
-    assert fresh == [[slot(9)]]  # what that request gets
-    assert cache.kept(KEY, NOW) == [slot(9)]  # and everybody after it
+    assert fresh == [[slot(8), slot(9)]]  # what that request asked for
+    assert cache.kept(KEY, NOW) == [slot(9)]  # what everybody after it gets
     monotonic.now += PATIENCE_SECONDS + 1
     cache.get(KEY, NOW, lambda: [slot(8), slot(9)])  # reads begun long after: as they are
     assert cache.kept(KEY, NOW) == [slot(8), slot(9)]
@@ -338,52 +331,3 @@ def test_a_time_the_database_refused_is_offered_no_more(container, world):
         scheduler.book(request(service.id, first, "video"))
     assert first not in [s.start for s in scheduler.slots(service.id, TUESDAY, TUESDAY)]
     assert scheduler.known_taken(service.id, "video", first)  # the next: without reading
-
-
-def test_a_booking_takes_its_advisor_from_the_times_it_overlaps_in_every_answer():
-    cache = SlotCache(1.0, Monotonic())
-    cache.get(KEY, NOW, lambda: [free(8, 1, 2), free(9, 1)])
-    # The advisor serves another service too: booked for one, not free for the other.
-    cache.get(OTHER, NOW, lambda: [free(8, 1), free(9, 2), free(10, 1)])
-    third = (3, None, TUESDAY, TUESDAY)
-    untouched = cache.get(third, NOW, lambda: [free(8, 2)])
-    eight = slot(8).start
-    cache.booked(1, eight - timedelta(minutes=15), eight + timedelta(minutes=15))
-    assert cache.kept(KEY, NOW) == [free(8, 2), free(9, 1)]
-    assert cache.kept(OTHER, NOW) == [free(9, 2), free(10, 1)]  # 08:00 went with its last
-    # An answer that named the advisor nowhere is the same list (its JSON is made once).
-    assert cache.kept(third, NOW) is untouched
-    cache.booked(1, eight + timedelta(minutes=30), eight + timedelta(minutes=60))  # touches
-    assert cache.kept(KEY, NOW) == [free(8, 2), free(9, 1)]
-
-
-def test_an_answer_whose_reads_began_before_a_booking_is_kept_without_its_advisor(container):
-    monotonic = Monotonic()
-    cache = SlotCache(1.0, monotonic)
-    cache.get(KEY, NOW, lambda: [free(8, 1), free(9, 1)])
-    written(container)
-    with computing(cache, [free(8, 1, 2), free(9, 1)]) as fresh:
-        monotonic.now += 0.1
-        cache.booked(1, slot(9).start, slot(9).end)  # while the reads were under way
-        assert cache.kept(KEY, NOW) == [free(8, 1)]  # the answer before, meanwhile
-    assert fresh == [[free(8, 1, 2)]]
-    assert cache.kept(KEY, NOW) == [free(8, 1, 2)]
-    monotonic.now += PATIENCE_SECONDS + 1
-    cache.get(KEY, NOW, lambda: [free(8, 1), free(9, 1)])  # reads begun long after: as they are
-    assert cache.kept(KEY, NOW) == [free(8, 1), free(9, 1)]
-
-
-def test_a_time_booked_by_its_last_free_advisor_is_known_taken_without_searching(container, world):
-    service = world.service()
-    for _ in range(2):
-        world.advisor([service], password=None)
-    scheduler = container.scheduler
-    scheduler.free_times = SlotCache(60.0, Monotonic())
-    first = scheduler.slots(service.id, TUESDAY, TUESDAY)[0].start
-
-    scheduler.book(request(service.id, first, "video", "erika@example.org"))
-    assert not scheduler.known_taken(service.id, "video", first)  # the other is free
-    scheduler.book(request(service.id, first, "video", "max@example.org"))
-    assert scheduler.known_taken(service.id, "video", first)
-    with pytest.raises(SlotUnavailable):
-        scheduler.book(request(service.id, first, "video", "lea@example.org"))
