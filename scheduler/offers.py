@@ -338,7 +338,7 @@ class OfferDesk:
             raise NotFound("too soon to offer")
         choice = placement.choose(session, service, start, channel, now, None, None)
         booking = new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
-        take_advisors_turn(session, choice.advisor_id)
+        take_advisors_turn(session, choice.advisor_id, booking.start_at)
         sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
         booking.hold_expires_at = expires
         booking.created_at = booking.updated_at = now

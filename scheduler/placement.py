@@ -443,18 +443,21 @@ def new_booking(
     )
 
 
-def take_advisors_turn(session: Session, advisor_id: int) -> None:
-    """Before a booking or hold of `advisor_id` is written on PostgreSQL: wait until the
-    other transactions writing one of that advisor's have ended (sent with the next
-    statement). Two such rows written at once would each find the other while checking the
-    exclusion constraint and wait for it, and PostgreSQL breaks that deadlock only after
-    `deadlock_timeout` (a second). In a crowd fighting over the same times, every newcomer
-    met the first still checking: a second's stall each, hundreds a minute
-    (docs/benchmarks.md). In turn, each finds the row before it committed and is refused at
-    once, or finds none."""
+def take_advisors_turn(session: Session, advisor_id: int, start: datetime) -> None:
+    """Before a booking or hold of `advisor_id` at `start` is written on PostgreSQL: wait
+    until the other transactions writing one of that advisor's at that start have ended (sent
+    with the next statement). Two such rows written at once can each find the other while
+    checking the exclusion constraint and wait for it, and PostgreSQL breaks that deadlock only
+    after `deadlock_timeout` (a second). In a crowd fighting over the same times, a booking
+    waiting for a loser that rolled back found the next newcomer still checking: a second's
+    stall each, hundreds a minute (docs/benchmarks.md). In turn, each finds the row before
+    it committed and is refused at once, or finds none. Only the same start: other bookings
+    of the advisor are not held up, and overlapping ones with another start (services of
+    other lengths) are rare enough to leave to PostgreSQL."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        _ADVISOR_TURN.later(connection, {"advisor_id": advisor_id})
+        minute = int(start.timestamp()) // 60
+        _ADVISOR_TURN.later(connection, {"advisor_id": advisor_id, "minute": minute})
 
 
 def sweep_expired_holds(

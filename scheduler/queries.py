@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     and_,
     bindparam,
     case,
@@ -183,9 +184,13 @@ BOOKING_CHECKS = select(
 SERVICE_CHECKED = SERVICE.add_columns(*BOOKING_CHECKS.selected_columns)
 # PostgreSQL: the checks and the calendars of a booking's day, after the person's lock.
 CHECKED_CALENDARS = BOOKING_CHECKS.add_columns(*CALENDARS_ON_WEEKDAY.selected_columns)
-# PostgreSQL: the transaction lock on an advisor's new bookings (two int keys, a space of its
-# own; `placement.take_advisors_turn`).
-ADVISOR_TURN = select(func.pg_advisory_xact_lock(8418, bindparam("advisor_id")))
+# PostgreSQL: the transaction lock on an advisor's new bookings at one start (two int keys:
+# the advisor and the start's minute since 1970; `placement.take_advisors_turn`).
+ADVISOR_TURN = select(
+    func.pg_advisory_xact_lock(
+        bindparam("advisor_id", type_=Integer), bindparam("minute", type_=Integer)
+    )
+)
 NEW_BOOKING = insert(Booking).returning(Booking.id)
 # The same, numbered beforehand (PostgreSQL: `Placement.for_booking`).
 NUMBERED_BOOKING = insert(Booking)

@@ -201,7 +201,7 @@ class Scheduler:
             choice = self.placement.choose(session, service, start, channel, now, None, None)
             expires = now + timedelta(minutes=self.config.hold_minutes)
             booking = new_booking(service, choice.advisor_id, channel, start, BookingStatus.HELD)
-            take_advisors_turn(session, choice.advisor_id)
+            take_advisors_turn(session, choice.advisor_id, booking.start_at)
             sweep_expired_holds(session, choice, booking.start_at, booking.blocked_until, now)
             booking.hold_token_hash, booking.hold_expires_at = hold_token_hash(token), expires
             session.add(booking)
@@ -345,7 +345,7 @@ class Scheduler:
         new_start = start.astimezone(UTC)
         new_end = new_start + (booking.end_at - booking.start_at)
         blocked_until = new_end + timedelta(minutes=booking.service.buffer_minutes)
-        take_advisors_turn(session, choice.advisor_id)
+        take_advisors_turn(session, choice.advisor_id, new_start)
         sweep_expired_holds(session, choice, new_start, blocked_until, now)
         previous_start = booking.start_at
         booking.advisor_id, booking.start_at, booking.end_at = (
@@ -437,7 +437,7 @@ class Scheduler:
         start = request.start.astimezone(UTC)
         end = start + timedelta(minutes=service.duration_minutes)
         blocked_until = end + timedelta(minutes=service.buffer_minutes)
-        take_advisors_turn(session, choice.advisor_id)
+        take_advisors_turn(session, choice.advisor_id, start)
         sweep_expired_holds(session, choice, start, blocked_until, now)
         # A Core insert: the unit of work costs more than the statement on this hottest path.
         values = {

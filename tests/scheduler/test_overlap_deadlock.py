@@ -167,7 +167,8 @@ def test_bookings_of_one_advisor_written_at_once_take_turns_without_deadlocking(
 
     with engine.connect() as first, engine.connect() as watcher:
         # An attempt of ours that has written its row and is about to fail.
-        first.execute(queries.ADVISOR_TURN, {"advisor_id": advisor.id})
+        minute = int(local(TUESDAY, 9).timestamp()) // 60
+        first.execute(queries.ADVISOR_TURN, {"advisor_id": advisor.id, "minute": minute})
         _insert(first, service.id, advisor.id, local(TUESDAY, 9))
         crowd = []
         for n in range(2):
