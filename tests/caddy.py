@@ -103,12 +103,16 @@ class Caddy:
                 process.wait(timeout=10)
 
 
-@contextmanager
-def running_caddy(proxy: Caddy) -> Iterator[Caddy]:
+def need_caddy() -> None:
     if not Path(CADDY).exists():
         if os.environ.get("CI"):
             pytest.fail("caddy is missing: apt-get install caddy")
         pytest.skip("needs caddy (Debian package caddy)")
+
+
+@contextmanager
+def running_caddy(proxy: Caddy) -> Iterator[Caddy]:
+    need_caddy()
     try:
         proxy.start()
         yield proxy

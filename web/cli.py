@@ -22,6 +22,11 @@ from web.settings import Settings
 Clock = Callable[[], datetime]
 
 
+# How long an idle keep-alive connection stays open (uvicorn's default). The proxy lets go of
+# idle connections sooner (deploy/Caddyfile), or it could send a request on one just closing.
+KEEP_ALIVE_SECONDS = 5
+
+
 def _migrate(settings: Settings, _: argparse.Namespace, __: Clock) -> int:
     from web.database import engine_for, migrate
 
@@ -83,6 +88,7 @@ def _serve(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         workers=args.workers,
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # The signaling hub refuses messages over 64 KiB itself, with a reason; larger
         # frames are cut off by the protocol layer before they are buffered.
         ws_max_size=256 * 1024,
