@@ -15,32 +15,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    UniqueConstraint,
     create_engine,
     event,
     insert,
 )
 from sqlalchemy.exc import IntegrityError
 
+from bench.floor_schema import bookings, metadata
 from web.schemas import BookingIn
-
-metadata = MetaData()
-bookings = Table(
-    "floor_bookings",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("advisor_id", Integer, nullable=False),
-    Column("start_at", DateTime(timezone=True), nullable=False),
-    Column("email", String(320), nullable=False),
-    UniqueConstraint("advisor_id", "start_at"),
-)
 
 
 def _engine(url: str) -> Engine:

@@ -25,52 +25,39 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import (
     Column,
     DateTime,
-    Integer,
-    MetaData,
-    String,
     Table,
-    UniqueConstraint,
     create_engine,
     text,
 )
 
+from bench.floor_schema import metadata
 from web.schemas import BookingIn
 
-metadata = MetaData()
 # The times the administrator has released: empty until the release.
 times = Table(
     "morning_times", metadata, Column("start_at", DateTime(timezone=True), primary_key=True)
-)
-bookings = Table(
-    "morning_bookings",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("advisor_id", Integer, nullable=False),
-    Column("start_at", DateTime(timezone=True), nullable=False),
-    Column("email", String(320), nullable=False),
-    UniqueConstraint("advisor_id", "start_at"),
 )
 
 ADVISORS = int(os.environ.get("FLOOR_ADVISORS", "10"))
 FREE_TIMES = text(
     "SELECT t.start_at FROM morning_times t"
-    " LEFT JOIN morning_bookings b ON b.start_at = t.start_at"
+    " LEFT JOIN floor_bookings b ON b.start_at = t.start_at"
     " WHERE t.start_at >= :first AND t.start_at < :after"
     " GROUP BY t.start_at HAVING count(b.id) < :advisors ORDER BY t.start_at"
 )
 # A free advisor at a released time; two requests may pick the same one, and the loser
 # inserts nothing (ON CONFLICT) and tries again.
 TAKE = text(
-    "INSERT INTO morning_bookings (advisor_id, start_at, email)"
+    "INSERT INTO floor_bookings (advisor_id, start_at, email)"
     " SELECT a, :start, :email FROM generate_series(1, :advisors) a"
     " WHERE EXISTS (SELECT 1 FROM morning_times WHERE start_at = :start)"
-    " AND NOT EXISTS (SELECT 1 FROM morning_bookings b WHERE b.advisor_id = a"
+    " AND NOT EXISTS (SELECT 1 FROM floor_bookings b WHERE b.advisor_id = a"
     " AND b.start_at = :start)"
     " ORDER BY random() LIMIT 1 ON CONFLICT DO NOTHING RETURNING id"
 )
 STILL_FREE = text(
     "SELECT EXISTS (SELECT 1 FROM morning_times WHERE start_at = :start)"
-    " AND (SELECT count(*) FROM morning_bookings WHERE start_at = :start) < :advisors"
+    " AND (SELECT count(*) FROM floor_bookings WHERE start_at = :start) < :advisors"
 )
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -398,11 +398,11 @@ def floor_morning(args: argparse.Namespace) -> Tally:
                 )
                 tally.left = len(left.json()["slots"])
             with engine.connect() as connection:
-                stored = connection.scalar(text("SELECT count(*) FROM morning_bookings"))
+                stored = connection.scalar(text("SELECT count(*) FROM floor_bookings"))
                 # The unique (advisor, start) constraint makes this 0; counted all the same.
                 doubled = connection.scalar(
                     text(
-                        "SELECT count(*) FROM (SELECT 1 FROM morning_bookings"
+                        "SELECT count(*) FROM (SELECT 1 FROM floor_bookings"
                         " GROUP BY advisor_id, start_at HAVING count(*) > 1) d"
                     )
                 )
