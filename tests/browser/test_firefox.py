@@ -44,6 +44,7 @@ FIREFOX = shutil.which("firefox-esr") or "/usr/bin/firefox-esr"
 NODE = shutil.which("node") or "/usr/bin/node"
 XVFB = shutil.which("Xvfb") or "/usr/bin/Xvfb"
 PULSEAUDIO = shutil.which("pulseaudio") or "/usr/bin/pulseaudio"
+CALL_STATE = (HERE / "call_state.js").read_text()
 SCRIPT_SECONDS = 120
 X_SECONDS = 30
 
@@ -219,6 +220,10 @@ def test_a_call_between_firefox_and_chromium_with_the_screen_shared_from_firefox
                     citizen.stdin.write("done\n")
                     citizen.stdin.flush()
                     done = next_event(citizen, "done")
+                except AssertionError as failure:
+                    # The Chromium side of the call too: where the media stopped.
+                    host_side = json.dumps(host.evaluate(CALL_STATE))
+                    raise AssertionError(f"{failure}\nthe host's side: {host_side}") from None
                 finally:
                     # An end of stdin releases the script too, should the test fail before "done".
                     if citizen.stdin is not None:

@@ -1,6 +1,7 @@
 // The citizen's side of a call, in Firefox: join through the guest link, wait to be let in,
 // see the host's camera, share the screen. Prints one JSON line per event; after "sharing" it
 // keeps sharing until a line arrives on stdin, then answers the bytes its connections moved.
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { argument, launch, officePage } from './firefox.mjs';
 
@@ -31,6 +32,8 @@ const TRAFFIC = async () => {
   }
   return traffic;
 };
+
+const STATE = readFileSync(new URL('../call_state.js', import.meta.url), 'utf8');
 
 const PLAYING = (selector) => {
   const video = document.querySelector(selector);
@@ -66,6 +69,8 @@ try {
   say({ event: 'done', traffic: await page.evaluate(TRAFFIC), problems });
 } catch (error) {
   console.error(error.stack || String(error));
+  const page = (await browser.pages()).at(-1);
+  console.error(`the citizen's side: ${JSON.stringify(await page.evaluate(`(${STATE})()`).catch(String))}`);
   process.exitCode = 1;
 } finally {
   stdin.close();
