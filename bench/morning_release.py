@@ -34,6 +34,7 @@ import contextlib
 import json
 import random
 import secrets
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -81,6 +82,10 @@ class Tally:
     served: tuple[float, float] = (0.0, 0.0)
     out_of_attempts: int = 0
     released_at: float = 0.0
+
+    @property
+    def five_xx(self) -> int:
+        return sum(v for k, v in self.statuses.items() if k.split()[-1].startswith("5"))
 
 
 class TlsClient:
@@ -225,6 +230,23 @@ def served_within(apps: list[Server], seconds: str = "0.1") -> tuple[float, floa
     return total, fast
 
 
+def keep_logs_of_5xx(workdir: Path, tally: Tally) -> None:
+    """An answer 5xx needs explaining after the run: the logs of the proxy, the instances and
+    the worker are copied out of the run's temporary directory, and the proxy's errors shown."""
+    if not tally.five_xx:
+        return
+    kept = Path(tempfile.mkdtemp(prefix="morning-5xx-"))
+    for log in workdir.rglob("*.log"):
+        target = kept / log.relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(log, target)
+    print(f"logs            kept in {kept}, for the answers 5xx")
+    caddy = workdir / "caddy" / "caddy.log"
+    errors = [line for line in caddy.read_text(errors="replace").splitlines() if '"error"' in line]
+    for line in errors[:3]:
+        print(f"                proxy: {line[:300]}")
+
+
 def ms(values: list[float], share: float) -> float:
     return percentile(values, share) * 1000 if values else float("nan")
 
@@ -234,7 +256,7 @@ def report(
 ) -> None:
     """`mailed`: seconds until every confirmation was at the mail server, None if not within
     60 s, False where nothing is mailed (the floor)."""
-    five = sum(v for k, v in tally.statuses.items() if k.split()[-1].startswith("5"))
+    five = tally.five_xx
     booked = tally.statuses["book 201"]
     span = max(tally.booked_at) - tally.released_at if tally.booked_at else 0.0
     print(f"answers         {dict(sorted(tally.statuses.items()))}")
@@ -359,6 +381,7 @@ def our_morning(args: argparse.Namespace) -> Tally:
                 app.stop()
         stored, overlaps = double_bookings(url)
         report(tally, slots, stored, len(overlaps), mailed)
+        keep_logs_of_5xx(workdir, tally)
     return tally
 
 
@@ -397,6 +420,7 @@ def floor_morning(args: argparse.Namespace) -> Tally:
                     timeout=60,
                 )
                 tally.left = len(left.json()["slots"])
+            keep_logs_of_5xx(workdir, tally)
             with engine.connect() as connection:
                 stored = connection.scalar(text("SELECT count(*) FROM floor_bookings"))
                 # The unique (advisor, start) constraint makes this 0; counted all the same.
