@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import sys
 import time
@@ -96,7 +98,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             # Fewer, larger young collections; a request or a signaling message allocates
             # thousands of short-lived objects that reference counting frees anyway.
             gc.set_threshold(50_000, 20, 100)
+        lag = asyncio.create_task(metrics.watch_loop_lag())
         yield
+        lag.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag
         await hub.stop()
         await echo.close_all()
         container.worker.stop()

@@ -15,6 +15,7 @@ Only addresses in `SPRECHSTUNDE_METRICS_ALLOW` may read it (default: loopback).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 from collections.abc import Callable, Iterator
@@ -87,6 +88,16 @@ ROOMS = Gauge(
     registry=OWN,
 )
 
+LOOP_LAG_SECONDS = Histogram(
+    "sprechstunde_event_loop_lag_seconds",
+    "How late this process's event loop ran a timer (one every 0.1 s). Requests wait that long "
+    "before they are read, which the latency histograms, counted from the reading, leave out: "
+    "above a few milliseconds the instance is saturated.",
+    buckets=(0.001, 0.0025, *_BUCKETS),
+    registry=OWN,
+)
+LAG_INTERVAL = 0.1
+
 # (method, route pattern) of the attempts to book and of the slot searches.
 BOOKING_ROUTES = frozenset(
     {
@@ -112,6 +123,15 @@ def booking_outcome(status: int) -> str:
     if status == 429:
         return "limited"
     return "error" if status >= 500 else "refused"
+
+
+async def watch_loop_lag() -> None:
+    """Until cancelled: how late each timer runs, into LOOP_LAG_SECONDS."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LAG_INTERVAL
+        await asyncio.sleep(LAG_INTERVAL)
+        LOOP_LAG_SECONDS.observe(max(loop.time() - due, 0.0))
 
 
 def observe_signaling(connections: int, rooms: int) -> None:

@@ -1,9 +1,11 @@
 """`/metrics` (web/metrics.py, web/observe.py): who may read it, and that each figure moves with
 what it counts: attempts to book by outcome, slot searches, answers by class, the outbox read
-from the database, documents by verdict, and the signaling hub's connections and rooms."""
+from the database, documents by verdict, the signaling hub's connections and rooms, and the
+event loop's lag."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -15,7 +17,7 @@ from sqlalchemy import update
 
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduler.db import write_session
-from web.metrics import booking_outcome, observe_signaling
+from web.metrics import LAG_INTERVAL, booking_outcome, observe_signaling
 
 LOOPBACK = ("127.0.0.1", 50000)
 
@@ -165,3 +167,19 @@ def test_the_signaling_connections_and_rooms_are_what_the_hub_last_said(monitor)
     assert value(found, "sprechstunde_rooms_open") == 2
     observe_signaling(0, 0)
     assert value(samples(monitor), "sprechstunde_rooms_open") == 0
+
+
+def test_a_blocked_event_loop_shows_in_its_lag(monitor):
+    def slower_than(found: dict, seconds: str) -> float:
+        return value(found, "sprechstunde_event_loop_lag_seconds_bucket", le="+Inf") - value(
+            found, "sprechstunde_event_loop_lag_seconds_bucket", le=seconds
+        )
+
+    before = samples(monitor)
+    # Run in the app's event loop, as a handler that blocks it would.
+    monitor.portal.call(time.sleep, 1.0)
+    time.sleep(3 * LAG_INTERVAL)
+    after = samples(monitor)
+    assert slower_than(after, "0.5") >= slower_than(before, "0.5") + 1
+    ticks = value(after, "sprechstunde_event_loop_lag_seconds_count")
+    assert ticks > value(before, "sprechstunde_event_loop_lag_seconds_count")
