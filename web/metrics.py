@@ -90,9 +90,9 @@ ROOMS = Gauge(
 
 LOOP_LAG_SECONDS = Histogram(
     "sprechstunde_event_loop_lag_seconds",
-    "How late this process's event loop ran a timer (one every 0.1 s). Requests wait that long "
-    "before they are read, which the latency histograms, counted from the reading, leave out: "
-    "above a few milliseconds the instance is saturated.",
+    "How late this process's event loop ran a timer (one every 0.1 s). Requests wait at least "
+    "that long before they are read, which the latency histograms, counted from the reading, "
+    "leave out: above a few milliseconds the instance is saturated.",
     buckets=(0.001, 0.0025, *_BUCKETS),
     registry=OWN,
 )
