@@ -67,6 +67,7 @@ from bench.common import (
 )
 from tests.caddy import HOST, Caddy, running_caddy
 from tests.notifications.conftest import SmtpServer
+from web.metrics import watch_loop_lag
 
 LAG_TICK = 0.01
 LAG = "sprechstunde_event_loop_lag_seconds"
@@ -212,10 +213,7 @@ async def morning(
 
     async def watch_own_loop() -> None:
         await released.wait()
-        while True:
-            began = time.perf_counter()
-            await asyncio.sleep(LAG_TICK)
-            tally.own_lag.append(time.perf_counter() - began - LAG_TICK)
+        await watch_loop_lag(tally.own_lag.append, LAG_TICK)
 
     watch = asyncio.create_task(watch_own_loop())
     await asyncio.gather(

@@ -125,13 +125,15 @@ def booking_outcome(status: int) -> str:
     return "error" if status >= 500 else "refused"
 
 
-async def watch_loop_lag() -> None:
-    """Until cancelled: how late each timer runs, into LOOP_LAG_SECONDS."""
+async def watch_loop_lag(
+    observe: Callable[[float], None] = LOOP_LAG_SECONDS.observe, interval: float = LAG_INTERVAL
+) -> None:
+    """Until cancelled: how late each timer, one every `interval` seconds, runs (seconds)."""
     loop = asyncio.get_running_loop()
     while True:
-        due = loop.time() + LAG_INTERVAL
-        await asyncio.sleep(LAG_INTERVAL)
-        LOOP_LAG_SECONDS.observe(max(loop.time() - due, 0.0))
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        observe(max(loop.time() - due, 0.0))
 
 
 def observe_signaling(connections: int, rooms: int) -> None:
