@@ -75,6 +75,37 @@ MORNING_HOURS = [{"weekday": day, "start": "08:00", "end": "12:00"} for day in r
 
 
 @dataclass
+class Histogram:
+    """A histogram of the instances' `/metrics`, added up: the cumulative count by bound and
+    the sum of the values observed."""
+
+    counts: dict[float, float] = field(default_factory=dict)
+    total: float = 0.0
+
+    def since(self, earlier: Histogram) -> Histogram:
+        counts = {bound: n - earlier.counts.get(bound, 0.0) for bound, n in self.counts.items()}
+        return Histogram(counts, self.total - earlier.total)
+
+    def bound_holding(self, share: float) -> float:
+        """The upper bound of the bucket that holds this share of the values."""
+        everything = self.counts.get(float("inf"), 0.0)
+        for bound in sorted(self.counts):
+            if self.counts[bound] >= share * everything:
+                return bound
+        return float("nan")
+
+
+@dataclass
+class LoopLag:
+    """How late the instances' event loops ran their timer. One tick late by seconds is one
+    value among hundreds, and the p99 leaves it out: the worst tick and the sum show it."""
+
+    p99: float  # seconds, a bucket's upper bound
+    worst: float  # the upper bound of the highest bucket with a tick in it
+    total: float  # seconds late, added up over the ticks and the instances
+
+
+@dataclass
 class Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     searches: list[float] = field(default_factory=list)
@@ -83,15 +114,15 @@ class Tally:
     gave_up: int = 0
     left: int = 0  # times still offered after the morning
     # The instances' own count of the slot searches (/metrics): cumulative, by bound.
-    served: dict[float, float] = field(default_factory=dict)
+    served: Histogram = field(default_factory=Histogram)
     out_of_attempts: int = 0
     released_at: float = 0.0
     # How late the clients' own event loop woke up after the release, in seconds: the
     # latencies they measure include it.
     own_lag: list[float] = field(default_factory=list)
-    # The instances' event loops from the release to the end: p99 of their lag (a bucket's
-    # bound), None where not measured (the floor).
-    servers_lag: float | None = None
+    # The instances' event loops from the release to the end, None where not measured (the
+    # floor).
+    servers_lag: LoopLag | None = None
 
     @property
     def five_xx(self) -> int:
@@ -229,9 +260,8 @@ async def morning(
     return tally
 
 
-def histogram(apps: list[Server], name: str) -> dict[float, float]:
-    """A histogram of the instances' `/metrics`, added up: the cumulative count by bound."""
-    counts: dict[float, float] = {}
+def histogram(apps: list[Server], name: str) -> Histogram:
+    added = Histogram()
     for app in apps:
         text = httpx.get(f"{app.base_url}/metrics", timeout=30).text
         for family in text_string_to_metric_families(text):
@@ -239,17 +269,15 @@ def histogram(apps: list[Server], name: str) -> dict[float, float]:
                 for sample in family.samples:
                     if sample.name.endswith("_bucket"):
                         bound = float(sample.labels["le"])
-                        counts[bound] = counts.get(bound, 0.0) + sample.value
-    return counts
+                        added.counts[bound] = added.counts.get(bound, 0.0) + sample.value
+                    elif sample.name.endswith("_sum"):
+                        added.total += sample.value
+    return added
 
 
-def lag_p99(before: dict[float, float], after: dict[float, float]) -> float:
-    """The upper bound of the bucket that holds the 99th percentile of the ticks in between."""
-    total = after[float("inf")] - before.get(float("inf"), 0.0)
-    for bound in sorted(after):
-        if after[bound] - before.get(bound, 0.0) >= 0.99 * total:
-            return bound
-    return float("nan")
+def loop_lag(before: Histogram, after: Histogram) -> LoopLag:
+    ticks = after.since(before)
+    return LoopLag(ticks.bound_holding(0.99), ticks.bound_holding(1.0), ticks.total)
 
 
 def keep_logs_of_5xx(workdir: Path, tally: Tally) -> None:
@@ -292,15 +320,18 @@ def report(
         f"clients' loop   late by p99 {ms(tally.own_lag, 0.99):.1f}  max "
         f"{max(tally.own_lag, default=0) * 1000:.1f} ms after the release (in their latencies)"
     )
-    if tally.servers_lag is not None:
+    lag = tally.servers_lag
+    if lag is not None:
         print(
-            f"instances' loop late by p99 {tally.servers_lag * 1000:g} ms or less after the "
-            "release (before a request is read, so not in their own measurement)"
+            f"instances' loop late by p99 {lag.p99 * 1000:g} ms or less, the worst tick "
+            f"{lag.worst * 1000:g} ms or less, {lag.total:.1f} s in all after the release "
+            "(before a request is read, so not in their own measurement)"
         )
-    total = tally.served.get(float("inf"), 0.0)
+    served = tally.served.counts
+    total = served.get(float("inf"), 0.0)
     if total:
         within = ", ".join(
-            f"{tally.served[bound] / total:.1%} within {bound:g} s" for bound in (0.1, 1.0, 10.0)
+            f"{served[bound] / total:.1%} within {bound:g} s" for bound in (0.1, 1.0, 10.0)
         )
         print(f"                as the instances measure them ({total:.0f}): {within}")
     print(
@@ -376,10 +407,10 @@ def our_morning(args: argparse.Namespace) -> Tally:
                 ]
                 window = window_of(first_bookable_day())
 
-                lag_at_release: dict[float, float] = {}
+                lag_at_release: list[Histogram] = []
 
                 def release() -> None:
-                    lag_at_release.update(histogram(apps, LAG))
+                    lag_at_release.append(histogram(apps, LAG))
                     with httpx.Client(base_url=office.base_url, timeout=60) as inside:
                         for advisor in advisors:
                             answer = inside.put(
@@ -402,7 +433,7 @@ def our_morning(args: argparse.Namespace) -> Tally:
                 left = http.get(f"/api/v1/services/{service['id']}/slots?{window}")
                 tally.left = len(left.json()["slots"])
                 tally.served = histogram(apps, "sprechstunde_slot_search_seconds")
-                tally.servers_lag = lag_p99(lag_at_release, histogram(apps, LAG))
+                tally.servers_lag = loop_lag(lag_at_release[0], histogram(apps, LAG))
                 booked = tally.statuses["book 201"]
                 deadline = ended + 60
                 while len(smtp.received) < booked and time.perf_counter() < deadline:
