@@ -45,6 +45,11 @@ HARD_DAYS = {
     # Reformation Day, a holiday of Saxony-Anhalt, is the Sunday of the switch.
     "saturday-before-winter-time": "2027-10-30T16:30:00+02:00",
 }
+# The browser tests are repeated where the browser's own calendar meets the edge: the year
+# (and ISO week 53) turns in the pages' scripts, and local times cross a 23- or 25-hour day.
+# Christmas and the first Monday of the year are rules of the server (hours, holidays), which
+# the rest of the suite checks on those days; half of a hard day's run is browsers.
+BROWSER_DAYS = ("new-years-eve", "saturday-before-summer-time", "saturday-before-winter-time")
 
 
 def _offset() -> timedelta:
@@ -108,10 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--offset", type=float, help="seconds to move the clock")
     parser.add_argument("--hard-days", action="store_true", help="print the hard days and stop")
+    parser.add_argument(
+        "--browser-days",
+        action="store_true",
+        help="print the hard days on which the browser tests are repeated too, and stop",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.hard_days:
         print("\n".join(HARD_DAYS.values()))
+        return 0
+    if args.browser_days:
+        print("\n".join(HARD_DAYS[name] for name in BROWSER_DAYS))
         return 0
     if args.offset is None:
         parser.error("--offset is needed")

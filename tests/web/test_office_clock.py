@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tests import office_clock
 from tests.office_clock import BERLIN, ROOT
 from tests.web.test_cli import LONG_SECRET, query
 from web.cli import parser
@@ -85,3 +86,13 @@ def test_the_product_has_no_setting_option_or_file_for_it():
     assert not [o for o in options if "clock" in o or "offset" in o]
     shipped = importlib.metadata.distribution("sprechstunde").read_text("top_level.txt") or ""
     assert "tests" not in shipped.split()
+
+
+def test_the_browser_days_are_hard_days_and_ci_reads_them(capsys):
+    """`.ci/run` repeats the browser tests on the days `--browser-days` prints; a name that
+    is not a hard day would fail here, not empty that list in CI without a word."""
+    assert office_clock.main(["--browser-days"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [office_clock.HARD_DAYS[name] for name in office_clock.BROWSER_DAYS]
+    assert 0 < len(printed) < len(office_clock.HARD_DAYS)
+    assert "--browser-days" in (ROOT / ".ci" / "run").read_text()
