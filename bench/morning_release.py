@@ -37,11 +37,12 @@ import random
 import secrets
 import shutil
 import ssl
+import statistics
 import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as datetime_time
@@ -71,6 +72,7 @@ from web.metrics import watch_loop_lag
 
 LAG_TICK = 0.01
 LAG = "sprechstunde_event_loop_lag_seconds"
+ACCEPT_QUEUE_TICK = 0.5
 MORNING_HOURS = [{"weekday": day, "start": "08:00", "end": "12:00"} for day in range(5)]
 
 
@@ -123,6 +125,9 @@ class Tally:
     # The instances' event loops from the release to the end, None where not measured (the
     # floor).
     servers_lag: LoopLag | None = None
+    # The connections waiting in the instances' listening sockets, added up, read from their
+    # /metrics twice a second after the release (empty for the floor).
+    accept_queues: list[float] = field(default_factory=list)
 
     @property
     def five_xx(self) -> int:
@@ -232,7 +237,10 @@ async def morning(
     window: str,
     args: argparse.Namespace,
     release: Callable[[], None],
+    instances: Sequence[str] = (),
 ) -> Tally:
+    """`instances`: base URLs whose `/metrics` name their accept queues, watched from the
+    release on (over connections opened before it, or the scrapes would queue there too)."""
     tally = Tally()
     released = asyncio.Event()
 
@@ -246,7 +254,22 @@ async def morning(
         await released.wait()
         await watch_loop_lag(tally.own_lag.append, LAG_TICK)
 
+    async def watch_accept_queues() -> None:
+        scrapers = [httpx.AsyncClient(base_url=url, timeout=30) for url in instances]
+        try:
+            for scraper in scrapers:
+                await scraper.get("/metrics")
+            await released.wait()
+            while True:
+                pages = await asyncio.gather(*(scraper.get("/metrics") for scraper in scrapers))
+                tally.accept_queues.append(sum(map(accept_queue, pages)))
+                await asyncio.sleep(ACCEPT_QUEUE_TICK)
+        finally:
+            for scraper in scrapers:
+                await scraper.aclose()
+
     watch = asyncio.create_task(watch_own_loop())
+    queues = asyncio.create_task(watch_accept_queues()) if instances else None
     await asyncio.gather(
         release_at_the_end_of_arrival(),
         *(
@@ -257,7 +280,18 @@ async def morning(
         ),
     )
     watch.cancel()
+    if queues is not None:
+        queues.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await queues
     return tally
+
+
+def accept_queue(page: httpx.Response) -> float:
+    for family in text_string_to_metric_families(page.text):
+        if family.name == "sprechstunde_accept_queue_connections":
+            return family.samples[0].value
+    raise LookupError("no sprechstunde_accept_queue_connections in /metrics")
 
 
 def histogram(apps: list[Server], name: str) -> Histogram:
@@ -326,6 +360,12 @@ def report(
             f"instances' loop late by p99 {lag.p99 * 1000:g} ms or less, the worst tick "
             f"{lag.worst * 1000:g} ms or less, {lag.total:.1f} s in all after the release "
             "(before a request is read, so not in their own measurement)"
+        )
+    if tally.accept_queues:
+        print(
+            f"accept queues   {max(tally.accept_queues):.0f} connections at most waited to be "
+            f"taken up by the instances, {statistics.mean(tally.accept_queues):.0f} on average "
+            "after the release (their /metrics)"
         )
     served = tally.served.counts
     total = served.get(float("inf"), 0.0)
@@ -427,7 +467,16 @@ def our_morning(args: argparse.Namespace) -> Tally:
                     f"{args.arrival:g} s, then {slots} appointments of {args.advisors} "
                     "advisors released at once"
                 )
-                tally = asyncio.run(morning(proxy, service["id"], window, args, release))
+                tally = asyncio.run(
+                    morning(
+                        proxy,
+                        service["id"],
+                        window,
+                        args,
+                        release,
+                        [app.base_url for app in apps],
+                    )
+                )
                 ended = time.perf_counter()
                 time.sleep(0.5)  # older than any kept answer (scheduler/slot_cache.py)
                 left = http.get(f"/api/v1/services/{service['id']}/slots?{window}")

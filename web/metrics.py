@@ -8,7 +8,9 @@ Two kinds of figures:
 - read from the database at each scrape, the same whichever instance answers: the outbox
   (backlog, the age of its oldest due message, failed attempts, dead letters) and the
   documents by the scanner's verdict. The mail and scan workers run apart from the app
-  instances, so what they did is read where they leave it.
+  instances, so what they did is read where they leave it;
+- read from the kernel at each scrape: the connections waiting to be taken up
+  (web/accept_queue.py).
 
 Only addresses in `SPRECHSTUNDE_METRICS_ALLOW` may read it (default: loopback).
 """
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from documents.models import BookingDocument
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduler.db import read_session
+from web.accept_queue import AcceptQueue
 
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 # A `_created` series per counter says when this process started counting: noise to a scrape.
@@ -225,6 +228,10 @@ def process_ended() -> None:
         mark_process_dead(os.getpid())
 
 
+# Read from the kernel at each scrape; it remembers where the listening sockets are.
+ACCEPT_QUEUE = AcceptQueue()
+
+
 def exposition(stored: Stored) -> tuple[bytes, str]:
     """The text a scrape gets, and its content type."""
     registry = CollectorRegistry(auto_describe=False)
@@ -233,6 +240,7 @@ def exposition(stored: Stored) -> tuple[bytes, str]:
     else:
         registry.register(_Own())
     registry.register(stored)
+    registry.register(ACCEPT_QUEUE)
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

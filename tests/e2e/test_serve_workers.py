@@ -62,6 +62,9 @@ def test_with_redis_two_workers_accept_one_proof_of_work_once(
     assert codes.count("altcha_invalid") == 11, codes
 
 
+SOMAXCONN = int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+
 def test_with_two_workers_the_metrics_add_up_both_processes(
     database_url: str, workers_redis_url: str, tmp_path: Path
 ):
@@ -89,3 +92,9 @@ def test_with_two_workers_the_metrics_add_up_both_processes(
         if line.startswith("sprechstunde_slot_search_seconds_count")
     )
     assert float(counted.split()[-1]) == searches
+    # Both processes listen on the one socket uvicorn made (its backlog, 2048, below the
+    # kernel's somaxconn): whichever answers reads that socket's queue.
+    limit = next(
+        line for line in scraped.splitlines() if line.startswith("sprechstunde_accept_queue_limit")
+    )
+    assert float(limit.split()[-1]) == min(2048, SOMAXCONN)
