@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.web.test_metrics import LOOPBACK, samples, value
 from web.accept_queue import ListeningSockets
 
-BACKLOG = 16
+BACKLOG = 23  # unlike any other listening socket of the test process
 
 
 @pytest.fixture
