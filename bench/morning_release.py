@@ -294,11 +294,15 @@ def accept_queue(page: httpx.Response) -> float:
     raise LookupError("no sprechstunde_accept_queue_connections in /metrics")
 
 
-def histogram(apps: list[Server], name: str) -> Histogram:
+def scrape(apps: list[Server]) -> list[str]:
+    """Each instance's `/metrics`."""
+    return [httpx.get(f"{app.base_url}/metrics", timeout=30).text for app in apps]
+
+
+def histogram(pages: list[str], name: str) -> Histogram:
     added = Histogram()
-    for app in apps:
-        text = httpx.get(f"{app.base_url}/metrics", timeout=30).text
-        for family in text_string_to_metric_families(text):
+    for page in pages:
+        for family in text_string_to_metric_families(page):
             if family.name == name:
                 for sample in family.samples:
                     if sample.name.endswith("_bucket"):
@@ -450,7 +454,7 @@ def our_morning(args: argparse.Namespace) -> Tally:
                 lag_at_release: list[Histogram] = []
 
                 def release() -> None:
-                    lag_at_release.append(histogram(apps, LAG))
+                    lag_at_release.append(histogram(scrape(apps), LAG))
                     with httpx.Client(base_url=office.base_url, timeout=60) as inside:
                         for advisor in advisors:
                             answer = inside.put(
@@ -481,8 +485,9 @@ def our_morning(args: argparse.Namespace) -> Tally:
                 time.sleep(0.5)  # older than any kept answer (scheduler/slot_cache.py)
                 left = http.get(f"/api/v1/services/{service['id']}/slots?{window}")
                 tally.left = len(left.json()["slots"])
-                tally.served = histogram(apps, "sprechstunde_slot_search_seconds")
-                tally.servers_lag = loop_lag(lag_at_release[0], histogram(apps, LAG))
+                pages = scrape(apps)
+                tally.served = histogram(pages, "sprechstunde_slot_search_seconds")
+                tally.servers_lag = loop_lag(lag_at_release[0], histogram(pages, LAG))
                 booked = tally.statuses["book 201"]
                 deadline = ended + 60
                 while len(smtp.received) < booked and time.perf_counter() < deadline:
