@@ -31,6 +31,7 @@ from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -146,7 +147,7 @@ class Direct:
                 cursor = _driver(connection).execute(sql, values)
             fetched = cursor.fetchall() if cursor.description else []
         except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(connection.dialect, sql, values, exc) from exc
+            raise _wrapped(connection, sql, values, exc) from exc
         return compiled.processed(fetched)
 
     def later(self, connection: Connection, params: Mapping[str, Any]) -> None:
@@ -282,8 +283,9 @@ def send_later_with_commit(engine: Engine) -> None:
 
     @event.listens_for(engine, "rollback")
     def _dropped(connection: Connection) -> None:
-        connection.info.pop(_LATER, None)
+        # An invalidated connection has no record to keep anything in (`_wrapped`).
         if not (connection.closed or connection.invalidated):
+            connection.info.pop(_LATER, None)
             _roll_back_keeping_prepared(_driver(connection), errors)
 
     @event.listens_for(engine, "checkin")
@@ -322,7 +324,7 @@ def _pipelined(connection: Connection, statements: Sequence[tuple[str, Any]]) ->
                 cursors.append(driver.execute(sql, values))
     except connection.dialect.loaded_dbapi.Error as exc:
         sql = ";\n".join(sql for sql, _ in statements)
-        raise _wrapped(connection.dialect, sql, [v for _, v in statements], exc) from exc
+        raise _wrapped(connection, sql, [v for _, v in statements], exc) from exc
     return cursors
 
 
@@ -331,7 +333,7 @@ def plain(connection: Connection, sql: str) -> None:
     try:
         _driver(connection).execute(sql)
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(connection.dialect, sql, (), exc) from exc
+        raise _wrapped(connection, sql, (), exc) from exc
 
 
 def _driver(connection: Connection) -> Any:
@@ -339,5 +341,16 @@ def _driver(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-def _wrapped(dialect: Dialect, sql: str, values: Any, exc: Exception) -> BaseException:
-    return DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect)
+def _wrapped(
+    connection: Connection, sql: str, values: Any, exc: DBAPIModule.Error
+) -> BaseException:
+    """SQLAlchemy's error for the driver's `exc`, as `Connection.execute` would raise it. A
+    connection the server has dropped is invalidated, as there: the pool replaces it, and the
+    error says so (`connection_invalidated`, which the service answers with 503 `busy`)."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, _driver(connection), None)
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(
+        sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )

@@ -1,19 +1,25 @@
-"""A pooled database connection is checked before use only when it has been idle a while.
+"""A pooled database connection is checked before use when it has idled a while, or when the
+server has said something on it since it was given back.
 
 SQLAlchemy's `pool_pre_ping` asks the server on every checkout: on PostgreSQL a round trip
 for each unit of work, one in eight of a booking's. A connection given back a moment ago is
-as alive as the statement it last ran; one that has idled may have been dropped by a restart,
-a failover or a firewall, and is replaced before a request meets it. A connection dropped in
-the moment between is met by the statement, as in any unit of work under way when the server
-goes: SQLAlchemy then discards every connection the pool made before.
+as alive as the statement it last ran, unless the server has closed it since: a restart or a
+failover ends each backend with a last message and closes its socket, which leaves the idle
+connection's socket readable. Looking costs a system call, not a round trip. One that has
+idled may also have been dropped silently (a firewall, a host gone), and is pinged. A
+connection dropped in the moment between the look and the statement is met by the
+statement, as in any unit of work under way when the server goes: SQLAlchemy then discards
+every connection the pool made before.
 """
 
 from __future__ import annotations
 
+import select
 import time
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 
 # Seconds a connection may have been back in the pool and still be taken on trust.
@@ -23,7 +29,8 @@ _RETURNED = "returned_at"
 
 def ping_when_idle(engine: Engine, trusted_idle: float | None = None) -> None:
     """Check each connection `engine`'s pool hands out that has been back in it for
-    `trusted_idle` seconds or more (default `TRUSTED_IDLE`, as it is at each checkout)."""
+    `trusted_idle` seconds or more (default `TRUSTED_IDLE`, as it is at each checkout), or on
+    which the server has spoken since."""
     dialect = engine.dialect
 
     @event.listens_for(engine, "connect")
@@ -38,10 +45,41 @@ def ping_when_idle(engine: Engine, trusted_idle: float | None = None) -> None:
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         returned = record.info.get(_RETURNED)
         trusted = TRUSTED_IDLE if trusted_idle is None else trusted_idle
-        if returned is not None and time.monotonic() - returned < trusted:
+        if (
+            returned is not None
+            and time.monotonic() - returned < trusted
+            and not server_has_spoken(dbapi_connection)
+        ):
             return
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as exc:
             # The pool drops this connection and hands out a new one.
             raise DisconnectionError(f"idle connection dropped: {exc}") from exc
+
+
+def server_has_spoken(dbapi_connection: Any) -> bool:
+    """Whether the idle `dbapi_connection` has something to read, or no socket left. The
+    server speaks unasked mostly to say it is closing the connection; a notification is the
+    other kind, and the ping that follows reads it harmlessly."""
+    if getattr(dbapi_connection, "closed", False):
+        return True
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception:  # each driver has its own error for a closed connection
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def unreachable_counts_as_dropped(engine: Engine) -> None:
+    """A connection `engine` cannot make (the server is down or refuses) is reported as one
+    dropped (`connection_invalidated`): the service answers 503 `busy` for either, as the
+    database being away, where SQLAlchemy would leave it an error like any other."""
+    errors = engine.dialect.loaded_dbapi.OperationalError
+
+    @event.listens_for(engine, "handle_error")
+    def _unreachable(context: ExceptionContext) -> None:
+        if context.connection is None and isinstance(context.original_exception, errors):
+            context.is_disconnect = True

@@ -9,13 +9,14 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 from scheduler.db import read_session, write_session
 from scheduler.direct import Direct, send_later_with_commit, together
 from scheduler.models import ClosureDay
 from tests.conftest import POSTGRES_URL
+from tests.pg_backends import drop_backends
 from tests.scheduler.test_round_trips import round_trips, traced
 
 pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason="about PostgreSQL's pipeline")
@@ -198,3 +199,29 @@ def test_a_statement_first_prepared_in_a_failed_round_trip_runs_afterwards(conta
         counting_after(container, day(15))
     for _ in range(2):
         counting_days(container)
+
+
+@pytest.mark.parametrize("where", ["statement", "commit"])
+def test_a_connection_the_server_drops_is_invalidated_and_replaced(container, where):
+    """As `Connection.execute` does: the error says the connection was lost (the service
+    answers 503 for that), and the pool hands out a new one."""
+    dropped: list[int] = []
+    with pytest.raises(DBAPIError) as failure:
+        _dropped_under_way(container, where, dropped)
+    assert failure.value.connection_invalidated
+    with read_session(container.sessions) as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() not in dropped
+    assert days(container) == []
+
+
+def _dropped_under_way(container, where: str, dropped: list[int]) -> None:
+    """A unit of work whose connection the server drops before its statement or its commit."""
+    assert POSTGRES_URL is not None
+    with write_session(container.sessions) as session:
+        connection = session.connection()
+        dropped.append(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        drop_backends(POSTGRES_URL, dropped)
+        if where == "statement":
+            DAYS.scalar(connection, {})
+        else:
+            NEW_DAY.later(connection, day(10))

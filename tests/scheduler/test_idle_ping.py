@@ -1,6 +1,6 @@
-"""Pooled PostgreSQL connections are checked before use only after idling (scheduler/idle_ping.py):
-one the server dropped meanwhile is replaced before a unit of work meets it, and one given back
-a moment ago costs no round trip."""
+"""Pooled PostgreSQL connections are checked before use only after idling, or when the server
+has spoken on them since (scheduler/idle_ping.py): one the server dropped meanwhile is replaced
+before a unit of work meets it, and one given back a moment ago costs no round trip."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from scheduler.db import make_engine
 from scheduler.idle_ping import TRUSTED_IDLE, ping_when_idle
@@ -91,17 +92,56 @@ def test_an_idle_connection_is_pinged_once_per_checkout(monkeypatch: pytest.Monk
         engine.dispose()
 
 
-def test_a_connection_dropped_in_the_trusted_moment_fails_once_then_the_pool_renews() -> None:
-    """The price of trusting a connection for a moment: a drop within it is met by the
-    statement, as by any unit of work under way when the server goes, and the pool then
-    renews every connection it had."""
+def test_a_connection_dropped_while_trusted_is_replaced_before_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restart or a failover closes the connection's socket: the next checkout sees it and
+    pings, however recently the connection was given back."""
     engine = _engine(trusted_idle=60)
+    pings = _counting_pings(engine, monkeypatch)
     try:
         first = _backend(engine)
         _drop(first)
+        time.sleep(0.05)  # the server's last word crosses loopback
 
-        with pytest.raises(OperationalError) as failure:
-            _backend(engine)
+        assert _backend(engine) != first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_notification_on_a_trusted_connection_costs_a_ping_not_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = _engine(trusted_idle=60)
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            connection.execute(text("LISTEN idle_ping_test"))
+            connection.commit()
+        assert POSTGRES_URL is not None
+        with create_engine(POSTGRES_URL, poolclass=NullPool).connect() as other:
+            other.execute(text("NOTIFY idle_ping_test"))
+            other.commit()
+        time.sleep(0.05)
+        pings = _counting_pings(engine, monkeypatch)
+
+        assert _backend(engine) == first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_unit_of_work_whose_connection_is_dropped_fails_once_then_the_pool_renews() -> None:
+    """What no check before use can spare: the server goes while a unit of work holds the
+    connection. The statement meets it, and the pool renews every connection it had."""
+    engine = _engine(trusted_idle=60)
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            _drop(first)
+            with pytest.raises(OperationalError) as failure:
+                connection.execute(text("SELECT 1"))
         assert failure.value.connection_invalidated
         assert _backend(engine) != first
     finally:

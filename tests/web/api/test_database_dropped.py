@@ -1,15 +1,19 @@
-"""PostgreSQL drops the service's connections (a restart, a failover) between two bookings:
-the booking that meets a dropped connection is answered 503 `busy` with Retry-After, nothing
-of it is written, and the next one is booked on new connections without a restart."""
+"""PostgreSQL drops the service's connections (a restart, a failover). Between two bookings:
+the next is booked on new connections, without an error and without a restart. In the middle
+of one: that booking is answered 503 `busy` with Retry-After, nothing of it is written, and
+the next is booked."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, create_engine, func, make_url, select, text
+from sqlalchemy.pool import NullPool
 
 from scheduler import idle_ping
 from scheduler.db import read_session
@@ -53,7 +57,7 @@ def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
     }
 
 
-def test_a_booking_that_meets_a_dropped_connection_is_503_and_the_next_is_booked(
+def test_a_booking_after_the_connections_were_dropped_is_booked(
     client: TestClient, world, container: Container
 ) -> None:
     service = world.service()
@@ -64,7 +68,84 @@ def test_a_booking_that_meets_a_dropped_connection_is_503_and_the_next_is_booked
     pids = backends_named(POSTGRES_URL, NAME)
     assert pids
     drop_backends(POSTGRES_URL, pids)
-    refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
+    time.sleep(0.05)  # the server's last word on each connection crosses loopback
+    booked = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
+
+    assert booked.status_code == 201, booked.text
+    assert not set(pids) & set(backends_named(POSTGRES_URL, NAME))
+    with read_session(container.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Booking)) == 2
+
+
+def test_a_booking_whose_connection_is_dropped_under_way_is_503_and_the_next_is_booked(
+    client: TestClient, world, container: Container
+) -> None:
+    service = world.service()
+    world.advisor([service])
+    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+
+    assert POSTGRES_URL is not None
+    admin = create_engine(POSTGRES_URL, poolclass=NullPool)
+    with ThreadPoolExecutor(1) as pool, admin.connect() as locking:
+        # The booking's INSERT waits for this lock: its connection is held, mid-transaction,
+        # when the server drops it.
+        locking.execute(text("LOCK TABLE bookings IN EXCLUSIVE MODE"))
+        under_way = pool.submit(
+            client.post, "/api/v1/bookings", json=_booking(service.id, 10, "b@example.org")
+        )
+        drop_backends(POSTGRES_URL, [_waiting_for_a_lock(locking)])
+        locking.rollback()
+        refused = under_way.result(timeout=30)
+    admin.dispose()
+    again = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
+
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "busy"
+    assert refused.headers["Retry-After"] == "1"
+    assert again.status_code == 201, again.text
+    with read_session(container.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Booking)) == 2
+
+
+def _waiting_for_a_lock(connection: Connection) -> int:
+    """The backend of this test's service that waits for a lock, once there is one."""
+    deadline = time.monotonic() + 10
+    while True:
+        pid = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE application_name = :name AND wait_event_type = 'Lock'"
+            ),
+            {"name": NAME},
+        ).scalar()
+        if pid is not None:
+            return int(pid)
+        assert time.monotonic() < deadline, "no booking waits for the lock"
+        time.sleep(0.02)
+
+
+def test_while_the_database_takes_no_connections_a_booking_is_503_then_booked(
+    client: TestClient, world, container: Container
+) -> None:
+    service = world.service()
+    world.advisor([service])
+    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL)
+    database = url.database
+    # From the server's own database: one cannot close the database one is connected to.
+    outside = url.set(database="postgres").render_as_string(hide_password=False)
+    admin = create_engine(outside, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    pids = backends_named(POSTGRES_URL, NAME)
+    with admin.connect() as away:
+        away.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        try:
+            drop_backends(outside, pids)
+            refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@ex.org"))
+        finally:
+            away.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+    admin.dispose()
     again = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
 
     assert refused.status_code == 503, refused.text
