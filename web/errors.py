@@ -240,7 +240,9 @@ def problem(
     params = extra.pop("params", {})
     detail = message(request, code, **params)
     if is_page(request):
-        return pages(request).error(request, status, code, detail)
+        page = pages(request).error(request, status, code, detail)
+        page.headers.update(headers or {})  # Retry-After, Allow: for a browser as for a client
+        return page
     body = {"code": code, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -143,6 +143,8 @@ def test_while_the_database_takes_no_connections_a_booking_is_503_then_booked(
         try:
             drop_backends(outside, pids)
             refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@ex.org"))
+            page = client.get("/", headers={"Accept-Language": "de"})
+            ready = client.get("/readyz")
         finally:
             away.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
     admin.dispose()
@@ -151,6 +153,11 @@ def test_while_the_database_takes_no_connections_a_booking_is_503_then_booked(
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "busy"
     assert refused.headers["Retry-After"] == "1"
+    assert page.status_code == 503
+    assert "Das System ist gerade ausgelastet" in page.text
+    assert page.headers["Retry-After"] == "1"
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "unreachable"
     assert again.status_code == 201, again.text
     with read_session(container.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Booking)) == 2
