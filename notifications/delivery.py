@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from typing import Literal, Protocol
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.models import OutboxMessage, OutboxStatus
@@ -186,7 +187,13 @@ def build_email(
 
 class Outbox:
     """Claims due messages and hands them to the transport; `transport=None` keeps them
-    (development without SMTP: they are shown at /dev/mail)."""
+    (development without SMTP: they are shown at /dev/mail). One thread delivers (the
+    worker's).
+
+    When the database fails in the middle of a batch (a restart, a failover), what the worker
+    had claimed and not yet handled stays its own and goes first in the next round, instead of
+    waiting for its lease to run out (minutes); an outcome it could not record (a message
+    sent) is recorded then, and that message is not sent again."""
 
     def __init__(
         self,
@@ -205,6 +212,8 @@ class Outbox:
         self._clock = clock
         # Called before each round: they add the messages of a time of day (the agendas).
         self.planners: list[Callable[[], object]] = []
+        self._held: list[OutboxMessage] = []
+        self._unrecorded: list[tuple[OutboxMessage, OutboxStatus, dict[str, object]]] = []
 
     def deliver_due(self, held_back: timedelta = timedelta(0)) -> int:
         """Send what is due now, one batch; the number of messages handled. With `held_back`,
@@ -214,13 +223,20 @@ class Outbox:
                 plan()
             except Exception:  # what is planned already still goes out; the next round retries
                 log.exception("planning messages failed")
-        claimed = self._claim(held_back)
-        if not claimed:
-            return 0
+        while self._unrecorded:
+            self._record(*self._unrecorded[0])
+            self._unrecorded.pop(0)
+        if not self._held:
+            self._held = self._claim(held_back)
+        handled = 0
+        if not self._held:
+            return handled
         with self._transport.connection() if self._transport else nullcontext() as send:
-            for message in claimed:
-                self._deliver(message, send)
-        return len(claimed)
+            while self._held:
+                self._deliver(self._held[0], send)
+                self._held.pop(0)
+                handled += 1
+        return handled
 
     def _claim(self, held_back: timedelta = timedelta(0)) -> list[OutboxMessage]:
         now = self._clock()
@@ -295,6 +311,15 @@ class Outbox:
         self._finish(message, OutboxStatus.PENDING, last_error=failure.reason, not_before=retry_at)
 
     def _finish(self, message: OutboxMessage, status: OutboxStatus, **values: object) -> None:
+        try:
+            self._record(message, status, values)
+        except DBAPIError:
+            log.warning("outbox message %s: its outcome is recorded later", message.id)
+            self._unrecorded.append((message, status, values))
+
+    def _record(
+        self, message: OutboxMessage, status: OutboxStatus, values: dict[str, object]
+    ) -> None:
         """Record the outcome, but only while our claim (its lease) is still the one held."""
         with write_session(self._sessions) as session:
             # On the session's connection: the ORM's bulk-update bookkeeping costs more than

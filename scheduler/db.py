@@ -33,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 from scheduler import sqlite_writer
 from scheduler.direct import plain, send_later_with_commit
-from scheduler.idle_ping import ping_when_idle, unreachable_counts_as_dropped
+from scheduler.lost_connections import ping_when_idle, recognise_lost_connections
 from scheduler.sqlite_writer import AUTOCHECKPOINT_PAGES, SqliteWriter, may_wait
 
 NAMING_CONVENTION = {
@@ -109,7 +109,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     engine = create_engine(url, pool_size=20, max_overflow=20, **kwargs)
     ping_when_idle(engine)
-    unreachable_counts_as_dropped(engine)
+    recognise_lost_connections(engine)
     send_later_with_commit(engine)
     return engine
 

@@ -36,6 +36,8 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from scheduler.lost_connections import server_gone
+
 Processor = Callable[[Any], Any]
 # In `Connection.info`: the SQL and values of what is kept to go with the next statement, in
 # order (`send_later_with_commit`).
@@ -348,7 +350,7 @@ def _wrapped(
     connection the server has dropped is invalidated, as there: the pool replaces it, and the
     error says so (`connection_invalidated`, which the service answers with 503 `busy`)."""
     dialect = connection.dialect
-    lost = dialect.is_disconnect(exc, _driver(connection), None)
+    lost = server_gone(dialect, exc, _driver(connection))
     if lost:
         connection.invalidate(exc)
     return DBAPIError.instance(

@@ -4,8 +4,10 @@ service does then: by the server's own `pg_terminate_backend`, from a connection
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 
@@ -40,5 +42,43 @@ def backends_named(url: str, application_name: str) -> list[int]:
                     {"name": application_name},
                 ).scalars()
             )
+    finally:
+        admin.dispose()
+
+
+def backends_of_database(url: str) -> list[int]:
+    """Every backend connected to the database of `url`, but the one asking."""
+    admin = create_engine(url, poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def database_away(url: str, application_name: str) -> Iterator[None]:
+    """The database of `url` takes no new connections and has dropped those of
+    `application_name`, as while its server restarts; back as it was on leaving."""
+    database = make_url(url)
+    # From the server's own database: one cannot close the database one is connected to.
+    outside = database.set(database="postgres").render_as_string(hide_password=False)
+    pids = backends_named(url, application_name)
+    admin = create_engine(outside, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as away:
+            away.execute(text(f'ALTER DATABASE "{database.database}" ALLOW_CONNECTIONS false'))
+            try:
+                drop_backends(outside, pids)
+                yield
+            finally:
+                away.execute(text(f'ALTER DATABASE "{database.database}" ALLOW_CONNECTIONS true'))
     finally:
         admin.dispose()

@@ -8,7 +8,10 @@ PostgreSQL and Redis, a worker, coturn with TURN over TLS, an SMTP server), with
 - a call with relay candidates only goes through coturn over TLS;
 - the mail server is down for a while: every message arrives once it is back, each once;
 - the worker is killed in the middle of a batch of reminders and started again: every reminder
-  arrives, none twice.
+  arrives, none twice;
+- PostgreSQL drops every connection (a restart, a failover) while citizens book through the
+  proxy: no answer is a server error but 503 `busy` for what was under way, which the citizen's
+  retry with its idempotency key completes; every booking is made once and mailed once.
 
 A Redis restart is played in tests/e2e/test_redis_restart.py. Collected only with PostgreSQL
 and Redis (tests/e2e/conftest.py).
@@ -18,11 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any
 
 import httpx
@@ -31,10 +38,12 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from bench.common import StaffApi, booking_body, first_bookable_day
 from notifications.models import OutboxMessage
+from scheduler.models import Booking
 from signaling.peer import RoomPeer
 from tests.e2e.topology import City, running_city, wait_until
 from tests.e2e.video import enter, guest_ticket, host_ticket, let_everybody_in, open_room
 from tests.office_clock import office_now, office_today
+from tests.pg_backends import backends_of_database, drop_backends
 
 pytestmark = [
     pytest.mark.office_clock,
@@ -290,3 +299,67 @@ def test_the_worker_killed_in_a_batch_of_reminders_loses_and_doubles_none(
         engine.dispose()
     assert {status for status, _ in outcomes} == {"sent"}
     assert outcomes[("sent", 2)] >= 1, outcomes
+
+
+def test_every_database_connection_dropped_while_citizens_book_loses_and_doubles_none(
+    city, office, database_url
+):
+    _, staff, service_id = office
+    staff.create_advisor("Colleague", "colleague@example.org", [service_id])
+    # Each time twice (one per advisor), four citizens at once.
+    starts = 2 * _slots(staff, service_id)[:12]
+    plan: Queue[int] = Queue()
+    for n in range(len(starts)):
+        plan.put(n)
+    answers: list[tuple[int, int, str | None]] = []  # booking, status, code
+    made: dict[int, str] = {}
+    halfway = threading.Event()
+
+    def citizen() -> None:
+        with city.http() as own:
+            while True:
+                try:
+                    n = plan.get_nowait()
+                except Empty:
+                    return
+                while n not in made:
+                    answer = own.post(
+                        "/api/v1/bookings",
+                        json=booking_body(service_id, starts[n], f"p{n}@example.org"),
+                        headers={"Idempotency-Key": f"booking-{n}"},
+                    )
+                    code = answer.json().get("code") if answer.status_code >= 400 else None
+                    answers.append((n, answer.status_code, code))
+                    if answer.status_code in (200, 201):
+                        made[n] = answer.json()["reference"]
+                    elif answer.status_code == 503:
+                        assert answer.headers["Retry-After"] == "1"
+                        time.sleep(0.2)  # Retry-After, shortened: the server is back
+                    else:
+                        return
+                if len(made) >= len(starts) // 3:
+                    halfway.set()
+
+    with ThreadPoolExecutor(4) as pool:
+        citizens = [pool.submit(citizen) for _ in range(4)]
+        assert halfway.wait(60), answers
+        dropped = backends_of_database(database_url)
+        assert len(dropped) >= 3  # the two instances' and the worker's, at least
+        drop_backends(database_url, dropped)
+        for done in citizens:
+            done.result(timeout=120)
+
+    outcomes = {(status, code) for _, status, code in answers}
+    assert outcomes <= {(201, None), (503, "busy")}, city.logs()
+    assert len(made) == len(starts)
+    assert len(set(made.values())) == len(starts)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            booked = connection.scalar(select(func.count()).select_from(Booking))
+    finally:
+        engine.dispose()
+    assert booked == len(starts)
+    per_id = _confirmations(city, len(starts))
+    assert sorted(per_id.values()) == [1] * len(starts)
+    assert not set(dropped) & set(backends_of_database(database_url))

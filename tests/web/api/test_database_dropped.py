@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, create_engine, func, make_url, select, text
+from sqlalchemy import Connection, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from scheduler import idle_ping
+from scheduler import lost_connections
 from scheduler.db import read_session
 from scheduler.models import Booking
 from tests.conftest import POSTGRES_URL
-from tests.pg_backends import backends_named, drop_backends
+from tests.pg_backends import backends_named, database_away, drop_backends
 from web.container import Container
 from web.settings import Settings
 
@@ -42,9 +42,9 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture(autouse=True)
 def _trusting(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every connection given back is trusted for a minute: the booking after the drop meets a
-    dropped one, however slow the machine (tests/scheduler/test_idle_ping.py: after idling,
+    dropped one, however slow the machine (tests/scheduler/test_lost_connections.py: after idling,
     one is checked first)."""
-    monkeypatch.setattr(idle_ping, "TRUSTED_IDLE", 60.0)
+    monkeypatch.setattr(lost_connections, "TRUSTED_IDLE", 60.0)
 
 
 def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
@@ -132,22 +132,10 @@ def test_while_the_database_takes_no_connections_a_booking_is_503_then_booked(
     assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
 
     assert POSTGRES_URL is not None
-    url = make_url(POSTGRES_URL)
-    database = url.database
-    # From the server's own database: one cannot close the database one is connected to.
-    outside = url.set(database="postgres").render_as_string(hide_password=False)
-    admin = create_engine(outside, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    pids = backends_named(POSTGRES_URL, NAME)
-    with admin.connect() as away:
-        away.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
-        try:
-            drop_backends(outside, pids)
-            refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@ex.org"))
-            page = client.get("/", headers={"Accept-Language": "de"})
-            ready = client.get("/readyz")
-        finally:
-            away.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-    admin.dispose()
+    with database_away(POSTGRES_URL, NAME):
+        refused = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@ex.org"))
+        page = client.get("/", headers={"Accept-Language": "de"})
+        ready = client.get("/readyz")
     again = client.post("/api/v1/bookings", json=_booking(service.id, 10, "b@example.org"))
 
     assert refused.status_code == 503, refused.text

@@ -1,19 +1,21 @@
-"""Pooled PostgreSQL connections are checked before use only after idling, or when the server
-has spoken on them since (scheduler/idle_ping.py): one the server dropped meanwhile is replaced
-before a unit of work meets it, and one given back a moment ago costs no round trip."""
+"""Lost PostgreSQL connections (scheduler/lost_connections.py). Pooled connections are checked
+before use only after idling, or when the server has spoken on them since: one the server
+dropped meanwhile is replaced before a unit of work meets it, and one given back a moment ago
+costs no round trip. An error with which the server ends a connection counts as its loss."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from scheduler.db import make_engine
-from scheduler.idle_ping import TRUSTED_IDLE, ping_when_idle
+from scheduler.lost_connections import TRUSTED_IDLE, ping_when_idle, server_gone
 from tests.conftest import POSTGRES_URL
 from tests.pg_backends import drop_backends
 
@@ -157,5 +159,34 @@ def test_the_application_engine_checks_connections_that_idled() -> None:
         time.sleep(TRUSTED_IDLE + 0.1)
 
         assert _backend(engine) != first
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("error", "lost"),
+    [
+        (psycopg.errors.AdminShutdown, True),  # pg_terminate_backend, a fast shutdown
+        (psycopg.errors.CrashShutdown, True),
+        (psycopg.errors.CannotConnectNow, True),  # starting up, a standby promoted
+        (psycopg.errors.ConnectionFailure, True),
+        (psycopg.errors.IdleSessionTimeout, True),
+        (psycopg.errors.UniqueViolation, False),
+        (psycopg.errors.SerializationFailure, False),
+        (psycopg.errors.QueryCanceled, False),
+    ],
+)
+def test_the_servers_last_word_counts_as_a_lost_connection_before_the_socket_closes(
+    error: type[psycopg.Error], lost: bool
+) -> None:
+    """On a connection psycopg still calls open, as when the server's message comes in a
+    pipeline before the end of the socket."""
+    assert POSTGRES_URL is not None
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert not driver.closed
+            assert server_gone(engine.dialect, error("said by the server"), driver) is lost
     finally:
         engine.dispose()

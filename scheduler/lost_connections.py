@@ -1,4 +1,7 @@
-"""A pooled database connection is checked before use when it has idled a while, or when the
+"""Connections the database server has dropped (a restart, a failover): found before use where
+that costs no round trip, and recognised as lost where a statement meets one.
+
+A pooled database connection is checked before use when it has idled a while, or when the
 server has said something on it since it was given back.
 
 SQLAlchemy's `pool_pre_ping` asks the server on every checkout: on PostgreSQL a round trip
@@ -19,7 +22,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 
 # Seconds a connection may have been back in the pool and still be taken on trust.
@@ -73,13 +76,34 @@ def server_has_spoken(dbapi_connection: Any) -> bool:
     return bool(poller.poll(0))
 
 
-def unreachable_counts_as_dropped(engine: Engine) -> None:
-    """A connection `engine` cannot make (the server is down or refuses) is reported as one
-    dropped (`connection_invalidated`): the service answers 503 `busy` for either, as the
-    database being away, where SQLAlchemy would leave it an error like any other."""
-    errors = engine.dialect.loaded_dbapi.OperationalError
+# SQLSTATEs with which the server ends a connection: connection exceptions (class 08); an
+# administrator's, a crash's or a shutdown's end, or a server not taking connections yet
+# (57P01 to 57P03); a session ended for idling (57P05, 25P03).
+_ENDING = ("08", "57P01", "57P02", "57P03", "57P05", "25P03")
+
+
+def server_gone(dialect: Dialect, exc: BaseException, dbapi_connection: Any) -> bool:
+    """Whether the driver's error `exc` on `dbapi_connection` means the server has dropped it.
+    The server's last word can come before the driver has seen the socket close (psycopg then
+    still calls the connection open, and SQLAlchemy's check says no): its SQLSTATE says so."""
+    if dialect.is_disconnect(exc, dbapi_connection, None):  # type: ignore[arg-type]
+        return True
+    return str(getattr(exc, "sqlstate", None) or "").startswith(_ENDING)
+
+
+def recognise_lost_connections(engine: Engine) -> None:
+    """An error of `engine`'s that ends its connection, or a connection it cannot make (the
+    server is down or refuses), is reported as a dropped connection (`connection_invalidated`):
+    SQLAlchemy then invalidates the pool's connections, and the service answers 503 `busy`,
+    the database being away, where SQLAlchemy would leave it an error like any other."""
+    dialect = engine.dialect
+    unreachable = dialect.loaded_dbapi.OperationalError
 
     @event.listens_for(engine, "handle_error")
-    def _unreachable(context: ExceptionContext) -> None:
-        if context.connection is None and isinstance(context.original_exception, errors):
+    def _lost(context: ExceptionContext) -> None:
+        original = context.original_exception
+        if context.connection is None:
+            if isinstance(original, unreachable):
+                context.is_disconnect = True
+        elif server_gone(dialect, original, None):
             context.is_disconnect = True
