@@ -86,7 +86,9 @@ def server_gone(dialect: Dialect, exc: BaseException, dbapi_connection: Any) -> 
     """Whether the driver's error `exc` on `dbapi_connection` means the server has dropped it.
     The server's last word can come before the driver has seen the socket close (psycopg then
     still calls the connection open, and SQLAlchemy's check says no): its SQLSTATE says so."""
-    if dialect.is_disconnect(exc, dbapi_connection, None):  # type: ignore[arg-type]
+    if not isinstance(exc, dialect.loaded_dbapi.Error):
+        return False
+    if dialect.is_disconnect(exc, dbapi_connection, None):
         return True
     return str(getattr(exc, "sqlstate", None) or "").startswith(_ENDING)
 
