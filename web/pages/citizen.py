@@ -10,8 +10,12 @@ another time gives the old hold back instead of blocking oneself.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,14 +23,17 @@ from starlette.datastructures import FormData
 
 from scheduler.availability import Slot
 from scheduler.errors import (
+    IdempotencyKeyReused,
     InvalidRequest,
     OutsideBookingWindow,
     SlotUnavailable,
     TooManyOpenBookings,
 )
+from scheduler.idempotency import Idempotency
 from scheduler.models import Service
 from scheduler.requests import NOTES_MAX
-from scheduler.views import HoldInfo
+from scheduler.services import Scheduler
+from scheduler.views import BookingInfo, HoldInfo
 from web.deps import (
     Renderer,
     Services,
@@ -156,8 +163,14 @@ def book(
         )
         return _details_page(request, service, channel, moment, details, None, hold_token)
     engine = services.scheduler
+    booking = details.request(service.id, moment, channel, hold_token)
+    once = _once(form)
     try:
-        placed = engine.book(details.request(service.id, moment, channel, hold_token))
+        try:
+            placed = engine.book(booking, idempotency=once, respond=_manage_token(engine))
+        except IdempotencyKeyReused:
+            # The form sent before, then changed (the back button): a booking of its own.
+            placed = engine.book(booking, respond=_manage_token(engine))
     except SlotUnavailable:
         return _time_page(request, service, channel, _local_day(request, moment), taken=True)
     except TooManyOpenBookings as error:
@@ -174,12 +187,37 @@ def book(
         return _details_page(
             request, service, channel, moment, details, None, hold_token, error.params
         )
-    assert placed.booking is not None
-    manage_token, _ = engine.links(placed.booking)
+    assert placed.response is not None
     response = RedirectResponse("/termin/bestaetigt", status_code=303)
-    set_link_cookie(response, manage_token, secure=renderer.secure)
+    set_link_cookie(response, placed.response["manage_token"], secure=renderer.secure)
     response.delete_cookie(HOLD_COOKIE, path="/buchen")
     return response
+
+
+# The hidden field of the details form that carries its key.
+ONCE_FIELD = "vorgang"
+
+
+def _once(form: FormData) -> Idempotency | None:
+    """The details form books at most once (a double click, a reload that sends it again, a
+    retry after the busy page): each form as rendered carries a key of its own, and the same
+    form sent again gets the booking it made."""
+    key = _field(form, ONCE_FIELD)
+    if not key:
+        return None
+    sent = sorted((name, value) for name, value in form.multi_items() if name not in _UNSIGNED)
+    fingerprint = hashlib.sha256(json.dumps(sent, default=str).encode()).hexdigest()
+    return Idempotency(f"page:{key}", fingerprint)
+
+
+# The key itself and the proof of work, which a form sent again solves anew.
+_UNSIGNED = {ONCE_FIELD, "altcha"}
+
+
+def _manage_token(engine: Scheduler) -> Callable[[BookingInfo], dict[str, Any]]:
+    """The answer a booking of the form keeps for the same form sent again: its manage link's
+    token, for the cookie of the confirmation page (the API keeps the link itself)."""
+    return lambda info: {"manage_token": engine.links(info)[0]}
 
 
 def _field(form: FormData, name: str) -> str:
@@ -293,6 +331,8 @@ def _details_page(
         hold_offer=hold_offer,
         hold_minutes=container(request).settings.hold_minutes,
         hold_token=hold.token if hold else hold_token,
+        once_field=ONCE_FIELD,
+        once_key=secrets.token_urlsafe(16),
         change_url=_time_url(service.id, channel, _local_day(request, moment)),
         maximum=(error_params or {}).get("maximum", 0),
     )

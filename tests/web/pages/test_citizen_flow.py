@@ -101,7 +101,9 @@ def open_page(client: TestClient, path: str, **params: str) -> Page:
 def details_values(page: Page, **fields: str) -> dict[str, str]:
     """The hidden fields of the details form with the person's entries."""
     values = {
-        k: page.inputs[k] for k in ("csrf_token", "kanal", "start", "hold") if k in page.inputs
+        k: page.inputs[k]
+        for k in ("csrf_token", "kanal", "start", "hold", "vorgang")
+        if k in page.inputs
     }
     entries = {
         "name": "Erika Mustermann",
