@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
+from web.settings import Settings
+
 
 def drop_backends(url: str, pids: list[int]) -> None:
     """Terminate the backends `pids` and wait until they have gone (it only signals them)."""
@@ -82,3 +84,10 @@ def database_away(url: str, application_name: str) -> Iterator[None]:
                 away.execute(text(f'ALTER DATABASE "{database.database}" ALLOW_CONNECTIONS true'))
     finally:
         admin.dispose()
+
+
+def named(settings: Settings, application_name: str) -> Settings:
+    """`settings` whose database connections carry `application_name`, for `backends_named`."""
+    separator = "&" if "?" in settings.database_url else "?"
+    url = f"{settings.database_url}{separator}application_name={application_name}"
+    return settings.model_copy(update={"database_url": url})

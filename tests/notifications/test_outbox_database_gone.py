@@ -17,7 +17,7 @@ from notifications.models import OutboxStatus
 from scheduler.models import Service
 from tests.conftest import POSTGRES_URL, Clock, World
 from tests.notifications.conftest import TUESDAY, SmtpServer, book, outbox
-from tests.pg_backends import database_away
+from tests.pg_backends import database_away, named
 from web.container import Container
 from web.settings import Settings
 
@@ -30,9 +30,7 @@ NAME = "sprechstunde-outbox-gone"  # the application name of this test's connect
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    separator = "&" if "?" in settings.database_url else "?"
-    url = f"{settings.database_url}{separator}application_name={NAME}"
-    return settings.model_copy(update={"database_url": url})
+    return named(settings, NAME)
 
 
 class AwayAfter:

@@ -17,9 +17,9 @@ from sqlalchemy.pool import NullPool
 
 from scheduler import lost_connections
 from scheduler.db import read_session
-from scheduler.models import Booking
+from scheduler.models import Booking, Service
 from tests.conftest import POSTGRES_URL
-from tests.pg_backends import backends_named, database_away, drop_backends
+from tests.pg_backends import backends_named, database_away, drop_backends, named
 from web.container import Container
 from web.settings import Settings
 
@@ -34,9 +34,7 @@ NAME = "sprechstunde-dropped"  # the application name of this test's service's c
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    separator = "&" if "?" in settings.database_url else "?"
-    url = f"{settings.database_url}{separator}application_name={NAME}"
-    return settings.model_copy(update={"database_url": url})
+    return named(settings, NAME)
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +43,14 @@ def _trusting(monkeypatch: pytest.MonkeyPatch) -> None:
     dropped one, however slow the machine (tests/scheduler/test_lost_connections.py: after idling,
     one is checked first)."""
     monkeypatch.setattr(lost_connections, "TRUSTED_IDLE", 60.0)
+
+
+def _booked_once(client: TestClient, world) -> Service:
+    """A service with an advisor, booked once: the service has its connections."""
+    service = world.service()
+    world.advisor([service])
+    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+    return service
 
 
 def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
@@ -60,9 +66,7 @@ def _booking(service_id: int, hour: int, email: str) -> dict[str, object]:
 def test_a_booking_after_the_connections_were_dropped_is_booked(
     client: TestClient, world, container: Container
 ) -> None:
-    service = world.service()
-    world.advisor([service])
-    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+    service = _booked_once(client, world)
 
     assert POSTGRES_URL is not None
     pids = backends_named(POSTGRES_URL, NAME)
@@ -80,9 +84,7 @@ def test_a_booking_after_the_connections_were_dropped_is_booked(
 def test_a_booking_whose_connection_is_dropped_under_way_is_503_and_the_next_is_booked(
     client: TestClient, world, container: Container
 ) -> None:
-    service = world.service()
-    world.advisor([service])
-    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+    service = _booked_once(client, world)
 
     assert POSTGRES_URL is not None
     admin = create_engine(POSTGRES_URL, poolclass=NullPool)
@@ -127,9 +129,7 @@ def _waiting_for_a_lock(connection: Connection) -> int:
 def test_while_the_database_takes_no_connections_a_booking_is_503_then_booked(
     client: TestClient, world, container: Container
 ) -> None:
-    service = world.service()
-    world.advisor([service])
-    assert client.post("/api/v1/bookings", json=_booking(service.id, 9, "a@example.org")).is_success
+    service = _booked_once(client, world)
 
     assert POSTGRES_URL is not None
     with database_away(POSTGRES_URL, NAME):
