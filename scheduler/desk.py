@@ -24,6 +24,7 @@ from scheduler.errors import (
     NotFound,
 )
 from scheduler.events import BookingEvent, BookingEventKind
+from scheduler.idempotency import Idempotency
 from scheduler.models import AuditEntry, Booking, BookingStatus, Role
 from scheduler.requests import BookingRequest, Placed
 from scheduler.search import Query, find
@@ -120,15 +121,25 @@ class Desk:
             self._audit(session, actor, "read", booking.id)
             return BookingInfo.of(booking)
 
-    def book(self, actor: StaffIdentity, request: BookingRequest) -> Placed:
-        """A booking made by hotline staff or an administrator on a citizen's behalf."""
+    def book(
+        self, actor: StaffIdentity, request: BookingRequest, idempotency: Idempotency | None = None
+    ) -> Placed:
+        """A booking made by hotline staff or an administrator on a citizen's behalf; with
+        `idempotency` at most once: the same request again gets the booking it made
+        (`replayed`), not a second one with another advisor free at that time."""
         actor.require(Role.ADMIN, Role.HOTLINE)
         placed = self._scheduler.book(
-            replace(request, created_by_id=actor.id), audit=self._audit_as(actor, "create")
+            replace(request, created_by_id=actor.id),
+            idempotency=idempotency,
+            respond=lambda info: {"reference": info.reference},
+            audit=self._audit_as(actor, "create"),
         )
-        assert placed.booking is not None
         # The staff's view names the advisor, which the booking's own answer leaves out.
         with read_session(self._sessions) as session:
+            if placed.booking is None:
+                assert placed.response is not None
+                made = self._visible(session, actor, placed.response["reference"])
+                return replace(placed, booking=self._scheduler.booking_info(session, made.id))
             booking = self._scheduler.booking_info(session, placed.booking.id)
         return replace(placed, booking=booking)
 

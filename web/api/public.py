@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from scheduler.availability import Slot
 from scheduler.errors import SlotUnavailable
-from scheduler.idempotency import Idempotency
 from scheduler.models import Channel
 from scheduler.requests import BookingRequest
+from web.api.idempotency import REPLAYED, IdempotencyKey, idempotency
 from web.deps import Services, Token, acheck_booking, acheck_hold, acheck_slot_search
 from web.kept_searches import FORTNIGHT_AFTER
 from web.lanes import in_booking_lane
@@ -41,11 +39,6 @@ AltchaProof = Annotated[
         max_length=8000,
         description="optional: a solved ALTCHA challenge, base64, as the widget submits it",
     ),
-]
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
 ]
 
 
@@ -146,10 +139,7 @@ async def create_booking(
         and scheduler.known_taken(body.service_id, body.channel.value, body.start)
     ):
         raise SlotUnavailable()
-    idempotency = None
-    if idempotency_key is not None:
-        canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
-        idempotency = Idempotency(idempotency_key, hashlib.sha256(canonical.encode()).hexdigest())
+    once = idempotency(idempotency_key, body)
     booking = BookingRequest(
         service_id=body.service_id,
         start=body.start,
@@ -165,13 +155,13 @@ async def create_booking(
     placed = await services.booking_lane.run(
         lambda: scheduler.book(
             booking,
-            idempotency=idempotency,
+            idempotency=once,
             respond=lambda info: booking_out(scheduler, links, info).model_dump(mode="json"),
         ),
         inline=True,
     )
     # A replay answers as the booking did: the record keeps the answer, the status is ours.
-    headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
+    headers = REPLAYED if placed.replayed else None
     return JSONResponse(placed.response, status_code=201, headers=headers)
 
 

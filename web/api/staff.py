@@ -12,6 +12,7 @@ from scheduler.catalogue import AdvisorSpec, HoursSpec, ServiceSpec
 from scheduler.displacement import Displaced
 from scheduler.errors import InvalidRequest
 from scheduler.models import Role, Staff
+from web.api.idempotency import REPLAYED, IdempotencyKey, idempotency
 from web.deps import Actor, Services, Token, client_address
 from web.lanes import in_booking_lane
 from web.presenters import local, staff_booking_out, staff_booking_request
@@ -239,9 +240,20 @@ def list_bookings(
 
 @router.post("/staff/bookings", response_model=StaffBookingOut, status_code=201)
 @in_booking_lane
-def book_on_behalf(body: StaffBookingIn, actor: Actor, services: Services) -> StaffBookingOut:
-    placed = services.desk.book(actor, staff_booking_request(body))
+def book_on_behalf(
+    body: StaffBookingIn,
+    actor: Actor,
+    services: Services,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> StaffBookingOut:
+    """With an `Idempotency-Key`, the same body again gets the booking it made (the key is
+    this staff member's own)."""
+    once = idempotency(idempotency_key, body, scope=f"staff:{actor.id}:")
+    placed = services.desk.book(actor, staff_booking_request(body), idempotency=once)
     assert placed.booking is not None
+    if placed.replayed:
+        response.headers.update(REPLAYED)
     return staff_booking_out(services.scheduler, services.links, placed.booking)
 
 

@@ -10,9 +10,6 @@ another time gives the old hold back instead of blocking oneself.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -29,7 +26,6 @@ from scheduler.errors import (
     SlotUnavailable,
     TooManyOpenBookings,
 )
-from scheduler.idempotency import Idempotency
 from scheduler.models import Service
 from scheduler.requests import NOTES_MAX
 from scheduler.services import Scheduler
@@ -54,6 +50,7 @@ from web.pages.booking_common import (
     with_query,
 )
 from web.pages.booking_form import FIELD_IDS, Details, read_details
+from web.pages.once import ONCE_FIELD, idempotency_of, once_key
 from web.pages.security import set_link_cookie, verified_form
 from web.protection import AltchaRejected, RateLimited
 
@@ -164,7 +161,7 @@ def book(
         return _details_page(request, service, channel, moment, details, None, hold_token)
     engine = services.scheduler
     booking = details.request(service.id, moment, channel, hold_token)
-    once = _once(form)
+    once = idempotency_of(form, "page")
     try:
         try:
             placed = engine.book(booking, idempotency=once, respond=_manage_token(engine))
@@ -192,26 +189,6 @@ def book(
     set_link_cookie(response, placed.response["manage_token"], secure=renderer.secure)
     response.delete_cookie(HOLD_COOKIE, path="/buchen")
     return response
-
-
-# The hidden field of the details form that carries its key.
-ONCE_FIELD = "vorgang"
-
-
-def _once(form: FormData) -> Idempotency | None:
-    """The details form books at most once (a double click, a reload that sends it again, a
-    retry after the busy page): each form as rendered carries a key of its own, and the same
-    form sent again gets the booking it made."""
-    key = _field(form, ONCE_FIELD)
-    if not key:
-        return None
-    sent = sorted((name, value) for name, value in form.multi_items() if name not in _UNSIGNED)
-    fingerprint = hashlib.sha256(json.dumps(sent, default=str).encode()).hexdigest()
-    return Idempotency(f"page:{key}", fingerprint)
-
-
-# The key itself and the proof of work, which a form sent again solves anew.
-_UNSIGNED = {ONCE_FIELD, "altcha"}
 
 
 def _manage_token(engine: Scheduler) -> Callable[[BookingInfo], dict[str, Any]]:
@@ -332,7 +309,7 @@ def _details_page(
         hold_minutes=container(request).settings.hold_minutes,
         hold_token=hold.token if hold else hold_token,
         once_field=ONCE_FIELD,
-        once_key=secrets.token_urlsafe(16),
+        once_key=once_key(),
         change_url=_time_url(service.id, channel, _local_day(request, moment)),
         maximum=(error_params or {}).get("maximum", 0),
     )

@@ -1,4 +1,4 @@
-"""The details form books at most once (web/pages/citizen.py, `_once`): a double click, a
+"""The details form books at most once (web/pages/once.py): a double click, a
 reload that sends it again or a retry after the busy page gets the booking the form made,
 not the page of a time someone else has taken."""
 
