@@ -52,6 +52,7 @@ from scheduler.errors import (
     NotFound,
     TokenRevoked,
 )
+from scheduler.idempotency import Idempotency, recall, remember
 from scheduler.models import AuditEntry, Booking, Role, Service, Staff
 from scheduler.requests import BookingRequest
 from scheduler.services import Scheduler
@@ -86,22 +87,37 @@ class CallbackDesk(CallbackQueue):
 
     # -- citizens --------------------------------------------------------------------------
 
-    def request(self, data: CallbackInput) -> CallbackInfo:
-        """A new request, `open`; with an e-mail address its confirmation is in the outbox."""
+    def request(self, data: CallbackInput, idempotency: Idempotency | None = None) -> CallbackInfo:
+        """A new request, `open`; with an e-mail address its confirmation is in the outbox.
+        With `idempotency` at most once: the same request again (a form sent twice) gets the
+        request it made, and the hotline does not call the citizen twice."""
         now = self._scheduler.clock()
         data = data.checked(now)
-        for _ in range(3):  # a clash of two random references is the only retry
+        # Retried after a clash of two random references, or of one key sent twice at once
+        # (the second then finds the first's request).
+        for _ in range(3):
             try:
                 with write_session(self._sessions) as session:
+                    made = recall(session, idempotency) if idempotency is not None else None
+                    if made is not None:
+                        return self._made(session, made["reference"])
                     row, service = intake.insert(
                         session, data, now, self.config.max_open_per_person
                     )
                     info = CallbackInfo.of(row, service, None)
                     self._emit(session, CallbackEvent(CallbackEventKind.RECEIVED, info, now))
+                    if idempotency is not None:
+                        remember(session, idempotency, {"reference": row.reference}, now)
                     return info
             except IntegrityError:
                 continue
         raise Busy()
+
+    def _made(self, session: Session, reference: str) -> CallbackInfo:
+        row = session.scalar(select(CallbackRequest).where(CallbackRequest.reference == reference))
+        if row is None:  # erased since
+            raise NotFound("unknown callback request")
+        return self._info(session, row)
 
     def withdraw_token(self, callback: CallbackInfo) -> str:
         """The citizen's link token; it ends `link_grace` after the last preferred window."""
@@ -144,10 +160,12 @@ class CallbackDesk(CallbackQueue):
 
     # -- staff -----------------------------------------------------------------------------
 
-    def create(self, actor: StaffIdentity, data: CallbackInput) -> CallbackInfo:
+    def create(
+        self, actor: StaffIdentity, data: CallbackInput, idempotency: Idempotency | None = None
+    ) -> CallbackInfo:
         """A request taken on the phone by hotline staff (or an administrator)."""
         actor.require(Role.ADMIN, Role.HOTLINE)
-        return self.request(replace(data, created_by_id=actor.id))
+        return self.request(replace(data, created_by_id=actor.id), idempotency)
 
     def open_to_advisors(self, actor: StaffIdentity, service_id: int, allowed: bool) -> bool:
         """Admin: whether the advisors of a service see and work its callback queue."""

@@ -13,6 +13,7 @@ from scheduler.callbacks_models import AttemptOutcome, CallbackStatus
 from scheduler.callbacks_rules import MAX_WINDOWS, NOTE_MAX, CallbackInput
 from scheduler.callbacks_views import CallbackInfo
 from scheduler.models import Channel
+from web.api.idempotency import IdempotencyKey, idempotency
 from web.api.public import AltchaProof
 from web.container import Container
 from web.deps import Actor, Services, Token, check_booking
@@ -191,10 +192,16 @@ def _staff_out(services: Container, callback: CallbackInfo) -> StaffCallbackOut:
     },
 )
 def request_callback(
-    body: CallbackIn, services: Services, request: Request, altcha: AltchaProof = None
+    body: CallbackIn,
+    services: Services,
+    request: Request,
+    altcha: AltchaProof = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CallbackOut:
+    """With an `Idempotency-Key`, the same body again gets the request it made."""
     check_booking(request, altcha)
-    return _citizen_out(services, services.callbacks.request(_input(body)))
+    once = idempotency(idempotency_key, body, scope="callback:")
+    return _citizen_out(services, services.callbacks.request(_input(body), once))
 
 
 @router.get("/callback", response_model=CallbackOut, tags=["citizens"])
@@ -227,9 +234,13 @@ def list_callbacks(
 
 
 @router.post("/staff/callbacks", response_model=StaffCallbackOut, status_code=201, tags=["staff"])
-def create_callback(body: CallbackIn, actor: Actor, services: Services) -> StaffCallbackOut:
-    """Hotline: a request taken during a call."""
-    return _staff_out(services, services.callbacks.create(actor, _input(body)))
+def create_callback(
+    body: CallbackIn, actor: Actor, services: Services, idempotency_key: IdempotencyKey = None
+) -> StaffCallbackOut:
+    """Hotline: a request taken during a call; with an `Idempotency-Key` (this staff member's
+    own), the same body again gets the request it made."""
+    once = idempotency(idempotency_key, body, scope=f"callback-staff:{actor.id}:")
+    return _staff_out(services, services.callbacks.create(actor, _input(body), once))
 
 
 @router.get("/staff/callbacks/{callback_id}", response_model=StaffCallbackOut, tags=["staff"])

@@ -37,6 +37,7 @@ from web.pages.form_values import (
     name_problem,
     phone_problem,
 )
+from web.pages.once import ONCE_FIELD, once_key
 from web.pages.staff_common import parse_id
 
 # Blocks of office time a citizen may choose (start hour, end hour), in the office's zone.
@@ -252,4 +253,7 @@ def callback_context(
         "callback_field_ids": FIELD_IDS,
         "callback_note_max": NOTE_MAX,
         "callback_for_staff": for_staff,
+        # The form asks at most once (web/pages/once.py).
+        "callback_once_field": ONCE_FIELD,
+        "callback_once_key": once_key(),
     }

@@ -23,6 +23,7 @@ from tests.web.pages.test_citizen_flow import open_page, read
 from tests.web.pages.test_manage_pages import api_booking
 from tests.web.pages.test_staff_login import field_error
 from web.pages.callback_fields import TIME_BLOCKS, CallbackEntry, office_days
+from web.pages.once import ONCE_FIELD
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOLIDAY = date(2031, 1, 6)  # the clock's "today": Epiphany, closed
@@ -39,6 +40,7 @@ def _form(client, service, **fields):
     page = open_page(client, "/rueckruf", anliegen=str(service.id))
     data = {
         "csrf_token": page.inputs["csrf_token"],
+        ONCE_FIELD: page.inputs[ONCE_FIELD],
         "anliegen": str(service.id),
         "name": "Erika Mustermann",
         "phone": "0391 123456",
