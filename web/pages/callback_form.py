@@ -94,7 +94,7 @@ def ask_for_callback(
             "The automatic check against bots failed. Please send the form again."
         )
         return _form_page(request, renderer, services, offered, entry, 422)
-    once = idempotency_of(form, "callback")
+    once = idempotency_of(form, "callback-page")
     try:
         try:
             callback = services.callbacks.request(entry.input(), once)
