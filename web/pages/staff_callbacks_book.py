@@ -164,6 +164,10 @@ def book(
         current = services.callbacks.get(staff, wanted)
         return _picker(request, staff, current, service, channel, day, problem=message, status=409)
     except Conflict as exc:
+        made = _booked_by(services, staff, wanted)
+        if made is not None:
+            # The confirmation sent again (a double click): the booking it made.
+            return see_other(f"/staff/buchungen/{made}?neu=true")
         return refused_page(request, staff, wanted, exc)
     except (InvalidRequest, NotFound) as exc:
         errors = FormErrors()
@@ -173,3 +177,12 @@ def book(
             request, staff, current, service, channel, start, advisor_id, errors=errors, status=422
         )
     return see_other(f"/staff/buchungen/{booking.reference}?neu=true")
+
+
+def _booked_by(services: Services, staff: StaffIdentity, callback_id: int) -> str | None:
+    """The booking's reference if `staff` has booked the request already; a request is booked
+    once, so a confirmation from them refused for that is the same one sent again."""
+    current = services.callbacks.get(staff, callback_id)
+    if current.status != CallbackStatus.BOOKED or current.claimed_by_id != staff.id:
+        return None
+    return services.callbacks.booking_reference(staff, callback_id)

@@ -15,7 +15,7 @@ from scheduler.callbacks_models import CallbackRequest
 from scheduler.callbacks_rules import CallbackInput
 from scheduler.db import read_session
 from scheduler.idempotency import Idempotency
-from scheduler.models import Role
+from scheduler.models import Booking, Role
 from tests.web.pages.test_callback_form import _form
 from tests.web.pages.test_citizen_flow import read
 from tests.web.pages.test_staff_callbacks import VALID, at
@@ -34,6 +34,7 @@ def service(world):
 def people(world, service):
     world.advisor([service], email="anna@example.org")
     world.advisor([], email="hotline@example.org", role=Role.HOTLINE)
+    world.advisor([], email="hannelore@example.org", role=Role.HOTLINE)
 
 
 def _references(container) -> list[str]:
@@ -120,3 +121,51 @@ def test_one_key_sent_at_once_from_eight_threads_makes_one_request(service, cont
 
     assert {m.reference for m in made} == set(_references(container))
     assert len(_references(container)) == 1
+
+
+def _asked_and_reached(app, container, service):
+    asked = container.callbacks.request(
+        CallbackInput(
+            service_id=service.id,
+            name="Erika Mustermann",
+            phone="0391 123456",
+            windows=[(at(10), at(12))],
+            language="de",
+        )
+    )
+    client = staff_client(app, "hotline@example.org")
+    post(client, f"/staff/rueckrufe/{asked.id}/versuch", {"outcome": "reached"})
+    return asked, client
+
+
+def _bookings(container) -> int:
+    with read_session(container.sessions) as session:
+        return len(list(session.scalars(select(Booking.id))))
+
+
+def test_a_callbacks_booking_confirmed_twice_leads_to_the_booking_it_made(
+    app, service, container
+) -> None:
+    asked, client = _asked_and_reached(app, container, service)
+    confirm = {"start": "2031-01-07T09:00:00+01:00", "kanal": "phone", "berater": ""}
+
+    first = post(client, f"/staff/rueckrufe/{asked.id}/buchen", confirm)
+    again = post(client, f"/staff/rueckrufe/{asked.id}/buchen", confirm)
+
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert _bookings(container) == 1
+
+
+def test_a_colleagues_confirmation_for_a_booked_callback_is_still_refused(
+    app, service, container
+) -> None:
+    asked, client = _asked_and_reached(app, container, service)
+    confirm = {"start": "2031-01-07T09:00:00+01:00", "kanal": "phone", "berater": ""}
+    assert post(client, f"/staff/rueckrufe/{asked.id}/buchen", confirm).status_code == 303
+    colleague = staff_client(app, "hannelore@example.org")
+
+    theirs = post(colleague, f"/staff/rueckrufe/{asked.id}/buchen", confirm)
+
+    assert theirs.status_code == 409
+    assert _bookings(container) == 1
