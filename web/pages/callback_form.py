@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from scheduler.errors import IdempotencyKeyReused, InvalidRequest, NotFound, TooManyOpenCallbacks
+from scheduler.errors import InvalidRequest, NotFound, TooManyOpenCallbacks
 from web.deps import Renderer, Services, check_booking
 from web.pages.booking_common import ServiceText
 from web.pages.callback_fields import (
@@ -24,7 +24,7 @@ from web.pages.callback_fields import (
     office_days,
     read_callback,
 )
-from web.pages.once import idempotency_of
+from web.pages.once import at_most_once
 from web.pages.security import verified_form
 from web.pages.staff_common import parse_id
 from web.protection import AltchaRejected
@@ -94,13 +94,10 @@ def ask_for_callback(
             "The automatic check against bots failed. Please send the form again."
         )
         return _form_page(request, renderer, services, offered, entry, 422)
-    once = idempotency_of(form, "callback-page")
     try:
-        try:
-            callback = services.callbacks.request(entry.input(), once)
-        except IdempotencyKeyReused:
-            # The form sent before, then changed (the back button): a request of its own.
-            callback = services.callbacks.request(entry.input())
+        callback = at_most_once(
+            form, "callback-page", lambda once: services.callbacks.request(entry.input(), once)
+        )
     except TooManyOpenCallbacks:
         maximum = services.callbacks.config.max_open_per_person
         return _form_page(request, renderer, services, offered, entry, 409, too_many=maximum)

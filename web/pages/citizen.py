@@ -20,7 +20,6 @@ from starlette.datastructures import FormData
 
 from scheduler.availability import Slot
 from scheduler.errors import (
-    IdempotencyKeyReused,
     InvalidRequest,
     OutsideBookingWindow,
     SlotUnavailable,
@@ -50,7 +49,7 @@ from web.pages.booking_common import (
     with_query,
 )
 from web.pages.booking_form import FIELD_IDS, Details, read_details
-from web.pages.once import ONCE_FIELD, idempotency_of, once_key
+from web.pages.once import ONCE_FIELD, at_most_once, once_key
 from web.pages.security import set_link_cookie, verified_form
 from web.protection import AltchaRejected, RateLimited
 
@@ -161,13 +160,12 @@ def book(
         return _details_page(request, service, channel, moment, details, None, hold_token)
     engine = services.scheduler
     booking = details.request(service.id, moment, channel, hold_token)
-    once = idempotency_of(form, "page")
     try:
-        try:
-            placed = engine.book(booking, idempotency=once, respond=_manage_token(engine))
-        except IdempotencyKeyReused:
-            # The form sent before, then changed (the back button): a booking of its own.
-            placed = engine.book(booking, respond=_manage_token(engine))
+        placed = at_most_once(
+            form,
+            "page",
+            lambda once: engine.book(booking, idempotency=once, respond=_manage_token(engine)),
+        )
     except SlotUnavailable:
         return _time_page(request, service, channel, _local_day(request, moment), taken=True)
     except TooManyOpenBookings as error:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.datastructures import FormData
 
+from scheduler.errors import IdempotencyKeyReused
 from scheduler.idempotency import Idempotency
+
+T = TypeVar("T")
 
 # The hidden field that carries the form's key.
 ONCE_FIELD = "vorgang"
@@ -33,3 +38,12 @@ def idempotency_of(form: FormData, scope: str) -> Idempotency | None:
     sent = sorted((name, value) for name, value in form.multi_items() if name not in _UNSIGNED)
     fingerprint = hashlib.sha256(json.dumps(sent, default=str).encode()).hexdigest()
     return Idempotency(f"{scope}:{key}", fingerprint)
+
+
+def at_most_once(form: FormData, scope: str, act: Callable[[Idempotency | None], T]) -> T:
+    """`act` under the form's key; a form sent before and changed since (the back button, other
+    details) acts anew, without it."""
+    try:
+        return act(idempotency_of(form, scope))
+    except IdempotencyKeyReused:
+        return act(None)

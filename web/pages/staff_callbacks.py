@@ -24,7 +24,6 @@ from scheduler.callbacks_views import CallbackInfo
 from scheduler.errors import (
     CallbackClaimed,
     Conflict,
-    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     SchedulerError,
@@ -34,7 +33,7 @@ from scheduler.models import Role
 from web.deps import Services, container, pages
 from web.pages.booking_common import ServiceText, with_query
 from web.pages.callback_fields import CallbackEntry, callback_context, office_days, read_callback
-from web.pages.once import idempotency_of
+from web.pages.once import at_most_once
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -170,13 +169,12 @@ def create(
     entry = read_callback(form, _concerns(request), days, now, scheduler.tz)
     if entry.errors:
         return _create_page(request, staff, entry, status=422)
-    once = idempotency_of(form, f"callback-desk:{staff.id}")
     try:
-        try:
-            made = services.callbacks.create(staff, entry.input(), once)
-        except IdempotencyKeyReused:
-            # The form sent before, then changed (the back button): a request of its own.
-            made = services.callbacks.create(staff, entry.input())
+        made = at_most_once(
+            form,
+            f"callback-desk:{staff.id}",
+            lambda once: services.callbacks.create(staff, entry.input(), once),
+        )
     except TooManyOpenCallbacks:
         entry.errors["phone"] = TOO_MANY
         return _create_page(request, staff, entry, status=409)

@@ -15,10 +15,10 @@ from starlette.datastructures import FormData
 from rooms.access import RoomRole
 from scheduler.accounts import StaffIdentity
 from scheduler.availability import Slot
-from scheduler.errors import Conflict, IdempotencyKeyReused, InvalidRequest, NotFound
+from scheduler.errors import Conflict, InvalidRequest, NotFound
 from web.deps import Renderer, Services, container, pages
 from web.lanes import in_booking_lane
-from web.pages.once import ONCE_FIELD, idempotency_of, once_key
+from web.pages.once import ONCE_FIELD, at_most_once, once_key
 from web.pages.security import verified_form
 from web.pages.session import StaffPage
 from web.pages.staff_common import (
@@ -112,14 +112,11 @@ def book(
     )
     if errors or body is None:
         return _desk_page(request, staff, errors, values, status=422)
-    once = idempotency_of(form, f"desk:{staff.id}")
     wanted = staff_booking_request(body)
     try:
-        try:
-            placed = services.desk.book(staff, wanted, idempotency=once)
-        except IdempotencyKeyReused:
-            # The form sent before, then changed (the back button): a booking of its own.
-            placed = services.desk.book(staff, wanted)
+        placed = at_most_once(
+            form, f"desk:{staff.id}", lambda once: services.desk.book(staff, wanted, once)
+        )
     except (InvalidRequest, NotFound, Conflict) as exc:
         add_domain_error(request, errors, exc, BOOKING_FIELDS, default="start")
         status = 409 if isinstance(exc, Conflict) else 422
